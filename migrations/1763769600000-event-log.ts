@@ -1,0 +1,148 @@
+import { MigrationInterface, QueryRunner } from 'typeorm';
+
+/**
+ * The PostgreSQL event log (the embedded default event store).
+ *
+ * Positions are (transaction_id, global_position): `global_position` is taken at insert, not at
+ * commit, so a reader that followed it alone would skip an event whose transaction commits after
+ * a later one. Readers only see events whose transaction id is below the oldest transaction still
+ * running (`pg_snapshot_xmin`), and read in (transaction_id, global_position) order.
+ */
+export class EventLog1763769600000 implements MigrationInterface {
+  name = 'EventLog1763769600000';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`
+      CREATE TABLE es_events (
+        global_position bigserial PRIMARY KEY,
+        transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
+        stream_id text NOT NULL,
+        revision bigint NOT NULL,
+        event_id uuid NOT NULL,
+        type text NOT NULL,
+        data jsonb NOT NULL,
+        metadata jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+        CONSTRAINT es_events_stream_revision UNIQUE (stream_id, revision),
+        CONSTRAINT es_events_event_id UNIQUE (event_id)
+      )`);
+    await q.query(
+      `CREATE INDEX es_events_log_order ON es_events (transaction_id, global_position)`,
+    );
+    // One row per stream holds its current revision: the expected-revision check reads one row,
+    // so appending to a long stream costs the same as appending to a new one.
+    await q.query(`
+      CREATE TABLE es_streams (
+        stream_id text PRIMARY KEY,
+        revision bigint NOT NULL
+      )`);
+    await q.query(`
+      CREATE TABLE projection_checkpoints (
+        name text PRIMARY KEY,
+        commit_position bigint NOT NULL DEFAULT 0,
+        prepare_position bigint NOT NULL DEFAULT 0,
+        events_applied bigint NOT NULL DEFAULT 0,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      )`);
+    await q.query(`CREATE SEQUENCE node_ids`);
+
+    // Called as a single statement, so it is one transaction and one round trip.
+    // Appends a batch of independent appends (one per stream request) in one transaction and
+    // one round trip. Each append succeeds or fails on its own; the result row i says how.
+    //   expected: >= 0 revision, -1 no_stream, -2 any, -3 stream_exists
+    //   result_code: 0 written, 1 wrong expected version, 2 already written (same ids, same
+    //   stream: a retry), 3 an event id belongs to another stream or another append
+    // Streams are locked in a fixed order (by hash) before any is touched, so two concurrent
+    // batches never deadlock on each other.
+    await q.query(`
+      CREATE FUNCTION es_append_batch(
+        p_streams text[], p_expected bigint[], p_counts int[],
+        p_ids uuid[], p_types text[], p_data text[], p_metadata text[]
+      ) RETURNS TABLE (result_code int, revision bigint, last_position bigint, commit_position bigint)
+      LANGUAGE plpgsql AS $fn$
+      #variable_conflict use_column
+      DECLARE
+        v_lock bigint;
+        v_offset int := 0;
+        v_n int;
+        v_current bigint;
+        v_expected bigint;
+        v_found int;
+        v_found_rev bigint;
+        v_same_stream boolean;
+        v_last bigint;
+        v_wrote boolean := false;
+        v_xid bigint := pg_current_xact_id()::text::bigint;
+      BEGIN
+        commit_position := v_xid;
+        FOR v_lock IN
+          SELECT DISTINCT hashtextextended(s, 0) AS h FROM unnest(p_streams) s ORDER BY h
+        LOOP
+          PERFORM pg_advisory_xact_lock(v_lock);
+        END LOOP;
+
+        FOR i IN 1 .. coalesce(array_length(p_streams, 1), 0) LOOP
+          v_n := p_counts[i];
+          v_expected := p_expected[i];
+
+          SELECT count(*), max(e.revision), coalesce(bool_and(e.stream_id = p_streams[i]), true)
+            INTO v_found, v_found_rev, v_same_stream
+            FROM es_events e
+           WHERE e.event_id = ANY (p_ids[v_offset + 1 : v_offset + v_n]);
+
+          IF v_found > 0 THEN
+            IF v_found = v_n AND v_same_stream THEN
+              result_code := 2; revision := v_found_rev; last_position := NULL;
+            ELSE
+              result_code := 3; revision := NULL; last_position := NULL;
+            END IF;
+            RETURN NEXT;
+            v_offset := v_offset + v_n;
+            CONTINUE;
+          END IF;
+
+          SELECT s.revision INTO v_current FROM es_streams s WHERE s.stream_id = p_streams[i];
+          IF NOT FOUND THEN v_current := -1; END IF;
+
+          IF (v_expected >= 0 AND v_current <> v_expected)
+             OR (v_expected = -1 AND v_current <> -1)
+             OR (v_expected = -3 AND v_current = -1) THEN
+            result_code := 1; revision := v_current; last_position := NULL;
+            RETURN NEXT;
+            v_offset := v_offset + v_n;
+            CONTINUE;
+          END IF;
+
+          WITH ins AS (
+            INSERT INTO es_events (stream_id, revision, event_id, type, data, metadata)
+            SELECT p_streams[i], v_current + g, p_ids[v_offset + g], p_types[v_offset + g],
+                   p_data[v_offset + g]::jsonb, p_metadata[v_offset + g]::jsonb
+              FROM generate_series(1, v_n) AS g
+            RETURNING global_position
+          )
+          SELECT max(global_position) INTO v_last FROM ins;
+
+          INSERT INTO es_streams (stream_id, revision) VALUES (p_streams[i], v_current + v_n)
+          ON CONFLICT (stream_id) DO UPDATE SET revision = EXCLUDED.revision;
+
+          v_wrote := true;
+          result_code := 0; revision := v_current + v_n; last_position := v_last;
+          RETURN NEXT;
+          v_offset := v_offset + v_n;
+        END LOOP;
+
+        IF v_wrote THEN
+          PERFORM pg_notify('es_appended', '');
+        END IF;
+      END
+      $fn$`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP FUNCTION es_append_batch`);
+    await q.query(`DROP SEQUENCE node_ids`);
+    await q.query(`DROP TABLE projection_checkpoints`);
+    await q.query(`DROP TABLE es_streams`);
+    await q.query(`DROP TABLE es_events`);
+  }
+}

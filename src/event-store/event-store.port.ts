@@ -1,0 +1,163 @@
+/**
+ * The event store port: the only way the write side persists anything, and the only source the
+ * projections read. Two adapters implement it (the PostgreSQL log, the embedded default, and
+ * EventStoreDB in production); both must pass `test/event-store.contract.ts`.
+ */
+
+/** Who caused an event: a user, an administrator, or the system itself. */
+export type Actor =
+  | { readonly kind: 'user'; readonly id: string }
+  | { readonly kind: 'admin'; readonly id: string }
+  | { readonly kind: 'system'; readonly id: string };
+
+/** Carried by every event: who did it, on whose behalf, from where. */
+export interface EventMetadata {
+  readonly actor: Actor;
+  readonly correlationId: string;
+  readonly causationId?: string;
+  readonly ip?: string;
+  readonly device?: string;
+  /** When the command was decided, ISO-8601. The store also records its own commit time. */
+  readonly at?: string;
+}
+
+/** An event to append. `id` is a UUID chosen by the caller: appending it again is a no-op. */
+export interface EventData<T = unknown> {
+  readonly id: string;
+  /** Frozen PascalCase past-tense name, e.g. `MessageSent`. */
+  readonly type: string;
+  readonly data: T;
+  readonly metadata: EventMetadata;
+}
+
+/**
+ * A position in the global log. Ordered by (commit, prepare), like EventStoreDB's `$all`
+ * positions. In the PostgreSQL log `commit` is the inserting transaction id and `prepare` the
+ * insert sequence; callers treat it as opaque and only compare or store it.
+ */
+export interface Position {
+  readonly commit: bigint;
+  readonly prepare: bigint;
+}
+
+export const START: Position = Object.freeze({ commit: 0n, prepare: 0n });
+
+export function comparePositions(a: Position, b: Position): number {
+  if (a.commit !== b.commit) return a.commit < b.commit ? -1 : 1;
+  if (a.prepare !== b.prepare) return a.prepare < b.prepare ? -1 : 1;
+  return 0;
+}
+
+export interface RecordedEvent<T = unknown> {
+  readonly id: string;
+  readonly type: string;
+  readonly streamId: string;
+  /** 0-based revision of the event within its stream. */
+  readonly revision: number;
+  readonly position: Position;
+  readonly data: T;
+  readonly metadata: EventMetadata;
+  /** Commit time as recorded by the store. */
+  readonly createdAt: Date;
+}
+
+/**
+ * What the stream must look like for an append to succeed: `no_stream` (it has no events),
+ * `stream_exists` (at least one), `any`, or the revision of its last event.
+ */
+export type ExpectedRevision = 'no_stream' | 'stream_exists' | 'any' | number;
+
+export interface AppendResult {
+  /** Revision of the last event of the stream after the append. */
+  readonly nextExpectedRevision: number;
+  /** Position of the last appended event. */
+  readonly position: Position;
+  /**
+   * True when every event id of the append was already in this stream (a retried append):
+   * nothing was written and `nextExpectedRevision` is the revision of the last of those events.
+   */
+  readonly alreadyWritten: boolean;
+}
+
+export class WrongExpectedVersionError extends Error {
+  override readonly name = 'WrongExpectedVersionError';
+  constructor(
+    readonly streamId: string,
+    readonly expected: ExpectedRevision,
+    /** Revision of the stream's last event, or `no_stream`. */
+    readonly actual: number | 'no_stream',
+  ) {
+    super(
+      `stream ${streamId}: expected revision ${String(expected)}, actual ${String(actual)}`,
+    );
+  }
+}
+
+/** An event id of the append already belongs to a different stream or to a different append. */
+export class DuplicateEventIdError extends Error {
+  override readonly name = 'DuplicateEventIdError';
+  constructor(
+    readonly streamId: string,
+    readonly eventIds: readonly string[],
+  ) {
+    super(`stream ${streamId}: event ids already used elsewhere: ${eventIds.join(', ')}`);
+  }
+}
+
+export interface ReadStreamOptions {
+  /** First revision to read (forwards) or last revision to read (backwards). */
+  readonly fromRevision?: number;
+  readonly direction?: 'forwards' | 'backwards';
+  readonly limit?: number;
+}
+
+export interface ReadAllOptions {
+  /** Exclusive: events strictly after this position. Default: from the start. */
+  readonly after?: Position;
+  readonly limit: number;
+}
+
+export interface SubscribeAllOptions {
+  /** Exclusive: events strictly after this position. Default: from the start. */
+  readonly after?: Position;
+  /** Largest batch handed out at once. */
+  readonly batchSize?: number;
+  readonly signal?: AbortSignal;
+}
+
+export abstract class EventStore {
+  /**
+   * Appends events atomically to one stream if it is at `expected`.
+   * @throws WrongExpectedVersionError when the stream is elsewhere.
+   * @throws DuplicateEventIdError when an event id is already used by another stream.
+   */
+  abstract append(
+    streamId: string,
+    events: readonly EventData[],
+    expected: ExpectedRevision,
+  ): Promise<AppendResult>;
+
+  /** Events of one stream in revision order (or reverse); an empty list for a missing stream. */
+  abstract readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+
+  /**
+   * Events of every stream in position order. Never skips an event: an event that commits
+   * late is handed out after those that committed before it, never left behind.
+   */
+  abstract readAll(options: ReadAllOptions): Promise<RecordedEvent[]>;
+
+  /**
+   * Catch up from `after`, then follow new events as they commit. Yields non-empty batches in
+   * position order; the consumer pulls, so a slow consumer slows only itself. Ends when the
+   * signal aborts.
+   */
+  abstract subscribeAll(options: SubscribeAllOptions): AsyncIterable<RecordedEvent[]>;
+
+  /** Position of the last event readers can see, or null for an empty log. */
+  abstract headPosition(): Promise<Position | null>;
+
+  /** Number of events after a position that readers can see (lag of a checkpoint). */
+  abstract countAfter(after: Position): Promise<number>;
+
+  abstract close(): Promise<void>;
+}

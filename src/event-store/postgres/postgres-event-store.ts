@@ -1,0 +1,304 @@
+import { Pool } from 'pg';
+import {
+  AppendResult,
+  DuplicateEventIdError,
+  EventData,
+  EventMetadata,
+  EventStore,
+  ExpectedRevision,
+  Position,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+  START,
+  SubscribeAllOptions,
+  WrongExpectedVersionError,
+} from '../event-store.port';
+import { AppendBatcher } from './append-batcher';
+import { AppendNotifier } from './append-notifier';
+
+interface AppendRequest {
+  readonly streamId: string;
+  readonly events: readonly EventData[];
+  readonly expected: ExpectedRevision;
+}
+
+interface EventRow {
+  global_position: string;
+  transaction_id: string;
+  stream_id: string;
+  revision: string;
+  event_id: string;
+  type: string;
+  data: unknown;
+  metadata: EventMetadata;
+  created_at: Date;
+}
+
+export interface PostgresEventStoreOptions {
+  /** Transactions that may append at once; further appends queue and go together. */
+  readonly maxConcurrentBatches?: number;
+  readonly maxBatchSize?: number;
+  /** Fallback poll interval for subscriptions when no notification arrives. */
+  readonly pollIntervalMs?: number;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const EXPECTED_CODES = { no_stream: -1, any: -2, stream_exists: -3 } as const;
+
+// The visibility rule: only transactions below the oldest running one are certainly finished,
+// so an event that commits late can never be passed by a reader.
+const READ_ALL_SQL = `
+  SELECT global_position, transaction_id, stream_id, revision, event_id, type, data, metadata,
+         created_at
+    FROM es_events
+   WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
+     AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+   ORDER BY transaction_id, global_position
+   LIMIT $3`;
+
+/** The PostgreSQL event log: the embedded default adapter of {@link EventStore}. */
+export class PostgresEventStore extends EventStore {
+  private readonly batcher: AppendBatcher<AppendRequest, AppendResult>;
+  private readonly notifier: AppendNotifier;
+  private readonly pollIntervalMs: number;
+
+  constructor(
+    private readonly pool: Pool,
+    options: PostgresEventStoreOptions = {},
+  ) {
+    super();
+    this.batcher = new AppendBatcher(
+      (requests) => this.appendBatch(requests),
+      options.maxConcurrentBatches ?? 4,
+      options.maxBatchSize ?? 256,
+    );
+    this.notifier = new AppendNotifier(pool, 'es_appended');
+    this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+  }
+
+  async append(
+    streamId: string,
+    events: readonly EventData[],
+    expected: ExpectedRevision,
+  ): Promise<AppendResult> {
+    validateAppend(streamId, events, expected);
+    return this.batcher.submit({ streamId, events, expected });
+  }
+
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    const backwards = options.direction === 'backwards';
+    const limit = options.limit ?? 2 ** 31 - 1;
+    const from = options.fromRevision ?? (backwards ? Number.MAX_SAFE_INTEGER : 0);
+    const { rows } = await this.pool.query<EventRow>(
+      `SELECT global_position, transaction_id, stream_id, revision, event_id, type, data,
+              metadata, created_at
+         FROM es_events
+        WHERE stream_id = $1 AND revision ${backwards ? '<=' : '>='} $2
+        ORDER BY revision ${backwards ? 'DESC' : 'ASC'}
+        LIMIT $3`,
+      [streamId, from, limit],
+    );
+    return rows.map(toRecorded);
+  }
+
+  async readAll(options: ReadAllOptions): Promise<RecordedEvent[]> {
+    const after = options.after ?? START;
+    const { rows } = await this.pool.query<EventRow>(READ_ALL_SQL, [
+      after.commit.toString(),
+      after.prepare.toString(),
+      options.limit,
+    ]);
+    return rows.map(toRecorded);
+  }
+
+  async *subscribeAll(options: SubscribeAllOptions): AsyncIterable<RecordedEvent[]> {
+    const batchSize = options.batchSize ?? 1000;
+    const signal = options.signal;
+    let after = options.after ?? START;
+    this.notifier.retain();
+    try {
+      while (!signal?.aborted) {
+        const seen = this.notifier.generation;
+        const batch = await this.readAll({ after, limit: batchSize });
+        if (batch.length > 0) {
+          after = batch[batch.length - 1].position;
+          yield batch;
+          continue;
+        }
+        // Committed events may be hidden behind an older transaction that is still running;
+        // it wakes nobody when it ends, so look again soon rather than at the next poll.
+        const hidden = await this.hasHiddenEvents(after);
+        await this.notifier.waitForChange(seen, hidden ? 5 : this.pollIntervalMs, signal);
+      }
+    } finally {
+      this.notifier.release();
+    }
+  }
+
+  async headPosition(): Promise<Position | null> {
+    const { rows } = await this.pool.query<{ transaction_id: string; global_position: string }>(
+      `SELECT transaction_id, global_position FROM es_events
+        WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
+    );
+    if (rows.length === 0) return null;
+    return { commit: BigInt(rows[0].transaction_id), prepare: BigInt(rows[0].global_position) };
+  }
+
+  async countAfter(after: Position): Promise<number> {
+    const { rows } = await this.pool.query<{ n: string }>(
+      `SELECT count(*) AS n FROM es_events
+        WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
+          AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())`,
+      [after.commit.toString(), after.prepare.toString()],
+    );
+    return Number(rows[0].n);
+  }
+
+  async close(): Promise<void> {
+    await this.notifier.close();
+  }
+
+  private async hasHiddenEvents(after: Position): Promise<boolean> {
+    const { rows } = await this.pool.query(
+      `SELECT 1 FROM es_events
+        WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint) LIMIT 1`,
+      [after.commit.toString(), after.prepare.toString()],
+    );
+    return rows.length > 0;
+  }
+
+  private async appendBatch(
+    requests: readonly AppendRequest[],
+  ): Promise<PromiseSettledResult<AppendResult>[]> {
+    try {
+      return await this.runAppendFunction(requests);
+    } catch (err) {
+      if (requests.length === 1) throw err;
+      // One request broke the whole batch (say, two concurrent retries of the same ids racing on
+      // the unique index): run each alone so only the culprit fails.
+      return Promise.all(
+        requests.map((r) =>
+          this.runAppendFunction([r]).then(
+            (res) => res[0],
+            (reason: unknown): PromiseRejectedResult => ({ status: 'rejected', reason }),
+          ),
+        ),
+      );
+    }
+  }
+
+  private async runAppendFunction(
+    requests: readonly AppendRequest[],
+  ): Promise<PromiseSettledResult<AppendResult>[]> {
+    const streams: string[] = [];
+    const expected: number[] = [];
+    const counts: number[] = [];
+    const ids: string[] = [];
+    const types: string[] = [];
+    const data: string[] = [];
+    const metadata: string[] = [];
+    for (const r of requests) {
+      streams.push(r.streamId);
+      expected.push(typeof r.expected === 'number' ? r.expected : EXPECTED_CODES[r.expected]);
+      counts.push(r.events.length);
+      for (const e of r.events) {
+        ids.push(e.id);
+        types.push(e.type);
+        data.push(JSON.stringify(e.data));
+        metadata.push(JSON.stringify(e.metadata));
+      }
+    }
+    // A single statement runs as its own transaction: one round trip, one commit.
+    const { rows } = await this.pool.query<{
+      result_code: number;
+      revision: string | null;
+      last_position: string | null;
+      commit_position: string;
+    }>('SELECT * FROM es_append_batch($1, $2, $3, $4, $5, $6, $7)', [
+      streams,
+      expected,
+      counts,
+      ids,
+      types,
+      data,
+      metadata,
+    ]);
+    return requests.map((r, i): PromiseSettledResult<AppendResult> => {
+      const row = rows[i];
+      const revision = row.revision === null ? -1 : Number(row.revision);
+      switch (row.result_code) {
+        case 0:
+          return {
+            status: 'fulfilled',
+            value: {
+              nextExpectedRevision: revision,
+              position: {
+                commit: BigInt(row.commit_position),
+                prepare: BigInt(row.last_position!),
+              },
+              alreadyWritten: false,
+            },
+          };
+        case 1:
+          return {
+            status: 'rejected',
+            reason: new WrongExpectedVersionError(
+              r.streamId,
+              r.expected,
+              revision < 0 ? 'no_stream' : revision,
+            ),
+          };
+        case 2:
+          return {
+            status: 'fulfilled',
+            value: { nextExpectedRevision: revision, position: START, alreadyWritten: true },
+          };
+        default:
+          return {
+            status: 'rejected',
+            reason: new DuplicateEventIdError(
+              r.streamId,
+              r.events.map((e) => e.id),
+            ),
+          };
+      }
+    });
+  }
+}
+
+function validateAppend(
+  streamId: string,
+  events: readonly EventData[],
+  expected: ExpectedRevision,
+): void {
+  if (!streamId || streamId.startsWith('$')) {
+    throw new TypeError(`invalid stream id: ${JSON.stringify(streamId)}`);
+  }
+  if (events.length === 0) throw new TypeError('an append needs at least one event');
+  if (typeof expected === 'number' && (!Number.isSafeInteger(expected) || expected < 0)) {
+    throw new TypeError(`invalid expected revision: ${expected}`);
+  }
+  const seen = new Set<string>();
+  for (const e of events) {
+    if (!UUID.test(e.id)) throw new TypeError(`event id is not a UUID: ${e.id}`);
+    const id = e.id.toLowerCase();
+    if (seen.has(id)) throw new TypeError(`event id repeated within one append: ${e.id}`);
+    seen.add(id);
+    if (!e.type) throw new TypeError('event type is required');
+  }
+}
+
+function toRecorded(row: EventRow): RecordedEvent {
+  return {
+    id: row.event_id,
+    type: row.type,
+    streamId: row.stream_id,
+    revision: Number(row.revision),
+    position: { commit: BigInt(row.transaction_id), prepare: BigInt(row.global_position) },
+    data: row.data,
+    metadata: row.metadata,
+    createdAt: row.created_at,
+  };
+}
