@@ -72,14 +72,16 @@ export class EventLog1763769600000 implements MigrationInterface {
         v_same_stream boolean;
         v_last bigint;
         v_wrote boolean := false;
-        v_xid bigint := pg_current_xact_id()::text::bigint;
       BEGIN
-        commit_position := v_xid;
         FOR v_lock IN
           SELECT DISTINCT hashtextextended(s, 0) AS h FROM unnest(p_streams) s ORDER BY h
         LOOP
           PERFORM pg_advisory_xact_lock(v_lock);
         END LOOP;
+        -- The transaction id is taken only now, under the stream locks: a later writer of the
+        -- same stream waits for this one to commit and so gets a larger id. Taken before the
+        -- locks, ids could order a stream's events against their revisions.
+        commit_position := pg_current_xact_id()::text::bigint;
 
         FOR i IN 1 .. coalesce(array_length(p_streams, 1), 0) LOOP
           v_n := p_counts[i];
