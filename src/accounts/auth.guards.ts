@@ -1,0 +1,71 @@
+import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { JwtService, TokenExpiredError } from '@nestjs/jwt';
+import { timingSafeEqual } from 'node:crypto';
+import { DomainError, ErrorCodes } from '../common/errors';
+import { AuthedRequest, IS_PUBLIC } from '../common/http/request-context';
+import { APP_SETTINGS, AppSettings } from '../config/app-config';
+
+export interface TokenClaims {
+  sub: string;
+  plat: number;
+  jti: string;
+}
+
+/** Every route needs `Authorization: Bearer <jwt>` unless marked {@link Public}. */
+@Injectable()
+export class JwtAuthGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly jwt: JwtService,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (isPublic) return true;
+    const req = context.switchToHttp().getRequest<AuthedRequest>();
+    const header = req.header('authorization') ?? '';
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!match) {
+      throw new DomainError(ErrorCodes.TOKEN_MISSING, 401, 'an Authorization: Bearer <token> header is required');
+    }
+    let claims: TokenClaims;
+    try {
+      claims = await this.jwt.verifyAsync<TokenClaims>(match[1], { algorithms: ['HS256'] });
+    } catch (err) {
+      if (err instanceof TokenExpiredError) {
+        throw new DomainError(ErrorCodes.TOKEN_EXPIRED, 401, 'the token has expired; get a new one');
+      }
+      throw new DomainError(ErrorCodes.TOKEN_INVALID, 401, 'the token is not valid');
+    }
+    if (typeof claims.sub !== 'string' || typeof claims.jti !== 'string') {
+      throw new DomainError(ErrorCodes.TOKEN_INVALID, 401, 'the token is not valid');
+    }
+    req.user = { uid: claims.sub, platform: Number(claims.plat) || 0, tokenId: claims.jti };
+    return true;
+  }
+}
+
+/** Inner (administrative) routes need `X-Admin-Key`. There is no way to leave them open. */
+@Injectable()
+export class AdminKeyGuard implements CanActivate {
+  private readonly key: Buffer;
+
+  constructor(@Inject(APP_SETTINGS) settings: AppSettings) {
+    this.key = Buffer.from(settings.adminApiKey, 'utf8');
+  }
+
+  canActivate(context: ExecutionContext): boolean {
+    const req = context.switchToHttp().getRequest<AuthedRequest>();
+    const given = Buffer.from(req.header('x-admin-key') ?? '', 'utf8');
+    const ok =
+      this.key.length > 0 && given.length === this.key.length && timingSafeEqual(given, this.key);
+    if (!ok) {
+      throw new DomainError(ErrorCodes.ADMIN_KEY_INVALID, 401, 'a valid X-Admin-Key header is required');
+    }
+    return true;
+  }
+}

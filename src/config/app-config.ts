@@ -1,0 +1,56 @@
+import { z } from 'zod';
+
+/** Environment variables, validated at start. Empty values count as unset. */
+const schema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATA_DIR: z.string().min(1).default('./.data'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\/.+/, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  EVENTSTORE_CONNECTION_STRING: z
+    .string()
+    .regex(/^esdb(\+discover)?:\/\/.+/, 'must be an esdb:// or esdb+discover:// connection string')
+    .optional(),
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  JWT_TTL_SECONDS: z.coerce.number().int().min(60).max(31_536_000).default(7 * 24 * 3600),
+  ADMIN_API_KEY: z.string().min(24, 'must be at least 24 characters').optional(),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  MAX_TEXT_LENGTH: z.coerce.number().int().min(1).max(100_000).default(500),
+  BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(10_485_760).default(65_536),
+  DB_POOL_SIZE: z.coerce.number().int().min(2).max(200).default(20),
+  PROJECTIONS: z.enum(['on', 'off']).default('on'),
+});
+
+export type AppConfig = z.infer<typeof schema>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/**
+ * Reads the configuration from an environment. A wrong value throws a {@link ConfigError} that
+ * names each offending variable.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
+  const input = Object.fromEntries(
+    Object.keys(schema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
+  );
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}
+
+/** What the running application needs, once secrets and the database are resolved. */
+export interface AppSettings {
+  readonly config: AppConfig;
+  readonly databaseUrl: string;
+  readonly jwtSecret: string;
+  readonly adminApiKey: string;
+}
+
+export const APP_SETTINGS = Symbol('APP_SETTINGS');

@@ -1,0 +1,93 @@
+import {
+  Global,
+  Inject,
+  Injectable,
+  Logger,
+  Module,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
+import { Pool } from 'pg';
+import { allProjectors } from '../../projections';
+import { ProjectionRunner } from '../../projections/projection-runner';
+import { MsgKeyGenerator } from '../common/ids';
+import { APP_SETTINGS, AppSettings } from '../config/app-config';
+import { EventStore } from '../event-store/event-store.port';
+import { PostgresEventStore } from '../event-store/postgres/postgres-event-store';
+import { Clock, SYSTEM_CLOCK } from './clock';
+
+export const PG_POOL = Symbol('PG_POOL');
+
+/** Starts the in-process projections with the app, and closes what the core opened, in order. */
+@Injectable()
+class CoreLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+  constructor(
+    @Inject(APP_SETTINGS) private readonly settings: AppSettings,
+    @Inject(PG_POOL) private readonly pool: Pool,
+    private readonly store: EventStore,
+    private readonly runner: ProjectionRunner,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (this.settings.config.PROJECTIONS === 'on') this.runner.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.runner.stop();
+    await this.store.close();
+    await this.pool.end();
+  }
+}
+
+@Global()
+@Module({})
+export class CoreModule {
+  static forRoot(settings: AppSettings) {
+    return {
+      module: CoreModule,
+      providers: [
+        { provide: APP_SETTINGS, useValue: settings },
+        { provide: Clock, useValue: SYSTEM_CLOCK },
+        {
+          provide: PG_POOL,
+          useFactory: () => {
+            const pool = new Pool({
+              connectionString: settings.databaseUrl,
+              max: settings.config.DB_POOL_SIZE,
+            });
+            // An idle client that loses its connection must not take the process down.
+            pool.on('error', (err) => new Logger('pg').warn(`idle client error: ${err.message}`));
+            return pool;
+          },
+        },
+        {
+          provide: EventStore,
+          inject: [PG_POOL],
+          useFactory: (pool: Pool) => new PostgresEventStore(pool),
+        },
+        {
+          provide: MsgKeyGenerator,
+          inject: [PG_POOL],
+          useFactory: async (pool: Pool) => {
+            const { rows } = await pool.query<{ id: string }>(
+              `SELECT (nextval('node_ids') % 1024)::text AS id`,
+            );
+            return new MsgKeyGenerator(Number(rows[0].id));
+          },
+        },
+        {
+          provide: ProjectionRunner,
+          inject: [EventStore, PG_POOL],
+          useFactory: (store: EventStore, pool: Pool) => {
+            const logger = new Logger('projections');
+            return new ProjectionRunner(store, pool, allProjectors(), {
+              logger: { error: (obj, msg) => logger.error({ ...obj, msg }) },
+            });
+          },
+        },
+        CoreLifecycle,
+      ],
+      exports: [APP_SETTINGS, Clock, PG_POOL, EventStore, MsgKeyGenerator, ProjectionRunner],
+    };
+  }
+}

@@ -1,0 +1,49 @@
+import { Body, Controller, Post, Res } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { AuthUser, CurrentUser, RequestMetadata } from '../../../common/http/request-context';
+import type { EventMetadata } from '../../../event-store/event-store.port';
+import { SendMessageCommand } from './send-message.command';
+import { SendMessageRequestDto, SendMessageResponseDto } from './send-message.request.dto';
+
+@ApiTags('messages')
+@ApiBearerAuth()
+@Controller('api/v1/messages')
+export class SendMessageHttpController {
+  constructor(private readonly commands: CommandBus) {}
+
+  @Post()
+  @ApiOperation({ summary: 'Send a message (a retry with the same dev_id returns the first send)' })
+  @ApiResponse({ status: 201, type: SendMessageResponseDto, description: 'sent' })
+  @ApiResponse({ status: 200, type: SendMessageResponseDto, description: 'a retry: already sent' })
+  async send(
+    @CurrentUser() user: AuthUser,
+    @Body() body: SendMessageRequestDto,
+    @RequestMetadata() metadata: EventMetadata,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<SendMessageResponseDto> {
+    const sent = await this.commands.execute(
+      new SendMessageCommand(
+        {
+          senderUid: user.uid,
+          receiverType: body.receiver_type,
+          receiverId: body.receiver_id,
+          msgType: body.msg_type,
+          content: body.content,
+          devId: body.dev_id.toLowerCase(),
+          atUids: body.at_uids ?? null,
+          msgSource: body.msg_source ?? 0,
+          newFaceVersion: body.new_face_version ?? 0,
+        },
+        metadata,
+      ),
+    );
+    res.status(sent.duplicate ? 200 : 201);
+    return {
+      msg_key: sent.msgKey,
+      msg_seqno: sent.seqno,
+      timestamp: Math.floor(sent.sentAtUs / 1_000_000),
+    };
+  }
+}

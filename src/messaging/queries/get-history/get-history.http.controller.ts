@@ -1,0 +1,66 @@
+import { Controller, Get, Param, Query } from '@nestjs/common';
+import { QueryBus } from '@nestjs/cqrs';
+import { ApiBearerAuth, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
+import { UID_PATTERN, UID_RULE } from '../../../accounts/commands/issue-token/get-token.request.dto';
+import { Errors } from '../../../common/errors';
+import { AuthUser, CurrentUser } from '../../../common/http/request-context';
+import type { SessionType } from '../../messaging.events';
+import { GetHistoryQuery, History } from './get-history.query';
+
+export class SessionParamsDto {
+  @ApiProperty({ description: '1: user, 2: group' })
+  @Type(() => Number)
+  @IsInt()
+  @IsIn([1, 2])
+  session_type!: SessionType;
+
+  @ApiProperty({ description: 'The other user (or the group)' })
+  @Matches(UID_PATTERN, { message: `talker_id must be a user id: ${UID_RULE}` })
+  talker_id!: string;
+}
+
+export class GetHistoryRequestDto {
+  @ApiPropertyOptional({ description: 'Messages per page, default 20, at most 200' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(200)
+  size?: number;
+
+  @ApiPropertyOptional({ description: 'Only messages after this seqno (exclusive)' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  begin_seqno?: number;
+
+  @ApiPropertyOptional({ description: 'Only messages before this seqno (exclusive)' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  end_seqno?: number;
+}
+
+@ApiTags('messages')
+@ApiBearerAuth()
+@Controller('api/v1/sessions')
+export class GetHistoryHttpController {
+  constructor(private readonly queries: QueryBus) {}
+
+  @Get(':session_type/:talker_id/messages')
+  @ApiOperation({ summary: "A session's history, newest first, paged by seqno" })
+  async history(
+    @CurrentUser() user: AuthUser,
+    @Param() p: SessionParamsDto,
+    @Query() q: GetHistoryRequestDto,
+  ): Promise<History> {
+    if (p.session_type !== 1) throw Errors.validation('group sessions are not available yet');
+    return this.queries.execute(
+      new GetHistoryQuery(user.uid, p.session_type, p.talker_id, q.size ?? 20, q.begin_seqno ?? null, q.end_seqno ?? null),
+    );
+  }
+}

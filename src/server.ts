@@ -1,0 +1,103 @@
+import type { INestApplication } from '@nestjs/common';
+import { join, resolve } from 'node:path';
+import pino from 'pino';
+import { createApp } from './app.factory';
+import { AppConfig, ConfigError, loadConfig } from './config/app-config';
+import { resolveSecrets } from './config/secrets';
+import { DataDirLock } from './database/data-dir-lock';
+import { RunningPostgres, startEmbeddedPostgres } from './database/embedded-postgres';
+import { runMigrations } from './database/migrate';
+
+export interface RunningServer {
+  readonly app: INestApplication;
+  readonly url: string;
+  readonly config: AppConfig;
+  /** Drains the app, then stops the embedded database and releases DATA_DIR. */
+  close(): Promise<void>;
+}
+
+export class StartupError extends Error {
+  override readonly name = 'StartupError';
+}
+
+/**
+ * Starts the whole server from an environment: validated configuration, the embedded PostgreSQL
+ * when no DATABASE_URL is given, migrations, then HTTP. Whatever was started is stopped again if a
+ * later step fails.
+ */
+export async function startServer(env: NodeJS.ProcessEnv): Promise<RunningServer> {
+  const config = loadConfig(env);
+  const log = pino({ level: config.LOG_LEVEL, base: { context: 'bootstrap' } });
+  if (config.EVENTSTORE_CONNECTION_STRING) {
+    throw new ConfigError(
+      'invalid configuration:\n  EVENTSTORE_CONNECTION_STRING: the EventStoreDB adapter is not ' +
+        'part of this build yet; unset it to use the PostgreSQL event log',
+    );
+  }
+  const embeddedMode = !config.DATABASE_URL;
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.reverse()) await Promise.resolve(fn()).catch(() => undefined);
+    cleanups.length = 0;
+  };
+  try {
+    let embedded: RunningPostgres | null = null;
+    if (embeddedMode) {
+      const dataDir = resolve(config.DATA_DIR);
+      const lock = DataDirLock.acquire(dataDir);
+      cleanups.push(() => lock.release());
+      if (lock.stalePid !== null) {
+        log.warn({ dataDir, stalePid: lock.stalePid }, 'previous server did not stop cleanly');
+      }
+      log.info({ dataDir }, 'starting embedded PostgreSQL');
+      embedded = await startEmbeddedPostgres({
+        clusterDir: join(dataDir, 'postgres'),
+        database: 'im',
+        onLog: (line) => log.debug({ postgres: line }),
+      });
+      cleanups.push(() => embedded!.stop());
+    }
+    const secrets = resolveSecrets(config, embeddedMode);
+    if (secrets.file) {
+      log.info(
+        { file: secrets.file },
+        'JWT_SECRET and/or ADMIN_API_KEY not configured: using generated ones kept in this file',
+      );
+    }
+    const databaseUrl = config.DATABASE_URL ?? embedded!.url;
+    const applied = await runMigrations(databaseUrl);
+    if (applied.length) log.info({ migrations: applied }, 'migrations applied');
+
+    const app = await createApp({
+      config,
+      databaseUrl,
+      jwtSecret: secrets.jwtSecret,
+      adminApiKey: secrets.adminApiKey,
+    });
+    cleanups.push(() => app.close());
+    try {
+      await app.listen(config.PORT, config.HOST);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+        throw new StartupError(`PORT ${config.PORT} is already in use on ${config.HOST}`);
+      }
+      throw err;
+    }
+    const address = app.getHttpServer().address() as { port: number };
+    const url = `http://127.0.0.1:${address.port}`;
+    log.info({ url, embedded: embeddedMode }, 'server listening');
+    const closers = [...cleanups];
+    cleanups.length = 0;
+    return {
+      app,
+      url,
+      config,
+      close: async () => {
+        for (const fn of closers.reverse()) await Promise.resolve(fn()).catch(() => undefined);
+      },
+    };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
