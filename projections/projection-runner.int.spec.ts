@@ -1,0 +1,153 @@
+import { spawn, ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import type { Pool, PoolClient } from 'pg';
+import { EventStore, RecordedEvent } from '../src/event-store/event-store.port';
+import { PostgresEventStore } from '../src/event-store/postgres/postgres-event-store';
+import { createTestDatabase, createTestPool, TestDatabase } from '../test/support/database';
+import {
+  caughtUp,
+  checkpoints,
+  DirectSender,
+  dumpReadModels,
+  resetAll,
+} from '../test/support/messaging';
+import { waitFor } from '../test/support/wait-for';
+import { allProjectors } from './index';
+import { ProjectionRunner } from './projection-runner';
+import type { Projector } from './projector';
+
+const NAMES = allProjectors().map((p) => p.name);
+const users = Array.from({ length: 12 }, (_, i) => `u${i}`);
+
+async function sendMany(sender: DirectSender, n: number, salt = 0): Promise<void> {
+  const pending = [];
+  for (let i = 0; i < n; i++) {
+    const from = users[(i * 7 + salt) % users.length];
+    const to = users[(i * 5 + salt + 1) % users.length];
+    if (from === to) continue;
+    pending.push(sender.send(from, to, `m${salt}-${i}`));
+    if (pending.length >= 16) await Promise.all(pending.splice(0));
+  }
+  await Promise.all(pending);
+}
+
+/** Rebuilds every read model from position zero in place and returns the result. */
+async function rebuild(pool: Pool, store: EventStore) {
+  const projectors = allProjectors();
+  await resetAll(pool, projectors);
+  const runner = new ProjectionRunner(store, pool, projectors, { batchSize: 500 });
+  runner.start();
+  await waitFor(() => caughtUp(pool, store, NAMES), 'rebuild to reach the head', 30_000);
+  await runner.stop();
+  return dumpReadModels(pool);
+}
+
+describe('projection runner', () => {
+  let db: TestDatabase;
+  let pool: Pool;
+  let store: PostgresEventStore;
+  let sender: DirectSender;
+
+  beforeEach(async () => {
+    db = await createTestDatabase();
+    pool = createTestPool(db.url, 20);
+    store = new PostgresEventStore(pool, { pollIntervalMs: 50 });
+    sender = new DirectSender(store);
+  });
+  afterEach(async () => {
+    await store.close();
+    await pool.end();
+    await db.drop();
+  });
+
+  it('leaves read models equal to a rebuild when a batch fails half-way, then retries it', async () => {
+    // Given a log of messages
+    await sendMany(sender, 300);
+    // And a sessions projector that writes part of a batch and then fails, twice
+    let failures = 0;
+    const flaky = (inner: Projector): Projector => ({
+      name: inner.name,
+      eventTypes: inner.eventTypes,
+      tables: inner.tables,
+      async apply(events: readonly RecordedEvent[], tx: PoolClient) {
+        await inner.apply(events.slice(0, Math.ceil(events.length / 2)), tx);
+        if (failures < 2 && events.length > 1) {
+          failures++;
+          throw new Error('injected failure in the middle of a batch');
+        }
+        await inner.apply(events.slice(Math.ceil(events.length / 2)), tx);
+      },
+    });
+    const projectors = allProjectors().map((p) => (p.name === 'sessions' ? flaky(p) : p));
+    const runner = new ProjectionRunner(store, pool, projectors, { batchSize: 64, retryDelayMs: 5 });
+    // When it runs, and more messages arrive meanwhile
+    runner.start();
+    await sendMany(sender, 200, 1);
+    await waitFor(() => caughtUp(pool, store, NAMES), 'projections to catch up', 30_000);
+    await runner.stop();
+    // Then the failures happened and were retried
+    expect(failures).toBe(2);
+    expect(runner.status().every((s) => s.lastError === null)).toBe(true);
+    // And the read models equal a rebuild from position zero
+    const live = await dumpReadModels(pool);
+    expect((live.rm_messages as unknown[]).length).toBeGreaterThan(400);
+    expect(await rebuild(pool, store)).toEqual(live);
+  });
+
+  it('keeps each event applied exactly once when two runners race on one checkpoint', async () => {
+    await sendMany(sender, 200);
+    const a = new ProjectionRunner(store, pool, allProjectors(), { batchSize: 7, retryDelayMs: 1 });
+    const b = new ProjectionRunner(store, pool, allProjectors(), { batchSize: 11, retryDelayMs: 1 });
+    a.start();
+    b.start();
+    await sendMany(sender, 100, 3);
+    await waitFor(() => caughtUp(pool, store, NAMES), 'projections to catch up', 30_000);
+    await Promise.all([a.stop(), b.stop()]);
+    const live = await dumpReadModels(pool);
+    const total = await pool.query<{ n: string }>('SELECT count(*) AS n FROM es_events');
+    const { rows } = await pool.query<{ events_applied: string }>(
+      `SELECT events_applied FROM projection_checkpoints WHERE name = 'messages'`,
+    );
+    expect(Number(rows[0].events_applied)).toBe(Number(total.rows[0].n));
+    expect(await rebuild(pool, store)).toEqual(live);
+  });
+
+  it('recovers from SIGKILL under load with read models equal to a rebuild', async () => {
+    await sendMany(sender, 200);
+    const worker = (): Promise<ChildProcess> =>
+      new Promise((resolve, reject) => {
+        const child = spawn(
+          process.execPath,
+          ['-r', 'ts-node/register/transpile-only', join(__dirname, '../test/support/projection-worker.ts')],
+          {
+            env: { ...process.env, DATABASE_URL: db.url, BATCH_SIZE: '25' },
+            stdio: ['ignore', 'pipe', 'inherit'],
+          },
+        );
+        child.once('error', reject);
+        child.stdout!.once('data', () => resolve(child));
+      });
+
+    // Kill the projection process three times while messages keep arriving.
+    for (let round = 0; round < 3; round++) {
+      const before = await checkpoints(pool);
+      const child = await worker();
+      const load = sendMany(sender, 150, round + 10);
+      await waitFor(async () => {
+        const now = await checkpoints(pool);
+        return (now.get('sessions')?.prepare ?? 0n) > (before.get('sessions')?.prepare ?? 0n);
+      }, 'the worker to make progress', 60_000);
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      await load;
+    }
+
+    // A fresh runner picks up from the checkpoints the killed ones left.
+    const runner = new ProjectionRunner(store, pool, allProjectors(), { batchSize: 100 });
+    runner.start();
+    await waitFor(() => caughtUp(pool, store, NAMES), 'projections to catch up', 30_000);
+    await runner.stop();
+    const live = await dumpReadModels(pool);
+    expect(await rebuild(pool, store)).toEqual(live);
+  });
+});
