@@ -1,0 +1,190 @@
+import { ConfigError, loadConfig } from './app-config';
+
+const VARIABLES = [
+  'PORT',
+  'HOST',
+  'DATA_DIR',
+  'DATABASE_URL',
+  'EVENTSTORE_CONNECTION_STRING',
+  'JWT_SECRET',
+  'JWT_TTL_SECONDS',
+  'ADMIN_API_KEY',
+  'LOG_LEVEL',
+  'MAX_TEXT_LENGTH',
+  'BODY_LIMIT_BYTES',
+  'DB_POOL_SIZE',
+  'PROJECTIONS',
+] as const;
+
+const DEFAULTS = {
+  PORT: 3000,
+  HOST: '0.0.0.0',
+  DATA_DIR: './.data',
+  JWT_TTL_SECONDS: 7 * 24 * 3600,
+  LOG_LEVEL: 'info',
+  MAX_TEXT_LENGTH: 500,
+  BODY_LIMIT_BYTES: 65_536,
+  DB_POOL_SIZE: 20,
+  PROJECTIONS: 'on',
+};
+
+/** The ConfigError a bad environment throws (fails the test if it does not throw one). */
+function configErrorOf(env: NodeJS.ProcessEnv): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error(`expected a ConfigError for ${JSON.stringify(env)}`);
+}
+
+/** True when the error message has a line for the variable. */
+const names = (error: ConfigError, variable: string): boolean =>
+  new RegExp(`^\\s+${variable}: `, 'm').test(error.message);
+
+describe('loadConfig', () => {
+  it('uses the defaults for an empty environment', () => {
+    const config = loadConfig({});
+    expect(config).toEqual(DEFAULTS);
+    expect(config.DATABASE_URL).toBeUndefined();
+    expect(config.EVENTSTORE_CONNECTION_STRING).toBeUndefined();
+    expect(config.JWT_SECRET).toBeUndefined();
+    expect(config.ADMIN_API_KEY).toBeUndefined();
+  });
+
+  it('counts empty strings as unset', () => {
+    const env = Object.fromEntries(VARIABLES.map((v) => [v, '']));
+    expect(loadConfig(env)).toEqual(DEFAULTS);
+  });
+
+  it('does not read an empty PORT as port 0', () => {
+    expect(loadConfig({ PORT: '' }).PORT).toBe(3000);
+  });
+
+  it('ignores variables it does not know', () => {
+    const config = loadConfig({ PATH: '/usr/bin', HOME: '/root', NODE_ENV: 'test' });
+    expect(config).toEqual(DEFAULTS);
+    expect(Object.keys(config)).not.toContain('PATH');
+  });
+
+  it('reads every variable from its string form', () => {
+    const env = {
+      PORT: '8080',
+      HOST: '127.0.0.1',
+      DATA_DIR: '/var/lib/im',
+      DATABASE_URL: 'postgres://im:secret@db:5432/im',
+      EVENTSTORE_CONNECTION_STRING: 'esdb+discover://es.example:2113?tls=true',
+      JWT_SECRET: 'x'.repeat(32),
+      JWT_TTL_SECONDS: '3600',
+      ADMIN_API_KEY: 'k'.repeat(24),
+      LOG_LEVEL: 'debug',
+      MAX_TEXT_LENGTH: '1000',
+      BODY_LIMIT_BYTES: '1024',
+      DB_POOL_SIZE: '2',
+      PROJECTIONS: 'off',
+    };
+    expect(loadConfig(env)).toEqual({
+      PORT: 8080,
+      HOST: '127.0.0.1',
+      DATA_DIR: '/var/lib/im',
+      DATABASE_URL: 'postgres://im:secret@db:5432/im',
+      EVENTSTORE_CONNECTION_STRING: 'esdb+discover://es.example:2113?tls=true',
+      JWT_SECRET: 'x'.repeat(32),
+      JWT_TTL_SECONDS: 3600,
+      ADMIN_API_KEY: 'k'.repeat(24),
+      LOG_LEVEL: 'debug',
+      MAX_TEXT_LENGTH: 1000,
+      BODY_LIMIT_BYTES: 1024,
+      DB_POOL_SIZE: 2,
+      PROJECTIONS: 'off',
+    });
+  });
+
+  it.each([
+    ['PORT', '0'],
+    ['PORT', '65535'],
+    ['DATABASE_URL', 'postgresql://localhost/im'],
+    ['EVENTSTORE_CONNECTION_STRING', 'esdb://localhost:2113'],
+    ['JWT_TTL_SECONDS', '60'],
+    ['JWT_TTL_SECONDS', '31536000'],
+    ['MAX_TEXT_LENGTH', '1'],
+    ['MAX_TEXT_LENGTH', '100000'],
+    ['BODY_LIMIT_BYTES', '10485760'],
+    ['DB_POOL_SIZE', '200'],
+    ['LOG_LEVEL', 'silent'],
+  ])('accepts %s=%s at the edge of its range', (variable, value) => {
+    expect(() => loadConfig({ [variable]: value })).not.toThrow();
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '-1'],
+    ['PORT', '65536'],
+    ['PORT', '80.5'],
+    ['DATABASE_URL', 'mysql://x'],
+    ['DATABASE_URL', 'postgres://'],
+    ['EVENTSTORE_CONNECTION_STRING', 'http://es:2113'],
+    ['JWT_SECRET', 'too-short'],
+    ['JWT_SECRET', 'x'.repeat(31)],
+    ['JWT_TTL_SECONDS', '59'],
+    ['JWT_TTL_SECONDS', '31536001'],
+    ['ADMIN_API_KEY', 'k'.repeat(23)],
+    ['LOG_LEVEL', 'verbose'],
+    ['LOG_LEVEL', 'INFO'],
+    ['MAX_TEXT_LENGTH', '0'],
+    ['MAX_TEXT_LENGTH', '100001'],
+    ['BODY_LIMIT_BYTES', '1023'],
+    ['BODY_LIMIT_BYTES', '10485761'],
+    ['DB_POOL_SIZE', '1'],
+    ['DB_POOL_SIZE', '201'],
+    ['PROJECTIONS', 'yes'],
+  ])(
+    'rejects %s=%j with a ConfigError that names it',
+    (variable, value) => {
+      const error = configErrorOf({ [variable]: value });
+      expect(error.name).toBe('ConfigError');
+      expect(error.message).toMatch(/^invalid configuration:/);
+      expect(names(error, variable)).toBe(true);
+      for (const other of VARIABLES) {
+        if (other !== variable) expect(names(error, other)).toBe(false);
+      }
+    },
+  );
+
+  it('names every wrong variable at once, and only those', () => {
+    const error = configErrorOf({
+      PORT: 'abc',
+      DATABASE_URL: 'mysql://x',
+      JWT_SECRET: 'short',
+      LOG_LEVEL: 'loud',
+      DATA_DIR: '/fine',
+      MAX_TEXT_LENGTH: '200',
+    });
+    for (const wrong of ['PORT', 'DATABASE_URL', 'JWT_SECRET', 'LOG_LEVEL']) {
+      expect(names(error, wrong)).toBe(true);
+    }
+    for (const right of ['DATA_DIR', 'MAX_TEXT_LENGTH', 'HOST']) {
+      expect(names(error, right)).toBe(false);
+    }
+    expect(error.message.split('\n')).toHaveLength(5);
+  });
+
+  it('does not echo secrets into the message', () => {
+    const error = configErrorOf({
+      JWT_SECRET: 'hunter2-jwt',
+      ADMIN_API_KEY: 'hunter2-admin',
+      DATABASE_URL: 'mysql://root:hunter2-db@db/im',
+    });
+    expect(names(error, 'JWT_SECRET')).toBe(true);
+    expect(names(error, 'ADMIN_API_KEY')).toBe(true);
+    expect(names(error, 'DATABASE_URL')).toBe(true);
+    expect(error.message).not.toMatch(/hunter2/);
+  });
+
+  it('explains what a variable must be', () => {
+    const error = configErrorOf({ JWT_SECRET: 'short', DATABASE_URL: 'mysql://x' });
+    expect(error.message).toContain('JWT_SECRET: must be at least 32 characters');
+    expect(error.message).toContain('DATABASE_URL: must be a postgres:// or postgresql:// URL');
+  });
+});

@@ -1,0 +1,146 @@
+import { randomUUID } from 'node:crypto';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import { createTestDatabase, TestDatabase } from '../support/database';
+import { runServer, ServerProcess } from '../support/server-process';
+import { waitFor } from '../support/wait-for';
+
+/** `npm start` on the embedded default, as a real process: start, restart, clash, stop. */
+describe('the server process on the embedded default', () => {
+  let dataDir: string;
+  const running: ServerProcess[] = [];
+
+  const start = (env: Record<string, string> = {}) => {
+    const server = runServer({ DATA_DIR: dataDir, PORT: '0', ...env });
+    running.push(server);
+    return server;
+  };
+  const stop = async (server: ServerProcess) => {
+    server.child.kill('SIGTERM');
+    return server.exited;
+  };
+
+  beforeAll(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'im-server-'));
+    chmodSync(dataDir, 0o755);
+  });
+  afterAll(async () => {
+    for (const s of running) if (s.child.exitCode === null) s.child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('serves the first message, keeps everything across a restart, and stops cleanly', async () => {
+    // Given a server started on an empty DATA_DIR
+    const first = start();
+    const url = await first.ready;
+    const secrets = JSON.parse(readFileSync(join(dataDir, 'secrets.json'), 'utf8'));
+    expect(first.lines.join('\n')).toContain(join(dataDir, 'secrets.json'));
+    const token = async (base: string, uid: string) =>
+      (
+        await request(base)
+          .post('/inner/get_token')
+          .set('X-Admin-Key', secrets.adminApiKey)
+          .send({ session: uid, platform: 1 })
+      ).body.data as string;
+    const alice = await token(url, 'alice');
+    const bob = await token(url, 'bob');
+    const sent = await request(url)
+      .post('/api/v1/messages')
+      .set('Authorization', `Bearer ${alice}`)
+      .send({
+        receiver_id: 'bob',
+        receiver_type: 1,
+        msg_type: 1,
+        content: JSON.stringify({ content: 'survives restarts' }),
+        dev_id: randomUUID(),
+      });
+    expect(sent.status).toBe(201);
+    await waitFor(async () => {
+      const res = await request(url).get('/api/v1/sessions').set('Authorization', `Bearer ${bob}`);
+      return res.body.session_list?.[0]?.unread_count === 1;
+    }, 'bob to see the message');
+
+    // And a second server on the same DATA_DIR fails at once, naming the holder
+    const clash = start();
+    expect(await clash.exited).toBe(1);
+    expect(clash.lines.join('\n')).toMatch(/DATA_DIR .* is in use by another server \(pid \d+\)/);
+
+    // When the first is stopped with SIGTERM
+    expect(await stop(first)).toBe(0);
+    expect(existsSync(join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
+    expect(existsSync(join(dataDir, 'server.pid'))).toBe(false);
+
+    // Then a restart serves the same data to the same tokens
+    const second = start();
+    const url2 = await second.ready;
+    const history = await request(url2)
+      .get('/api/v1/sessions/1/alice/messages')
+      .set('Authorization', `Bearer ${bob}`);
+    expect(history.status).toBe(200);
+    expect(history.body.messages).toHaveLength(1);
+    expect(history.body.messages[0].msg_key).toBe(sent.body.msg_key);
+    const next = await request(url2)
+      .post('/api/v1/messages')
+      .set('Authorization', `Bearer ${alice}`)
+      .send({
+        receiver_id: 'bob',
+        receiver_type: 1,
+        msg_type: 1,
+        content: JSON.stringify({ content: 'again' }),
+        dev_id: randomUUID(),
+      });
+    expect(next.body.msg_seqno).toBe(2);
+    expect(await stop(second)).toBe(0);
+  });
+
+  it('recovers the data directory after the server was killed with SIGKILL', async () => {
+    const victim = start();
+    await victim.ready;
+    victim.child.kill('SIGKILL');
+    await victim.exited;
+    const after = start();
+    await after.ready;
+    expect(after.lines.join('\n')).toMatch(/previous server did not stop cleanly/);
+    expect(await stop(after)).toBe(0);
+  });
+
+  describe('with an external database', () => {
+    let db: TestDatabase;
+    beforeAll(async () => {
+      db = await createTestDatabase();
+    });
+    afterAll(() => db.drop());
+
+    const external = () => ({
+      DATABASE_URL: db.url,
+      JWT_SECRET: 'j'.repeat(40),
+      ADMIN_API_KEY: 'k'.repeat(30),
+    });
+
+    it('fails with a clear message when the port is taken', async () => {
+      const holder = start(external());
+      const url = await holder.ready;
+      const port = new URL(url).port;
+      const second = start({ ...external(), PORT: port });
+      expect(await second.exited).toBe(1);
+      expect(second.lines.join('\n')).toContain(`PORT ${port} is already in use`);
+      expect(await stop(holder)).toBe(0);
+    });
+
+    it('refuses to start with a wrong setting, naming the variable', async () => {
+      const bad = start({ ...external(), PORT: 'eighty', JWT_SECRET: 'short' });
+      expect(await bad.exited).toBe(1);
+      const out = bad.lines.join('\n');
+      expect(out).toContain('PORT');
+      expect(out).toContain('JWT_SECRET: must be at least 32 characters');
+    });
+
+    it('needs the secrets to be configured when DATABASE_URL is set', async () => {
+      const bad = start({ DATABASE_URL: db.url });
+      expect(await bad.exited).toBe(1);
+      expect(bad.lines.join('\n')).toMatch(/JWT_SECRET: required when DATABASE_URL is set/);
+    });
+  });
+});
