@@ -47,22 +47,29 @@ export class EventLog1763769600000 implements MigrationInterface {
     await q.query(`CREATE SEQUENCE node_ids`);
 
     // Called as a single statement, so it is one transaction and one round trip.
-    // Appends a batch of independent appends (one per stream request) in one transaction and
-    // one round trip. Each append succeeds or fails on its own; the result row i says how.
+    // Appends a batch of independent appends (one per stream request) in one transaction. Each
+    // append succeeds or fails on its own; result row i says how:
     //   expected: >= 0 revision, -1 no_stream, -2 any, -3 stream_exists
     //   result_code: 0 written, 1 wrong expected version, 2 already written (same ids, same
     //   stream: a retry), 3 an event id belongs to another stream or another append
     // Streams are locked in a fixed order (by hash) before any is touched, so two concurrent
-    // batches never deadlock on each other.
+    // batches never deadlock. The checks run append by append against an in-memory map of
+    // stream revisions; the writes are then one INSERT for all events and one for all streams.
     await q.query(`
       CREATE FUNCTION es_append_batch(
         p_streams text[], p_expected bigint[], p_counts int[],
         p_ids uuid[], p_types text[], p_data text[], p_metadata text[]
       ) RETURNS TABLE (result_code int, revision bigint, last_position bigint, commit_position bigint)
-      LANGUAGE plpgsql AS $fn$
+      LANGUAGE plpgsql
+      -- PL/pgSQL caches each statement's plan from its first calls, when the log may be empty
+      -- and a sequential scan looks cheapest; as the log grows that plan would make every append
+      -- slower. Every lookup here is a point lookup on an index, so forbid the sequential scan.
+      SET enable_seqscan = off
+      AS $fn$
       #variable_conflict use_column
       DECLARE
         v_lock bigint;
+        v_n_appends int := coalesce(array_length(p_streams, 1), 0);
         v_offset int := 0;
         v_n int;
         v_current bigint;
@@ -70,8 +77,15 @@ export class EventLog1763769600000 implements MigrationInterface {
         v_found int;
         v_found_rev bigint;
         v_same_stream boolean;
-        v_last bigint;
-        v_wrote boolean := false;
+        v_any_existing boolean;
+        v_revs jsonb;
+        v_positions jsonb;
+        v_codes int[] := '{}';
+        v_result_revs bigint[] := '{}';
+        v_ev_stream text[] := '{}';
+        v_ev_rev bigint[] := '{}';
+        v_ev_ix int[] := '{}';
+        v_xid bigint;
       BEGIN
         FOR v_lock IN
           SELECT DISTINCT hashtextextended(s, 0) AS h FROM unnest(p_streams) s ORDER BY h
@@ -81,61 +95,79 @@ export class EventLog1763769600000 implements MigrationInterface {
         -- The transaction id is taken only now, under the stream locks: a later writer of the
         -- same stream waits for this one to commit and so gets a larger id. Taken before the
         -- locks, ids could order a stream's events against their revisions.
-        commit_position := pg_current_xact_id()::text::bigint;
+        v_xid := pg_current_xact_id()::text::bigint;
 
-        FOR i IN 1 .. coalesce(array_length(p_streams, 1), 0) LOOP
+        SELECT coalesce(jsonb_object_agg(s.stream_id, s.revision), '{}'::jsonb) INTO v_revs
+          FROM es_streams s WHERE s.stream_id = ANY (p_streams);
+        SELECT EXISTS (SELECT 1 FROM es_events e WHERE e.event_id = ANY (p_ids))
+          INTO v_any_existing;
+
+        FOR i IN 1 .. v_n_appends LOOP
           v_n := p_counts[i];
           v_expected := p_expected[i];
+          v_current := coalesce((v_revs ->> p_streams[i])::bigint, -1);
 
-          SELECT count(*), max(e.revision), coalesce(bool_and(e.stream_id = p_streams[i]), true)
-            INTO v_found, v_found_rev, v_same_stream
-            FROM es_events e
-           WHERE e.event_id = ANY (p_ids[v_offset + 1 : v_offset + v_n]);
-
-          IF v_found > 0 THEN
-            IF v_found = v_n AND v_same_stream THEN
-              result_code := 2; revision := v_found_rev; last_position := NULL;
-            ELSE
-              result_code := 3; revision := NULL; last_position := NULL;
+          IF v_any_existing THEN
+            SELECT count(*), max(e.revision), coalesce(bool_and(e.stream_id = p_streams[i]), true)
+              INTO v_found, v_found_rev, v_same_stream
+              FROM es_events e
+             WHERE e.event_id = ANY (p_ids[v_offset + 1 : v_offset + v_n]);
+            IF v_found > 0 THEN
+              IF v_found = v_n AND v_same_stream THEN
+                v_codes := v_codes || 2; v_result_revs := v_result_revs || v_found_rev;
+              ELSE
+                v_codes := v_codes || 3; v_result_revs := v_result_revs || NULL::bigint;
+              END IF;
+              v_offset := v_offset + v_n;
+              CONTINUE;
             END IF;
-            RETURN NEXT;
-            v_offset := v_offset + v_n;
-            CONTINUE;
           END IF;
-
-          SELECT s.revision INTO v_current FROM es_streams s WHERE s.stream_id = p_streams[i];
-          IF NOT FOUND THEN v_current := -1; END IF;
 
           IF (v_expected >= 0 AND v_current <> v_expected)
              OR (v_expected = -1 AND v_current <> -1)
              OR (v_expected = -3 AND v_current = -1) THEN
-            result_code := 1; revision := v_current; last_position := NULL;
-            RETURN NEXT;
+            v_codes := v_codes || 1; v_result_revs := v_result_revs || v_current;
             v_offset := v_offset + v_n;
             CONTINUE;
           END IF;
 
-          WITH ins AS (
-            INSERT INTO es_events (stream_id, revision, event_id, type, data, metadata)
-            SELECT p_streams[i], v_current + g, p_ids[v_offset + g], p_types[v_offset + g],
-                   p_data[v_offset + g]::jsonb, p_metadata[v_offset + g]::jsonb
-              FROM generate_series(1, v_n) AS g
-            RETURNING global_position
-          )
-          SELECT max(global_position) INTO v_last FROM ins;
-
-          INSERT INTO es_streams (stream_id, revision) VALUES (p_streams[i], v_current + v_n)
-          ON CONFLICT (stream_id) DO UPDATE SET revision = EXCLUDED.revision;
-
-          v_wrote := true;
-          result_code := 0; revision := v_current + v_n; last_position := v_last;
-          RETURN NEXT;
+          FOR g IN 1 .. v_n LOOP
+            v_ev_stream := v_ev_stream || p_streams[i];
+            v_ev_rev := v_ev_rev || (v_current + g);
+            v_ev_ix := v_ev_ix || (v_offset + g);
+          END LOOP;
+          v_revs := v_revs || jsonb_build_object(p_streams[i], v_current + v_n);
+          v_codes := v_codes || 0; v_result_revs := v_result_revs || (v_current + v_n);
           v_offset := v_offset + v_n;
         END LOOP;
 
-        IF v_wrote THEN
+        IF array_length(v_ev_stream, 1) > 0 THEN
+          WITH ins AS (
+            INSERT INTO es_events (stream_id, revision, event_id, type, data, metadata)
+            SELECT v_ev_stream[k], v_ev_rev[k], p_ids[v_ev_ix[k]], p_types[v_ev_ix[k]],
+                   p_data[v_ev_ix[k]]::jsonb, p_metadata[v_ev_ix[k]]::jsonb
+              FROM generate_subscripts(v_ev_stream, 1) AS k
+             ORDER BY k
+            RETURNING stream_id, revision, global_position
+          )
+          SELECT jsonb_object_agg(ins.stream_id || '/' || ins.revision, ins.global_position)
+            INTO v_positions FROM ins;
+
+          INSERT INTO es_streams (stream_id, revision)
+          SELECT s, max(r) FROM unnest(v_ev_stream, v_ev_rev) AS t(s, r) GROUP BY s
+          ON CONFLICT (stream_id) DO UPDATE SET revision = EXCLUDED.revision;
+
           PERFORM pg_notify('es_appended', '');
         END IF;
+
+        FOR i IN 1 .. v_n_appends LOOP
+          result_code := v_codes[i];
+          revision := v_result_revs[i];
+          commit_position := v_xid;
+          last_position := CASE WHEN v_codes[i] = 0
+            THEN (v_positions ->> (p_streams[i] || '/' || v_result_revs[i]))::bigint END;
+          RETURN NEXT;
+        END LOOP;
       END
       $fn$`);
   }

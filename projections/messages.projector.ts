@@ -10,7 +10,9 @@ export class MessagesProjector implements Projector {
   readonly tables = ['rm_messages'];
 
   async apply(events: readonly RecordedEvent[], tx: PoolClient): Promise<void> {
-    const sent = events.filter((e) => e.type === MESSAGE_SENT).map((e) => e.data as MessageSentData);
+    const sent = events
+      .filter((e) => e.type === MESSAGE_SENT)
+      .map((e) => e.data as MessageSentData);
     if (sent.length === 0) return;
     await tx.query(
       `INSERT INTO rm_messages (conversation_id, msg_seqno, msg_key, sender_uid, receiver_type,

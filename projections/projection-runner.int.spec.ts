@@ -79,7 +79,10 @@ describe('projection runner', () => {
       },
     });
     const projectors = allProjectors().map((p) => (p.name === 'sessions' ? flaky(p) : p));
-    const runner = new ProjectionRunner(store, pool, projectors, { batchSize: 64, retryDelayMs: 5 });
+    const runner = new ProjectionRunner(store, pool, projectors, {
+      batchSize: 64,
+      retryDelayMs: 5,
+    });
     // When it runs, and more messages arrive meanwhile
     runner.start();
     await sendMany(sender, 200, 1);
@@ -90,14 +93,17 @@ describe('projection runner', () => {
     expect(runner.status().every((s) => s.lastError === null)).toBe(true);
     // And the read models equal a rebuild from position zero
     const live = await dumpReadModels(pool);
-    expect((live.rm_messages as unknown[]).length).toBeGreaterThan(400);
+    expect(live.rm_messages.length).toBeGreaterThan(400);
     expect(await rebuild(pool, store)).toEqual(live);
   });
 
   it('keeps each event applied exactly once when two runners race on one checkpoint', async () => {
     await sendMany(sender, 200);
     const a = new ProjectionRunner(store, pool, allProjectors(), { batchSize: 7, retryDelayMs: 1 });
-    const b = new ProjectionRunner(store, pool, allProjectors(), { batchSize: 11, retryDelayMs: 1 });
+    const b = new ProjectionRunner(store, pool, allProjectors(), {
+      batchSize: 11,
+      retryDelayMs: 1,
+    });
     a.start();
     b.start();
     await sendMany(sender, 100, 3);
@@ -118,14 +124,18 @@ describe('projection runner', () => {
       new Promise((resolve, reject) => {
         const child = spawn(
           process.execPath,
-          ['-r', 'ts-node/register/transpile-only', join(__dirname, '../test/support/projection-worker.ts')],
+          [
+            '-r',
+            'ts-node/register/transpile-only',
+            join(__dirname, '../test/support/projection-worker.ts'),
+          ],
           {
             env: { ...process.env, DATABASE_URL: db.url, BATCH_SIZE: '25' },
             stdio: ['ignore', 'pipe', 'inherit'],
           },
         );
         child.once('error', reject);
-        child.stdout!.once('data', () => resolve(child));
+        child.stdout.once('data', () => resolve(child));
       });
 
     // Kill the projection process three times while messages keep arriving.
@@ -133,10 +143,14 @@ describe('projection runner', () => {
       const before = await checkpoints(pool);
       const child = await worker();
       const load = sendMany(sender, 150, round + 10);
-      await waitFor(async () => {
-        const now = await checkpoints(pool);
-        return (now.get('sessions')?.prepare ?? 0n) > (before.get('sessions')?.prepare ?? 0n);
-      }, 'the worker to make progress', 60_000);
+      await waitFor(
+        async () => {
+          const now = await checkpoints(pool);
+          return (now.get('sessions')?.prepare ?? 0n) > (before.get('sessions')?.prepare ?? 0n);
+        },
+        'the worker to make progress',
+        60_000,
+      );
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
       await load;

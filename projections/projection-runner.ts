@@ -216,7 +216,10 @@ export class ProjectionRunner {
       [name],
     );
     return {
-      position: { commit: BigInt(rows[0].commit_position), prepare: BigInt(rows[0].prepare_position) },
+      position: {
+        commit: BigInt(rows[0].commit_position),
+        prepare: BigInt(rows[0].prepare_position),
+      },
       eventsApplied: Number(rows[0].events_applied),
     };
   }

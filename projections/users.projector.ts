@@ -19,12 +19,21 @@ export class UsersProjector implements Projector {
     for (const e of events) {
       if (e.type === USER_REGISTERED) {
         const d = e.data as UserRegisteredData;
-        users.set(d.uid, { platform: d.platform, registeredAt: e.createdAt, lastTokenAt: e.createdAt });
+        users.set(d.uid, {
+          platform: d.platform,
+          registeredAt: e.createdAt,
+          lastTokenAt: e.createdAt,
+        });
       } else if (e.type === TOKEN_ISSUED) {
         const d = e.data as TokenIssuedData;
         const u = users.get(d.uid);
         if (u) u.lastTokenAt = e.createdAt;
-        else users.set(d.uid, { platform: d.platform, registeredAt: e.createdAt, lastTokenAt: e.createdAt });
+        else
+          users.set(d.uid, {
+            platform: d.platform,
+            registeredAt: e.createdAt,
+            lastTokenAt: e.createdAt,
+          });
       }
     }
     if (users.size === 0) return;
@@ -36,7 +45,12 @@ export class UsersProjector implements Projector {
        SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::timestamptz[])
        ON CONFLICT (uid) DO UPDATE
          SET last_token_at = GREATEST(rm_users.last_token_at, EXCLUDED.last_token_at)`,
-      [uids, rows.map((r) => r.platform), rows.map((r) => r.registeredAt), rows.map((r) => r.lastTokenAt)],
+      [
+        uids,
+        rows.map((r) => r.platform),
+        rows.map((r) => r.registeredAt),
+        rows.map((r) => r.lastTokenAt),
+      ],
     );
   }
 }

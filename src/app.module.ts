@@ -34,7 +34,11 @@ export class AppModule {
               const given = req.headers['x-request-id'];
               return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
             },
-            redact: ['req.headers.authorization', 'req.headers["x-admin-key"]', 'req.headers.cookie'],
+            redact: [
+              'req.headers.authorization',
+              'req.headers["x-admin-key"]',
+              'req.headers.cookie',
+            ],
             customLogLevel: (_req, res, err) =>
               err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
           },

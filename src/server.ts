@@ -1,3 +1,5 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
@@ -83,7 +85,7 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<RunningServer
       }
       throw err;
     }
-    const address = app.getHttpServer().address() as { port: number };
+    const address = (app.getHttpServer() as Server).address() as AddressInfo;
     const url = `http://127.0.0.1:${address.port}`;
     log.info({ url, embedded: embeddedMode }, 'server listening');
     const closers = [...cleanups];

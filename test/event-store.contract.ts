@@ -124,9 +124,7 @@ export function describeEventStoreContract(
         const e = ev();
         await store.append(stream(), [e], 'no_stream');
         const other = stream();
-        await expect(store.append(other, [e], 'any')).rejects.toBeInstanceOf(
-          DuplicateEventIdError,
-        );
+        await expect(store.append(other, [e], 'any')).rejects.toBeInstanceOf(DuplicateEventIdError);
         expect(await store.readStream(other)).toEqual([]);
       });
 
@@ -224,7 +222,10 @@ export function describeEventStoreContract(
         let duplicates = 0;
         let total = 0;
         const follower = (async () => {
-          for await (const batch of store.subscribeAll({ signal: controller.signal, batchSize: 97 })) {
+          for await (const batch of store.subscribeAll({
+            signal: controller.signal,
+            batchSize: 97,
+          })) {
             for (const e of batch) {
               if (!e.streamId.startsWith('load-')) continue;
               if (ids.has(e.id)) duplicates++;

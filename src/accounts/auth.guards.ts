@@ -30,14 +30,22 @@ export class JwtAuthGuard implements CanActivate {
     const header = req.header('authorization') ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match) {
-      throw new DomainError(ErrorCodes.TOKEN_MISSING, 401, 'an Authorization: Bearer <token> header is required');
+      throw new DomainError(
+        ErrorCodes.TOKEN_MISSING,
+        401,
+        'an Authorization: Bearer <token> header is required',
+      );
     }
     let claims: TokenClaims;
     try {
       claims = await this.jwt.verifyAsync<TokenClaims>(match[1], { algorithms: ['HS256'] });
     } catch (err) {
       if (err instanceof TokenExpiredError) {
-        throw new DomainError(ErrorCodes.TOKEN_EXPIRED, 401, 'the token has expired; get a new one');
+        throw new DomainError(
+          ErrorCodes.TOKEN_EXPIRED,
+          401,
+          'the token has expired; get a new one',
+        );
       }
       throw new DomainError(ErrorCodes.TOKEN_INVALID, 401, 'the token is not valid');
     }
@@ -64,7 +72,11 @@ export class AdminKeyGuard implements CanActivate {
     const ok =
       this.key.length > 0 && given.length === this.key.length && timingSafeEqual(given, this.key);
     if (!ok) {
-      throw new DomainError(ErrorCodes.ADMIN_KEY_INVALID, 401, 'a valid X-Admin-Key header is required');
+      throw new DomainError(
+        ErrorCodes.ADMIN_KEY_INVALID,
+        401,
+        'a valid X-Admin-Key header is required',
+      );
     }
     return true;
   }

@@ -155,13 +155,10 @@ describe('MsgKeyGenerator', () => {
     expect(BigInt(new MsgKeyGenerator(9).next())).toBeLessThan(2n ** 63n);
   });
 
-  it.each([-1, 1024, 1.5, Number.NaN, Number.POSITIVE_INFINITY])(
-    'rejects node id %p',
-    (nodeId) => {
-      expect(() => new MsgKeyGenerator(nodeId)).toThrow(RangeError);
-      expect(() => new MsgKeyGenerator(nodeId)).toThrow(/node id must be 0\.\.1023/);
-    },
-  );
+  it.each([-1, 1024, 1.5, Number.NaN, Number.POSITIVE_INFINITY])('rejects node id %p', (nodeId) => {
+    expect(() => new MsgKeyGenerator(nodeId)).toThrow(RangeError);
+    expect(() => new MsgKeyGenerator(nodeId)).toThrow(/node id must be 0\.\.1023/);
+  });
 
   it.each([0, 1023])('accepts node id %d', (nodeId) => {
     expect(() => new MsgKeyGenerator(nodeId)).not.toThrow();

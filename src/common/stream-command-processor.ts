@@ -164,7 +164,8 @@ export class StreamCommandProcessor<S, C, R> {
         this.cache.set(streamId, { state, revision: appended.nextExpectedRevision });
         // Only the last event's position is known exactly; earlier events of the batch precede it,
         // and all of them become visible together, so it serves every command of the batch.
-        for (const d of decided) d.pending.resolve({ result: d.result, position: appended.position });
+        for (const d of decided)
+          d.pending.resolve({ result: d.result, position: appended.position });
         return;
       } catch (err) {
         if (err instanceof WrongExpectedVersionError) continue; // another writer: reload, decide again
@@ -194,7 +195,8 @@ export class StreamCommandProcessor<S, C, R> {
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
       const { state, revision } = await this.load(streamId);
       const decision = this.decider.decide(p.command, state);
-      if (decision.events.length === 0) return p.resolve({ result: decision.result, position: null });
+      if (decision.events.length === 0)
+        return p.resolve({ result: decision.result, position: null });
       const events = decision.events.map((e, i) => ({
         id: this.decider.eventId(p.command, i),
         type: e.type,
@@ -202,7 +204,11 @@ export class StreamCommandProcessor<S, C, R> {
         metadata: p.metadata,
       }));
       try {
-        const appended = await this.store.append(streamId, events, revision < 0 ? 'no_stream' : revision);
+        const appended = await this.store.append(
+          streamId,
+          events,
+          revision < 0 ? 'no_stream' : revision,
+        );
         if (appended.alreadyWritten) {
           const first = appended.nextExpectedRevision - events.length + 1;
           const stored = await this.store.readStream(streamId, {

@@ -139,18 +139,15 @@ describe('loadConfig', () => {
     ['DB_POOL_SIZE', '1'],
     ['DB_POOL_SIZE', '201'],
     ['PROJECTIONS', 'yes'],
-  ])(
-    'rejects %s=%j with a ConfigError that names it',
-    (variable, value) => {
-      const error = configErrorOf({ [variable]: value });
-      expect(error.name).toBe('ConfigError');
-      expect(error.message).toMatch(/^invalid configuration:/);
-      expect(names(error, variable)).toBe(true);
-      for (const other of VARIABLES) {
-        if (other !== variable) expect(names(error, other)).toBe(false);
-      }
-    },
-  );
+  ])('rejects %s=%j with a ConfigError that names it', (variable, value) => {
+    const error = configErrorOf({ [variable]: value });
+    expect(error.name).toBe('ConfigError');
+    expect(error.message).toMatch(/^invalid configuration:/);
+    expect(names(error, variable)).toBe(true);
+    for (const other of VARIABLES) {
+      if (other !== variable) expect(names(error, other)).toBe(false);
+    }
+  });
 
   it('names every wrong variable at once, and only those', () => {
     const error = configErrorOf({

@@ -114,7 +114,9 @@ async function stopOrphan(clusterDir: string): Promise<void> {
  * Call only while holding the data directory's lock: a running postgres found in the cluster
  * directory is then an orphan of a killed server, and is stopped first.
  */
-export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<RunningPostgres> {
+export async function startEmbeddedPostgres(
+  opts: EmbeddedPostgresOptions,
+): Promise<RunningPostgres> {
   const EmbeddedPostgres = loadEmbeddedPostgres();
   const clusterDir = resolve(opts.clusterDir);
   const passwordFile = `${clusterDir}.password`;

@@ -87,9 +87,7 @@ export class WrongExpectedVersionError extends Error {
     /** Revision of the stream's last event, or `no_stream`. */
     readonly actual: number | 'no_stream',
   ) {
-    super(
-      `stream ${streamId}: expected revision ${String(expected)}, actual ${String(actual)}`,
-    );
+    super(`stream ${streamId}: expected revision ${String(expected)}, actual ${String(actual)}`);
   }
 }
 

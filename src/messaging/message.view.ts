@@ -35,8 +35,21 @@ export interface MessageRow {
 
 /** Columns of rm_messages that make a {@link MessageRow}, for a table aliased `alias`. */
 export const messageColumns = (alias: string): string =>
-  ['sender_uid', 'receiver_type', 'receiver_id', 'msg_type', 'content', 'msg_seqno', 'sent_at_us',
-   'at_uids', 'msg_key', 'msg_status', 'notify_code', 'new_face_version', 'msg_source']
+  [
+    'sender_uid',
+    'receiver_type',
+    'receiver_id',
+    'msg_type',
+    'content',
+    'msg_seqno',
+    'sent_at_us',
+    'at_uids',
+    'msg_key',
+    'msg_status',
+    'notify_code',
+    'new_face_version',
+    'msg_source',
+  ]
     .map((c) => `${alias}.${c}`)
     .join(', ');
 

@@ -28,4 +28,7 @@ export interface MessageSentData {
   readonly sentAtUs: number;
 }
 
-export type ConversationEvent = { readonly type: typeof MESSAGE_SENT; readonly data: MessageSentData };
+export type ConversationEvent = {
+  readonly type: typeof MESSAGE_SENT;
+  readonly data: MessageSentData;
+};

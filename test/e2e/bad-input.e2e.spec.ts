@@ -49,17 +49,27 @@ describe('bad input and authority', () => {
   }
 
   const post = (body: unknown, token = alice) =>
-    request(t.url).post('/api/v1/messages').set('Authorization', `Bearer ${token}`).send(body as object);
+    request(t.url)
+      .post('/api/v1/messages')
+      .set('Authorization', `Bearer ${token}`)
+      .send(body as object);
 
   describe('inner get_token', () => {
     it('refuses a wrong or missing admin key with 401 in the gateway envelope', async () => {
       const wrong = await rejects(
-        request(t.url).post('/inner/get_token').set('X-Admin-Key', 'nope').send({ session: 'x', platform: 1 }),
+        request(t.url)
+          .post('/inner/get_token')
+          .set('X-Admin-Key', 'nope')
+          .send({ session: 'x', platform: 1 }),
         401,
         40110,
       );
       expect(wrong.body).toEqual({ code: 40110, error: expect.any(String) });
-      await rejects(request(t.url).post('/inner/get_token').send({ session: 'x', platform: 1 }), 401, 40110);
+      await rejects(
+        request(t.url).post('/inner/get_token').send({ session: 'x', platform: 1 }),
+        401,
+        40110,
+      );
     });
 
     it('refuses user ids outside 1-64 characters of [A-Za-z0-9_.-]', async () => {
@@ -175,13 +185,24 @@ describe('bad input and authority', () => {
         .set('Authorization', `Bearer ${mallory}`);
       expect(res.status).toBe(200);
       expect(res.body.messages).toEqual([]);
-      const list = await request(t.url).get('/api/v1/sessions').set('Authorization', `Bearer ${mallory}`);
+      const list = await request(t.url)
+        .get('/api/v1/sessions')
+        .set('Authorization', `Bearer ${mallory}`);
       expect(list.body.session_list).toEqual([]);
     });
   });
 
   it('never answers 500 to a burst of garbage', async () => {
-    const bodies: unknown[] = [null, 0, 'x', [], {}, { receiver_id: null }, { content: 1 }, { dev_id: {} }];
+    const bodies: unknown[] = [
+      null,
+      0,
+      'x',
+      [],
+      {},
+      { receiver_id: null },
+      { content: 1 },
+      { dev_id: {} },
+    ];
     for (const body of bodies) {
       const res = await request(t.url)
         .post('/api/v1/messages')

@@ -64,7 +64,11 @@ describe('the first message, end to end over HTTP', () => {
       last_msg: { sender_uid: 'alice', receiver_id: 'bob', msg_seqno: 3, content: text('three') },
     });
     const alices = (await sessions(alice)).body;
-    expect(alices.session_list[0]).toMatchObject({ talker_id: 'bob', unread_count: 0, ack_seqno: 3 });
+    expect(alices.session_list[0]).toMatchObject({
+      talker_id: 'bob',
+      unread_count: 0,
+      ack_seqno: 3,
+    });
 
     // And both read the same history, newest first
     const history = await request(t.url)
@@ -130,11 +134,14 @@ describe('the first message, end to end over HTTP', () => {
       const token = await t.tokenFor(uid);
       expect((await send(token, 'pager')).status).toBe(201);
     }
-    await waitFor(async () => (await sessions(owner)).body.session_list?.length === 7, 'seven sessions');
+    await waitFor(
+      async () => (await sessions(owner)).body.session_list?.length === 7,
+      'seven sessions',
+    );
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const res = await request(t.url)
+      const res: request.Response = await request(t.url)
         .get('/api/v1/sessions')
         .query({ size: 3, ...(cursor ? { cursor } : {}) })
         .set('Authorization', `Bearer ${owner}`);
@@ -166,7 +173,9 @@ describe('the first message, end to end over HTTP', () => {
   });
 
   it('records who sent each message in the event metadata', async () => {
-    const res = await send(alice, 'bob').set('X-Request-Id', 'req-trace-1').set('X-Device-Id', 'phone-7');
+    const res = await send(alice, 'bob')
+      .set('X-Request-Id', 'req-trace-1')
+      .set('X-Device-Id', 'phone-7');
     expect(res.status).toBe(201);
     const c = new Client({ connectionString: t.db.url });
     await c.connect();

@@ -10,7 +10,12 @@ import {
   privateConversationId,
   SendResult,
 } from '../../src/messaging/domain/conversation';
-import { EventStore, Position, START, comparePositions } from '../../src/event-store/event-store.port';
+import {
+  EventStore,
+  Position,
+  START,
+  comparePositions,
+} from '../../src/event-store/event-store.port';
 import { resetProjection } from '../../projections/projection-runner';
 import type { Projector } from '../../projections/projector';
 
@@ -18,7 +23,11 @@ let clockUs = 1_800_000_000_000_000;
 
 /** Sends through the real write path (decider + processor), without HTTP. */
 export class DirectSender {
-  private readonly processor: StreamCommandProcessor<ConversationState, ConversationCommand, SendResult>;
+  private readonly processor: StreamCommandProcessor<
+    ConversationState,
+    ConversationCommand,
+    SendResult
+  >;
   private readonly keys = new MsgKeyGenerator(7);
 
   constructor(store: EventStore) {

@@ -21,7 +21,7 @@ export function runServer(env: Record<string, string>): ServerProcess {
   });
   const lines: string[] = [];
   let onLine: (line: string) => void = () => undefined;
-  for (const stream of [child.stdout!, child.stderr!]) {
+  for (const stream of [child.stdout, child.stderr]) {
     let buffer = '';
     stream.on('data', (chunk: Buffer) => {
       buffer += chunk.toString('utf8');
@@ -34,7 +34,9 @@ export function runServer(env: Record<string, string>): ServerProcess {
       }
     });
   }
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
   const ready = new Promise<string>((resolve, reject) => {
     onLine = (line) => {
       if (line.includes('"server listening"')) resolve((JSON.parse(line) as { url: string }).url);

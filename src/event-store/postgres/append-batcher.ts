@@ -17,6 +17,7 @@ interface Pending<Req, Res> {
 export class AppendBatcher<Req, Res> {
   private readonly queue: Pending<Req, Res>[] = [];
   private inFlight = 0;
+  private pumpScheduled = false;
 
   constructor(
     private readonly run: BatchRunner<Req, Res>,
@@ -27,6 +28,20 @@ export class AppendBatcher<Req, Res> {
   submit(request: Req): Promise<Res> {
     return new Promise<Res>((resolve, reject) => {
       this.queue.push({ request, resolve, reject });
+      this.schedulePump();
+    });
+  }
+
+  /**
+   * Batches start on the next turn of the event loop, never inside `submit`: callers answered by
+   * the batch that just ended append again in their continuations, and all of them (not only the
+   * first) then go out together.
+   */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
       this.pump();
     });
   }
@@ -51,7 +66,7 @@ export class AppendBatcher<Req, Res> {
       for (const p of batch) p.reject(err);
     } finally {
       this.inFlight--;
-      this.pump();
+      this.schedulePump();
     }
   }
 }

@@ -70,7 +70,7 @@ export class PostgresEventStore extends EventStore {
     super();
     this.batcher = new AppendBatcher(
       (requests) => this.appendBatch(requests),
-      options.maxConcurrentBatches ?? 4,
+      options.maxConcurrentBatches ?? 2,
       options.maxBatchSize ?? 256,
     );
     this.notifier = new AppendNotifier(pool, 'es_appended');

@@ -24,7 +24,10 @@ export type ConversationState =
   | {
       readonly status: 'active';
       readonly lastSeqno: number;
-      /** dev_id → the message it produced, for the last {@link RECENT_SENDS} sends. */
+      /**
+       * (sender, dev_id) → the message it produced, for the last {@link RECENT_SENDS} sends. Keyed
+       * by sender too: both users write to the stream, and one's dev_id says nothing of the other.
+       */
       readonly recent: ReadonlyMap<string, SentRef>;
     };
 
@@ -67,6 +70,8 @@ export function privateConversationId(a: string, b: string): string {
 export const conversationStream = (conversationId: string): string =>
   `conversation-${conversationId}`;
 
+const sendKey = (senderUid: string, devId: string): string => `${senderUid}\u0000${devId}`;
+
 export function initialState(): ConversationState {
   return { status: 'empty' };
 }
@@ -76,7 +81,11 @@ export function evolve(state: ConversationState, event: NewEvent): ConversationS
     case MESSAGE_SENT: {
       const m = event.data as MessageSentData;
       const recent = new Map(state.status === 'active' ? state.recent : []);
-      recent.set(m.devId, { msgKey: m.msgKey, seqno: m.seqno, sentAtUs: m.sentAtUs });
+      recent.set(sendKey(m.senderUid, m.devId), {
+        msgKey: m.msgKey,
+        seqno: m.seqno,
+        sentAtUs: m.sentAtUs,
+      });
       if (recent.size > RECENT_SENDS) recent.delete(recent.keys().next().value as string);
       return { status: 'active', lastSeqno: m.seqno, recent };
     }
@@ -112,7 +121,10 @@ export function decide(
       if (command.receiverType === 1 && command.receiverId === command.senderUid) {
         throw Errors.sendToSelf();
       }
-      const earlier = state.status === 'active' ? state.recent.get(command.devId) : undefined;
+      const earlier =
+        state.status === 'active'
+          ? state.recent.get(sendKey(command.senderUid, command.devId))
+          : undefined;
       if (earlier) return { events: [], result: { ...earlier, conversationId, duplicate: true } };
       validateContent(command.msgType, command.content, command.maxTextLength);
       const seqno = (state.status === 'active' ? state.lastSeqno : 0) + 1;

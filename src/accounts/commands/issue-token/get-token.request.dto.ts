@@ -11,7 +11,10 @@ export class GetTokenRequestDto {
   @Matches(UID_PATTERN, { message: `session must be a user id: ${UID_RULE}` })
   session!: string;
 
-  @ApiProperty({ description: 'Client platform (1 iOS, 2 Android, 3 H5, 4 PC, 7 Web…)', example: 1 })
+  @ApiProperty({
+    description: 'Client platform (1 iOS, 2 Android, 3 H5, 4 PC, 7 Web…)',
+    example: 1,
+  })
   @IsInt()
   @Min(0)
   @Max(255)

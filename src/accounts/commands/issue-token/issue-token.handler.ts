@@ -4,7 +4,11 @@ import { JwtService } from '@nestjs/jwt';
 import { randomUUID } from 'node:crypto';
 import { APP_SETTINGS, AppSettings } from '../../../config/app-config';
 import { Clock } from '../../../core/clock';
-import { EventData, EventStore, WrongExpectedVersionError } from '../../../event-store/event-store.port';
+import {
+  EventData,
+  EventStore,
+  WrongExpectedVersionError,
+} from '../../../event-store/event-store.port';
 import {
   TOKEN_ISSUED,
   TokenIssuedData,

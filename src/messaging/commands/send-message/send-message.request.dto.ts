@@ -12,7 +12,10 @@ import {
   MaxLength,
   Min,
 } from 'class-validator';
-import { UID_PATTERN, UID_RULE } from '../../../accounts/commands/issue-token/get-token.request.dto';
+import {
+  UID_PATTERN,
+  UID_RULE,
+} from '../../../accounts/commands/issue-token/get-token.request.dto';
 
 /** `POST /api/v1/messages`: the seed's send_msg fields, as JSON. */
 export class SendMessageRequestDto {

@@ -1,9 +1,18 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiOperation,
+  ApiProperty,
+  ApiPropertyOptional,
+  ApiTags,
+} from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
-import { UID_PATTERN, UID_RULE } from '../../../accounts/commands/issue-token/get-token.request.dto';
+import {
+  UID_PATTERN,
+  UID_RULE,
+} from '../../../accounts/commands/issue-token/get-token.request.dto';
 import { Errors } from '../../../common/errors';
 import { AuthUser, CurrentUser } from '../../../common/http/request-context';
 import type { SessionType } from '../../messaging.events';
@@ -60,7 +69,14 @@ export class GetHistoryHttpController {
   ): Promise<History> {
     if (p.session_type !== 1) throw Errors.validation('group sessions are not available yet');
     return this.queries.execute(
-      new GetHistoryQuery(user.uid, p.session_type, p.talker_id, q.size ?? 20, q.begin_seqno ?? null, q.end_seqno ?? null),
+      new GetHistoryQuery(
+        user.uid,
+        p.session_type,
+        p.talker_id,
+        q.size ?? 20,
+        q.begin_seqno ?? null,
+        q.end_seqno ?? null,
+      ),
     );
   }
 }

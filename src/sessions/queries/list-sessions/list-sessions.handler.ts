@@ -37,7 +37,14 @@ export class ListSessionsHandler implements IQueryHandler<ListSessionsQuery, Ses
                OR (s.top_ts, s.session_ts, s.session_type, s.talker_id) < ($2, $3, $4, $5))
         ORDER BY s.top_ts DESC, s.session_ts DESC, s.session_type DESC, s.talker_id DESC
         LIMIT $6`,
-      [q.ownerUid, c?.topTs ?? null, c?.sessionTs ?? null, c?.sessionType ?? null, c?.talkerId ?? null, q.size + 1],
+      [
+        q.ownerUid,
+        c?.topTs ?? null,
+        c?.sessionTs ?? null,
+        c?.sessionType ?? null,
+        c?.talkerId ?? null,
+        q.size + 1,
+      ],
     );
     const hasMore = rows.length > q.size;
     const page = rows.slice(0, q.size);

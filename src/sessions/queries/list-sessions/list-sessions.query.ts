@@ -44,7 +44,12 @@ export function decodeCursor(text: string): SessionCursor | null {
       Number.isSafeInteger(v[2]) &&
       typeof v[3] === 'string'
     ) {
-      return { topTs: v[0] as number, sessionTs: v[1] as number, sessionType: v[2] as number, talkerId: v[3] };
+      return {
+        topTs: v[0] as number,
+        sessionTs: v[1] as number,
+        sessionType: v[2] as number,
+        talkerId: v[3],
+      };
     }
   } catch {
     // fall through
