@@ -2,35 +2,49 @@ import 'reflect-metadata';
 import pino from 'pino';
 import { ConfigError } from './config/app-config';
 import { DataDirInUseError } from './database/data-dir-lock';
-import { startServer, StartupError } from './server';
+import { RunningServer, startServer, StartupError } from './server';
 
 const log = pino({ base: { context: 'main' } });
 
-async function main(): Promise<void> {
-  const server = await startServer(process.env);
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'stopping');
-    // A second signal, or a drain that hangs, must still end the process.
-    setTimeout(() => process.exit(1), 30_000).unref();
-    server.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err }, 'error while stopping');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+let server: RunningServer | null = null;
+let stopSignal: NodeJS.Signals | null = null;
+
+/** Drains the server, stops the embedded database, exits. A signal during startup waits for it. */
+function stop(signal: NodeJS.Signals): void {
+  if (stopSignal && server === null) return;
+  const first = stopSignal === null;
+  stopSignal = signal;
+  if (!server || !first) return;
+  log.info({ signal }, 'stopping');
+  // A drain that hangs must still end the process.
+  setTimeout(() => process.exit(1), 30_000).unref();
+  server.close().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      log.error({ err }, 'error while stopping');
+      process.exit(1);
+    },
+  );
 }
 
-main().catch((err: unknown) => {
-  const known =
-    err instanceof ConfigError || err instanceof StartupError || err instanceof DataDirInUseError;
-  if (known) log.fatal((err as Error).message);
-  else log.fatal({ err }, 'failed to start');
-  process.exit(1);
-});
+// Registered before anything starts, so a signal at any moment leads to an orderly stop.
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
+
+startServer(process.env).then(
+  (running) => {
+    server = running;
+    if (stopSignal) {
+      const signal = stopSignal;
+      stopSignal = null;
+      stop(signal);
+    }
+  },
+  (err: unknown) => {
+    const known =
+      err instanceof ConfigError || err instanceof StartupError || err instanceof DataDirInUseError;
+    if (known) log.fatal((err as Error).message);
+    else log.fatal({ err }, 'failed to start');
+    process.exit(1);
+  },
+);
