@@ -4,10 +4,16 @@
  */
 class SummaryReporter {
   onRunComplete(_contexts, results) {
-    const { numPassedTests, numFailedTests, numPendingTests, numTodoTests } = results;
-    process.stderr.write(
-      `jest: ${numPassedTests} passed, ${numFailedTests} failed, ${numPendingTests + numTodoTests} skipped\n`,
-    );
+    this.line = `jest: ${results.numPassedTests} passed, ${results.numFailedTests} failed, ${
+      results.numPendingTests + results.numTodoTests
+    } skipped\n`;
+  }
+
+  // Called after every reporter's onRunComplete, so the line comes after jest's own summary.
+  getLastError() {
+    if (this.line) process.stderr.write(this.line);
+    this.line = null;
+    return undefined;
   }
 }
 module.exports = SummaryReporter;
