@@ -10,10 +10,7 @@ import { allProjectors } from '../projections';
 import { ProjectionRunner, resetProjection } from '../projections/projection-runner';
 import { comparePositions, EventData, START } from '../src/event-store/event-store.port';
 import { PostgresEventStore } from '../src/event-store/postgres/postgres-event-store';
-import {
-  conversationStream,
-  privateConversationId,
-} from '../src/messaging/domain/conversation';
+import { conversationStream, privateConversationId } from '../src/messaging/domain/conversation';
 import { MESSAGE_SENT, MessageSentData } from '../src/messaging/messaging.events';
 import { benchDatabase, report } from './support';
 
@@ -45,7 +42,9 @@ async function fill(store: PostgresEventStore): Promise<void> {
           receiverType: 1,
           receiverId: from === a ? b : a,
           msgType: 1,
-          content: JSON.stringify({ content: `message ${s} of an ordinary length, with some words` }),
+          content: JSON.stringify({
+            content: `message ${s} of an ordinary length, with some words`,
+          }),
           atUids: null,
           msgSource: 7,
           newFaceVersion: 1,
@@ -84,12 +83,15 @@ async function main(): Promise<void> {
     await runner.stop();
     report(`rebuild ${projectors.map((p) => p.name).join(' + ')}`, total, ms, 'events');
     for (const s of runner.status()) {
-      if (comparePositions(s.position, head) < 0) throw new Error(`${s.name} did not reach the head`);
+      if (comparePositions(s.position, head) < 0)
+        throw new Error(`${s.name} did not reach the head`);
     }
     const counts = await db.pool.query<{ m: string; s: string }>(
       'SELECT (SELECT count(*) FROM rm_messages) AS m, (SELECT count(*) FROM rm_sessions) AS s',
     );
-    process.stdout.write(`read models: ${counts.rows[0].m} messages, ${counts.rows[0].s} sessions\n`);
+    process.stdout.write(
+      `read models: ${counts.rows[0].m} messages, ${counts.rows[0].s} sessions\n`,
+    );
   } finally {
     await store.close();
     await db.close();

@@ -97,6 +97,33 @@ describe('projection runner', () => {
     expect(await rebuild(pool, store)).toEqual(live);
   });
 
+  it('survives the database cutting its connections mid-batch, and catches up', async () => {
+    await sendMany(sender, 300);
+    const runner = new ProjectionRunner(store, pool, allProjectors(), {
+      batchSize: 5,
+      retryDelayMs: 5,
+    });
+    runner.start();
+    const load = sendMany(sender, 300, 5);
+    // Cut every connection of this database but our own, a few times, while batches run, with
+    // progress in between (a writer retries a lost statement once, not through every cut).
+    const applied = () => runner.status().reduce((n, s) => n + s.eventsApplied, 0);
+    for (let i = 0; i < 4; i++) {
+      const base = applied();
+      await waitFor(() => applied() > base + 50, 'progress before the cut');
+      await pool.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+      );
+    }
+    await load;
+    await waitFor(() => caughtUp(pool, store, NAMES), 'projections to catch up', 30_000);
+    await runner.stop();
+    expect(runner.status().some((s) => s.lastError === null)).toBe(true);
+    const live = await dumpReadModels(pool);
+    expect(await rebuild(pool, store)).toEqual(live);
+  });
+
   it('keeps each event applied exactly once when two runners race on one checkpoint', async () => {
     await sendMany(sender, 200);
     const a = new ProjectionRunner(store, pool, allProjectors(), { batchSize: 7, retryDelayMs: 1 });

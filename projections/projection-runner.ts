@@ -6,6 +6,7 @@ import {
   RecordedEvent,
   START,
 } from '../src/event-store/event-store.port';
+import { inTransaction } from '../src/database/with-client';
 import type { Projector } from './projector';
 
 export interface ProjectionStatus {
@@ -158,9 +159,7 @@ export class ProjectionRunner {
     const { projector } = loop;
     const to = batch[batch.length - 1].position;
     const relevant = batch.filter((e) => projector.eventTypes.has(e.type));
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    await inTransaction(this.pool, async (client) => {
       if (relevant.length > 0) await projector.apply(relevant, client);
       const { rowCount } = await client.query(
         `UPDATE projection_checkpoints
@@ -177,13 +176,7 @@ export class ProjectionRunner {
         ],
       );
       if (rowCount !== 1) throw new CheckpointMovedError(`checkpoint of ${projector.name} moved`);
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
     loop.eventsApplied += batch.length;
     loop.lastError = null;
     this.advance(loop, to);
@@ -227,9 +220,7 @@ export class ProjectionRunner {
 
 /** Empties a projector's tables and resets its checkpoint: the next run rebuilds from zero. */
 export async function resetProjection(pool: Pool, projector: Projector): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(pool, async (client) => {
     for (const table of projector.tables) await client.query(`TRUNCATE ${table}`);
     await client.query(
       `UPDATE projection_checkpoints
@@ -237,13 +228,7 @@ export async function resetProjection(pool: Pool, projector: Projector): Promise
         WHERE name = $1`,
       [projector.name],
     );
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

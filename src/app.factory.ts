@@ -5,7 +5,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { json, Request, Response, urlencoded } from 'express';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
-import { createValidationPipe } from './common/http/validation';
+import { createValidationPipe, StorableTextPipe } from './common/http/validation';
 import { bodyParseError } from './common/http/error.filter';
 import { AppSettings } from './config/app-config';
 
@@ -28,7 +28,7 @@ export async function createApp(settings: AppSettings): Promise<INestApplication
   app.use(withBodyErrors(urlencoded({ limit, extended: true, parameterLimit: 200 })));
   app.set('trust proxy', 'loopback');
   app.disable('x-powered-by');
-  app.useGlobalPipes(createValidationPipe());
+  app.useGlobalPipes(new StorableTextPipe(), createValidationPipe());
 
   const openApi = new DocumentBuilder()
     .setTitle('IM backend')

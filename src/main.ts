@@ -16,9 +16,13 @@ function stop(signal: NodeJS.Signals): void {
   stopSignal = signal;
   if (!server || !first) return;
   log.info({ signal }, 'stopping');
-  // A drain that hangs must still end the process.
-  setTimeout(() => process.exit(1), 30_000).unref();
-  server.close().then(
+  // A drain that hangs must still end the process, and not leave the database running.
+  const running = server;
+  setTimeout(() => {
+    log.error('the drain did not finish in 30 s; stopping the database and exiting');
+    void running.abort().finally(() => process.exit(1));
+  }, 30_000).unref();
+  running.close().then(
     () => process.exit(0),
     (err: unknown) => {
       log.error({ err }, 'error while stopping');

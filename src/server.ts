@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { join, resolve } from 'node:path';
@@ -16,7 +16,12 @@ export interface RunningServer {
   readonly config: AppConfig;
   /** Drains the app, then stops the embedded database and releases DATA_DIR. */
   close(): Promise<void>;
+  /** Last resort when a drain hangs: stops the embedded database and releases DATA_DIR now. */
+  abort(): Promise<void>;
 }
+
+/** How long in-flight requests get to finish once the server is stopping. */
+const DRAIN_GRACE_MS = 10_000;
 
 export class StartupError extends Error {
   override readonly name = 'StartupError';
@@ -44,9 +49,11 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<RunningServer
   };
   try {
     let embedded: RunningPostgres | null = null;
+    let releaseLock: (() => void) | null = null;
     if (embeddedMode) {
       const dataDir = resolve(config.DATA_DIR);
       const lock = DataDirLock.acquire(dataDir);
+      releaseLock = () => lock.release();
       cleanups.push(() => lock.release());
       if (lock.stalePid !== null) {
         log.warn({ dataDir, stalePid: lock.stalePid }, 'previous server did not stop cleanly');
@@ -76,7 +83,25 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<RunningServer
       jwtSecret: secrets.jwtSecret,
       adminApiKey: secrets.adminApiKey,
     });
-    cleanups.push(() => app.close());
+    // While stopping, every response asks its client to reconnect elsewhere, so keep-alive
+    // connections end instead of holding the drain open.
+    let draining = false;
+    app.use((_req: unknown, res: ServerResponse, next: () => void) => {
+      if (draining) res.setHeader('Connection', 'close');
+      next();
+    });
+    const http = app.getHttpServer() as Server;
+    cleanups.push(async () => {
+      draining = true;
+      const idle = setInterval(() => http.closeIdleConnections(), 50);
+      const grace = setTimeout(() => http.closeAllConnections(), DRAIN_GRACE_MS);
+      try {
+        await app.close();
+      } finally {
+        clearInterval(idle);
+        clearTimeout(grace);
+      }
+    });
     try {
       await app.listen(config.PORT, config.HOST);
     } catch (err) {
@@ -85,11 +110,15 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<RunningServer
       }
       throw err;
     }
-    const address = (app.getHttpServer() as Server).address() as AddressInfo;
+    const address = http.address() as AddressInfo;
     const url = `http://127.0.0.1:${address.port}`;
     log.info({ url, embedded: embeddedMode }, 'server listening');
     const closers = [...cleanups];
     cleanups.length = 0;
+    const releaseDatabase = async () => {
+      await embedded?.stop().catch(() => undefined);
+      releaseLock?.();
+    };
     return {
       app,
       url,
@@ -97,6 +126,7 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<RunningServer
       close: async () => {
         for (const fn of closers.reverse()) await Promise.resolve(fn()).catch(() => undefined);
       },
+      abort: releaseDatabase,
     };
   } catch (err) {
     await cleanup();

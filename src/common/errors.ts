@@ -26,6 +26,7 @@ export const ErrorCodes = {
   ROUTE_NOT_FOUND: 40400,
   USER_NOT_FOUND: 40401,
   METHOD_NOT_ALLOWED: 40500,
+  EVENT_ID_CONFLICT: 40900,
   PAYLOAD_TOO_LARGE: 41300,
   UNSUPPORTED_MEDIA_TYPE: 41500,
   INTERNAL: 50000,
@@ -50,6 +51,12 @@ export const Errors = {
       ErrorCodes.MSG_TYPE_UNSUPPORTED,
       400,
       `messages of msg_type ${msgType} cannot be sent`,
+    ),
+  eventIdConflict: (streamId: string) =>
+    new DomainError(
+      ErrorCodes.EVENT_ID_CONFLICT,
+      409,
+      `the request's id was already used for a different write than this one (${streamId})`,
     ),
   contended: (streamId: string) =>
     new DomainError(

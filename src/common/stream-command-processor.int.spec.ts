@@ -5,6 +5,7 @@ import { conversationStream, privateConversationId } from '../messaging/domain/c
 import { PostgresEventStore } from '../event-store/postgres/postgres-event-store';
 import { createTestDatabase, createTestPool, TestDatabase } from '../../test/support/database';
 import { DirectSender } from '../../test/support/messaging';
+import { StreamCommandProcessor } from './stream-command-processor';
 
 describe('stream command processor over the PostgreSQL log', () => {
   let db: TestDatabase;
@@ -64,6 +65,41 @@ describe('stream command processor over the PostgreSQL log', () => {
     );
     expect(new Set(results.map((r) => r.result.msgKey)).size).toBe(1);
     expect(await seqnos('eve', 'fay')).toEqual([1]);
+  });
+
+  it('fails only the command whose events the store refuses, not the rest of its batch', async () => {
+    // A decider whose events carry text the database cannot store when the command says so.
+    const processor = new StreamCommandProcessor<number, { bad: boolean; n: number }, number>(
+      store,
+      {
+        initialState: () => 0,
+        evolve: (count) => count + 1,
+        decide: (command, count) => ({
+          events: [
+            { type: 'Counted', data: { n: command.n, note: command.bad ? 'nul\u0000' : 'ok' } },
+          ],
+          result: count + 1,
+        }),
+        eventId: () => randomUUID(),
+        resultOfStored: () => -1,
+      },
+    );
+    const meta = { actor: { kind: 'system' as const, id: 'test' }, correlationId: randomUUID() };
+    const results = await Promise.allSettled(
+      Array.from({ length: 6 }, (_, n) =>
+        processor.execute('counter-1', { bad: n === 2, n }, meta),
+      ),
+    );
+    expect(results.map((r) => r.status)).toEqual([
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'fulfilled',
+      'fulfilled',
+    ]);
+    const stored = await store.readStream('counter-1');
+    expect(stored.map((e) => (e.data as { n: number }).n).sort()).toEqual([0, 1, 3, 4, 5]);
   });
 
   it('costs the same to append to a long conversation as to a new one (no full reload)', async () => {

@@ -169,11 +169,14 @@ export class StreamCommandProcessor<S, C, R> {
         return;
       } catch (err) {
         if (err instanceof WrongExpectedVersionError) continue; // another writer: reload, decide again
-        if (err instanceof DuplicateEventIdError && open.length > 1) {
+        if (open.length > 1) {
+          // One command may have spoiled the whole append (an id used elsewhere, data the store
+          // refuses): run each alone so only that one fails.
           this.cache.delete(streamId);
           await this.settleOneByOne(streamId, open);
           return;
         }
+        if (err instanceof DuplicateEventIdError) throw Errors.eventIdConflict(streamId);
         throw err;
       }
     }
@@ -226,6 +229,7 @@ export class StreamCommandProcessor<S, C, R> {
         });
         return p.resolve({ result: decision.result, position: appended.position });
       } catch (err) {
+        if (err instanceof DuplicateEventIdError) throw Errors.eventIdConflict(streamId);
         if (!(err instanceof WrongExpectedVersionError)) throw err;
       }
     }

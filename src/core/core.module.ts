@@ -15,6 +15,7 @@ import { APP_SETTINGS, AppSettings } from '../config/app-config';
 import { EventStore } from '../event-store/event-store.port';
 import { PostgresEventStore } from '../event-store/postgres/postgres-event-store';
 import { Clock, SYSTEM_CLOCK } from './clock';
+import { NodeIdLease } from './node-id-lease';
 
 export const PG_POOL = Symbol('PG_POOL');
 
@@ -26,6 +27,7 @@ class CoreLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
     @Inject(PG_POOL) private readonly pool: Pool,
     private readonly store: EventStore,
     private readonly runner: ProjectionRunner,
+    private readonly lease: NodeIdLease,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -35,6 +37,7 @@ class CoreLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     await this.runner.stop();
     await this.store.close();
+    await this.lease.release();
     await this.pool.end();
   }
 }
@@ -66,14 +69,13 @@ export class CoreModule {
           useFactory: (pool: Pool) => new PostgresEventStore(pool),
         },
         {
+          provide: NodeIdLease,
+          useFactory: () => NodeIdLease.acquire({ connectionString: settings.databaseUrl }),
+        },
+        {
           provide: MsgKeyGenerator,
-          inject: [PG_POOL],
-          useFactory: async (pool: Pool) => {
-            const { rows } = await pool.query<{ id: string }>(
-              `SELECT (nextval('node_ids') % 1024)::text AS id`,
-            );
-            return new MsgKeyGenerator(Number(rows[0].id));
-          },
+          inject: [NodeIdLease],
+          useFactory: (lease: NodeIdLease) => new MsgKeyGenerator(lease.nodeId),
         },
         {
           provide: ProjectionRunner,

@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -61,6 +62,8 @@ interface EmbeddedPostgresInstance {
   initialise(): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** The postgres child process while it runs. */
+  process?: ChildProcess;
 }
 type EmbeddedPostgresClass = new (options: {
   databaseDir: string;
@@ -85,12 +88,23 @@ function loadEmbeddedPostgres(): EmbeddedPostgresClass {
   return mod.default;
 }
 
+/** The command line of a live process ('' when it is gone or unreadable). */
+export function commandLineOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return '';
+  }
+}
+
 /** Stops a postgres left running by a server that was killed (its postmaster.pid is live). */
 async function stopOrphan(clusterDir: string): Promise<void> {
   const pidFile = join(clusterDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return;
   const pid = Number.parseInt(readFileSync(pidFile, 'utf8').split('\n')[0], 10);
   if (!Number.isSafeInteger(pid)) return;
+  // After a reboot the pid may belong to an unrelated process: only ever signal a postgres.
+  if (!commandLineOf(pid).includes('postgres')) return;
   try {
     process.kill(pid, 'SIGINT');
   } catch {
@@ -166,21 +180,35 @@ export async function startEmbeddedPostgres(
     );
   }
 
+  // The library's stop() waits for an exit that already happened if postgres stopped on its own
+  // (a Ctrl-C in a terminal reaches it too, being in the same process group): check first.
+  const stop = async (): Promise<void> => {
+    const child = pg.process;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    await pg.stop();
+  };
+
   const adminUrl = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
-  const admin = new Client({ connectionString: adminUrl });
-  await admin.connect();
   try {
-    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [
-      opts.database,
-    ]);
-    if (!rowCount) await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(opts.database)}`);
-  } finally {
-    await admin.end();
+    const admin = new Client({ connectionString: adminUrl });
+    admin.on('error', () => undefined);
+    await admin.connect();
+    try {
+      const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [
+        opts.database,
+      ]);
+      if (!rowCount) await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(opts.database)}`);
+    } finally {
+      await admin.end();
+    }
+  } catch (err) {
+    await stop();
+    throw err;
   }
 
   return {
     url: `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${opts.database}`,
     adminUrl,
-    stop: () => pg.stop(),
+    stop,
   };
 }

@@ -11,6 +11,7 @@ const MIGRATION_LOCK_KEY = 7_263_001;
  */
 export async function runMigrations(databaseUrl: string): Promise<string[]> {
   const lock = new Client({ connectionString: databaseUrl });
+  lock.on('error', () => undefined);
   await lock.connect();
   try {
     await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);

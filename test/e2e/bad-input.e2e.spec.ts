@@ -145,6 +145,33 @@ describe('bad input and authority', () => {
       await rejects(post({ ...goodSend(), content: text('x'.repeat(5000)) }), 413, 41300);
     });
 
+    it('rejects text PostgreSQL cannot store: NUL and unpaired surrogates, raw or escaped', async () => {
+      await rejects(post({ ...goodSend(), content: text('a\ud800b') }), 400, 40000);
+      await rejects(post({ ...goodSend(), content: '{"content":"a\\ud800b"}' }), 400, 40000);
+      await rejects(post({ ...goodSend(), content: text('nul\u0000') }), 400, 40000);
+      await rejects(post({ ...goodSend(), content: '{"content":"nul\\u0000"}' }), 400, 40000);
+      const get = (path: string) =>
+        request(t.url).get(path).set('Authorization', `Bearer ${alice}`);
+      await rejects(get('/api/v1/sessions?cursor=%00'), 400, 40000);
+    });
+
+    it('keeps the other sends of a burst when one of them is bad', async () => {
+      const sends = Array.from({ length: 6 }, (_, i) =>
+        post({ ...goodSend(), content: i === 3 ? '{"content":"x\\ud800"}' : text(`ok ${i}`) }),
+      );
+      const statuses = (await Promise.all(sends)).map((r) => r.status);
+      expect(statuses).toEqual([201, 201, 201, 400, 201, 201]);
+    });
+
+    it('treats a dev_id reused for another receiver as a new message, not an error', async () => {
+      await t.tokenFor('carl');
+      const devId = randomUUID();
+      const toBob = await post({ ...goodSend(), dev_id: devId });
+      const toCarl = await post({ ...goodSend(), receiver_id: 'carl', dev_id: devId });
+      expect([toBob.status, toCarl.status]).toEqual([201, 201]);
+      expect(toCarl.body.msg_key).not.toBe(toBob.body.msg_key);
+    });
+
     it('rejects an unknown receiver with 404', async () => {
       await rejects(post({ ...goodSend(), receiver_id: 'nobody' }), 404, 40401);
     });
@@ -174,6 +201,22 @@ describe('bad input and authority', () => {
       await rejects(get('/api/v1/sessions/1/bob/messages?size=201'), 400, 40000);
       await rejects(get('/api/v1/sessions/1/bob/messages?end_seqno=-1'), 400, 40000);
       await rejects(get('/api/v1/sessions/1/b~b/messages'), 400, 40000);
+      await rejects(get('/api/v1/sessions/1/bob/messages?begin_seqno=1e20'), 400, 40000);
+      await rejects(
+        get('/api/v1/sessions/1/bob/messages?end_seqno=99999999999999999999'),
+        400,
+        40000,
+      );
+      const cursor = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+      for (const bad of [
+        [0, 0, 99999, 'x'],
+        [0, 0, 1, 'a\u0000'],
+        [-1, 0, 1, 'x'],
+        [0, 0, 1, 'a b'],
+        [1e300, 0, 1, 'x'],
+      ]) {
+        await rejects(get(`/api/v1/sessions?cursor=${cursor(bad)}`), 400, 40000);
+      }
       await rejects(get('/api/v1/nothing-here'), 404, 40400);
     });
 

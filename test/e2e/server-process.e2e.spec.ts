@@ -129,6 +129,53 @@ describe('the server process on the embedded default', () => {
       expect(await stop(holder)).toBe(0);
     });
 
+    it('drains under keep-alive load: SIGTERM ends it cleanly, no request answered 5xx', async () => {
+      const server = start(external());
+      const url = await server.ready;
+      const token = async (uid: string) =>
+        (
+          await request(url)
+            .post('/inner/get_token')
+            .set('X-Admin-Key', external().ADMIN_API_KEY)
+            .send({ session: uid, platform: 1 })
+        ).body.data as string;
+      const senders = await Promise.all(Array.from({ length: 8 }, (_, i) => token(`drain${i}`)));
+      const statuses: number[] = [];
+      let stopped = false;
+      // fetch keeps its connections alive: the drain must end them, not wait for them.
+      const loops = senders.map(async (bearer, i) => {
+        while (!stopped) {
+          try {
+            const res = await fetch(`${url}/api/v1/messages`, {
+              method: 'POST',
+              headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+              body: JSON.stringify({
+                receiver_id: `drain${(i + 1) % 8}`,
+                receiver_type: 1,
+                msg_type: 1,
+                content: JSON.stringify({ content: 'load' }),
+                dev_id: randomUUID(),
+              }),
+            });
+            statuses.push(res.status);
+            await res.arrayBuffer();
+          } catch {
+            if (server.child.exitCode !== null) break; // refused or reset once it is gone
+          }
+        }
+      });
+      await waitFor(() => statuses.length > 50, 'some load');
+      const t0 = Date.now();
+      server.child.kill('SIGTERM');
+      const code = await server.exited;
+      stopped = true;
+      await Promise.all(loops);
+      expect(code).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(15_000);
+      expect(statuses.filter((s) => s >= 500)).toEqual([]);
+      expect(statuses.filter((s) => s === 201).length).toBeGreaterThan(50);
+    });
+
     it('refuses to start with a wrong setting, naming the variable', async () => {
       const bad = start({ ...external(), PORT: 'eighty', JWT_SECRET: 'short' });
       expect(await bad.exited).toBe(1);

@@ -1,4 +1,4 @@
-import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { Injectable, PipeTransform, ValidationError, ValidationPipe } from '@nestjs/common';
 import { Errors } from '../errors';
 
 function flatten(errors: ValidationError[], parent = ''): string[] {
@@ -26,4 +26,34 @@ export function createValidationPipe(): ValidationPipe {
       return Errors.validation(problems.join('; ') || 'invalid request', problems);
     },
   });
+}
+
+/** The first string inside `value` that PostgreSQL could not store, as a path, or null. */
+function badTextPath(value: unknown, path: string, depth: number): string | null {
+  if (typeof value === 'string') {
+    return value.isWellFormed() && !value.includes('\u0000') ? null : path || 'value';
+  }
+  if (depth > 8 || value === null || typeof value !== 'object') return null;
+  for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
+    const found =
+      badTextPath(key, path, depth + 1) ??
+      badTextPath(item, path ? `${path}.${key}` : key, depth + 1);
+    if (found) return found;
+  }
+  return null;
+}
+
+/**
+ * Rejects any body, query or path string holding U+0000 or an unpaired UTF-16 surrogate: neither
+ * can be stored in PostgreSQL text or jsonb, so they must fail here as a 400, not later as a 500.
+ */
+@Injectable()
+export class StorableTextPipe implements PipeTransform {
+  transform(value: unknown): unknown {
+    const path = badTextPath(value, '', 0);
+    if (path) {
+      throw Errors.validation(`${path} holds a NUL character or an unpaired UTF-16 surrogate`);
+    }
+    return value;
+  }
 }

@@ -43,6 +43,28 @@ export interface PostgresEventStoreOptions {
   readonly pollIntervalMs?: number;
 }
 
+/**
+ * A connection lost under a statement (a database restart, failover, pg_terminate_backend): the
+ * statement is retried once on a fresh connection. Safe for reads, and for appends too, since
+ * event ids make a repeated append a no-op that reports the events as already written.
+ */
+function isConnectionLoss(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  if (typeof e?.code !== 'string') return /Connection terminated/.test(e?.message ?? '');
+  return (
+    e.code === '57P01' || e.code.startsWith('08') || e.code === 'ECONNRESET' || e.code === 'EPIPE'
+  );
+}
+
+async function retryOnConnectionLoss<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (!isConnectionLoss(err)) throw err;
+    return fn();
+  }
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const EXPECTED_CODES = { no_stream: -1, any: -2, stream_exists: -3 } as const;
 
@@ -90,25 +112,29 @@ export class PostgresEventStore extends EventStore {
     const backwards = options.direction === 'backwards';
     const limit = options.limit ?? 2 ** 31 - 1;
     const from = options.fromRevision ?? (backwards ? Number.MAX_SAFE_INTEGER : 0);
-    const { rows } = await this.pool.query<EventRow>(
-      `SELECT global_position, transaction_id, stream_id, revision, event_id, type, data,
-              metadata, created_at
-         FROM es_events
-        WHERE stream_id = $1 AND revision ${backwards ? '<=' : '>='} $2
-        ORDER BY revision ${backwards ? 'DESC' : 'ASC'}
-        LIMIT $3`,
-      [streamId, from, limit],
+    const { rows } = await retryOnConnectionLoss(() =>
+      this.pool.query<EventRow>(
+        `SELECT global_position, transaction_id, stream_id, revision, event_id, type, data,
+                metadata, created_at
+           FROM es_events
+          WHERE stream_id = $1 AND revision ${backwards ? '<=' : '>='} $2
+          ORDER BY revision ${backwards ? 'DESC' : 'ASC'}
+          LIMIT $3`,
+        [streamId, from, limit],
+      ),
     );
     return rows.map(toRecorded);
   }
 
   async readAll(options: ReadAllOptions): Promise<RecordedEvent[]> {
     const after = options.after ?? START;
-    const { rows } = await this.pool.query<EventRow>(READ_ALL_SQL, [
-      after.commit.toString(),
-      after.prepare.toString(),
-      options.limit,
-    ]);
+    const { rows } = await retryOnConnectionLoss(() =>
+      this.pool.query<EventRow>(READ_ALL_SQL, [
+        after.commit.toString(),
+        after.prepare.toString(),
+        options.limit,
+      ]),
+    );
     return rows.map(toRecorded);
   }
 
@@ -116,6 +142,7 @@ export class PostgresEventStore extends EventStore {
     const batchSize = options.batchSize ?? 1000;
     const signal = options.signal;
     let after = options.after ?? START;
+    let hiddenDelay = 0;
     this.notifier.retain();
     try {
       while (!signal?.aborted) {
@@ -123,13 +150,16 @@ export class PostgresEventStore extends EventStore {
         const batch = await this.readAll({ after, limit: batchSize });
         if (batch.length > 0) {
           after = batch[batch.length - 1].position;
+          hiddenDelay = 0;
           yield batch;
           continue;
         }
         // Committed events may be hidden behind an older transaction that is still running;
-        // it wakes nobody when it ends, so look again soon rather than at the next poll.
+        // it wakes nobody when it ends, so look again soon rather than at the next poll, backing
+        // off while that transaction lasts.
         const hidden = await this.hasHiddenEvents(after);
-        await this.notifier.waitForChange(seen, hidden ? 5 : this.pollIntervalMs, signal);
+        hiddenDelay = hidden ? Math.min(hiddenDelay ? hiddenDelay * 2 : 5, this.pollIntervalMs) : 0;
+        await this.notifier.waitForChange(seen, hidden ? hiddenDelay : this.pollIntervalMs, signal);
       }
     } finally {
       this.notifier.release();
@@ -211,20 +241,22 @@ export class PostgresEventStore extends EventStore {
       }
     }
     // A single statement runs as its own transaction: one round trip, one commit.
-    const { rows } = await this.pool.query<{
-      result_code: number;
-      revision: string | null;
-      last_position: string | null;
-      commit_position: string;
-    }>('SELECT * FROM es_append_batch($1, $2, $3, $4, $5, $6, $7)', [
-      streams,
-      expected,
-      counts,
-      ids,
-      types,
-      data,
-      metadata,
-    ]);
+    const { rows } = await retryOnConnectionLoss(() =>
+      this.pool.query<{
+        result_code: number;
+        revision: string | null;
+        last_position: string | null;
+        commit_position: string;
+      }>('SELECT * FROM es_append_batch($1, $2, $3, $4, $5, $6, $7)', [
+        streams,
+        expected,
+        counts,
+        ids,
+        types,
+        data,
+        metadata,
+      ]),
+    );
     return requests.map((r, i): PromiseSettledResult<AppendResult> => {
       const row = rows[i];
       const revision = row.revision === null ? -1 : Number(row.revision);

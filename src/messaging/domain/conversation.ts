@@ -94,6 +94,11 @@ export function evolve(state: ConversationState, event: NewEvent): ConversationS
   }
 }
 
+/** PostgreSQL text and jsonb hold neither U+0000 nor unpaired surrogates. */
+export function isStorableText(text: string): boolean {
+  return text.isWellFormed() && !text.includes('\u0000');
+}
+
 /** Validates the seed's content for a message type; returns nothing or throws a domain error. */
 function validateContent(msgType: number, content: string, maxTextLength: number): void {
   if (msgType !== MSG_TYPE_TEXT) throw Errors.msgTypeUnsupported(msgType);
@@ -108,6 +113,9 @@ function validateContent(msgType: number, content: string, maxTextLength: number
     throw Errors.validation('a text message (msg_type 1) needs content {"content": "<text>"}');
   }
   if (text.length === 0) throw Errors.validation('a text message cannot be empty');
+  if (!isStorableText(text)) {
+    throw Errors.validation('text must not hold NUL characters or unpaired UTF-16 surrogates');
+  }
   if ([...text].length > maxTextLength) throw Errors.messageTooLong(maxTextLength);
 }
 
@@ -170,7 +178,12 @@ export const conversationDecider: StreamDecider<
   initialState,
   evolve,
   decide,
-  eventId: (command) => uuidV5(`${command.senderUid}\u0000${command.devId}`, SEND_NAMESPACE),
+  // A send is identified by its conversation, its sender and the client's dev_id.
+  eventId: (command) =>
+    uuidV5(
+      `${command.conversationId}\u0000${command.senderUid}\u0000${command.devId}`,
+      SEND_NAMESPACE,
+    ),
   resultOfStored: (_command, events: readonly RecordedEvent[]) => {
     const m = events[0].data as MessageSentData;
     return {

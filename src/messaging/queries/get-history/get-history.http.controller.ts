@@ -44,6 +44,7 @@ export class GetHistoryRequestDto {
   @Type(() => Number)
   @IsInt()
   @Min(0)
+  @Max(Number.MAX_SAFE_INTEGER)
   begin_seqno?: number;
 
   @ApiPropertyOptional({ description: 'Only messages before this seqno (exclusive)' })
@@ -51,6 +52,7 @@ export class GetHistoryRequestDto {
   @Type(() => Number)
   @IsInt()
   @Min(0)
+  @Max(Number.MAX_SAFE_INTEGER)
   end_seqno?: number;
 }
 

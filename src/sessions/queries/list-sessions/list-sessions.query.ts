@@ -1,4 +1,5 @@
 import { Query } from '@nestjs/cqrs';
+import { UID_PATTERN } from '../../../accounts/commands/issue-token/get-token.request.dto';
 import type { SessionView } from '../../session.view';
 
 export interface SessionPage {
@@ -34,25 +35,18 @@ export function encodeCursor(c: SessionCursor): string {
 
 /** @returns null when the text is not a cursor this server made. */
 export function decodeCursor(text: string): SessionCursor | null {
+  let v: unknown;
   try {
-    const v: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-    if (
-      Array.isArray(v) &&
-      v.length === 4 &&
-      Number.isSafeInteger(v[0]) &&
-      Number.isSafeInteger(v[1]) &&
-      Number.isSafeInteger(v[2]) &&
-      typeof v[3] === 'string'
-    ) {
-      return {
-        topTs: v[0] as number,
-        sessionTs: v[1] as number,
-        sessionType: v[2] as number,
-        talkerId: v[3],
-      };
-    }
+    v = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
   } catch {
-    // fall through
+    return null;
   }
-  return null;
+  if (!Array.isArray(v) || v.length !== 4) return null;
+  const [topTs, sessionTs, sessionType, talkerId] = v as unknown[];
+  const timestamp = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
+  // Everything the query binds must fit its column: bigint, smallint 1|2, a user id.
+  if (!timestamp(topTs) || !timestamp(sessionTs)) return null;
+  if (sessionType !== 1 && sessionType !== 2) return null;
+  if (typeof talkerId !== 'string' || !UID_PATTERN.test(talkerId)) return null;
+  return { topTs, sessionTs, sessionType, talkerId };
 }
