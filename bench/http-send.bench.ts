@@ -55,8 +55,9 @@ function call(
 }
 
 function startServer(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['dist/src/main.js'], {
-    env: { ...process.env, DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn' },
+  const child = spawn(process.execPath, [...(process.env.PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), 'dist/src/main.js'], {
+    // The default log level: one JSON line per request, as in production.
+    env: { ...process.env, DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
@@ -73,8 +74,6 @@ function startServer(dataDir: string): Promise<{ child: ChildProcess; url: strin
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'im-bench-http-'));
   chmodSync(dataDir, 0o755);
-  // LOG_LEVEL=warn for the run; the server's "listening" line is info, so ask for it explicitly.
-  process.env.LOG_LEVEL = 'info';
   const { child, url } = await startServer(dataDir);
   try {
     const key = (

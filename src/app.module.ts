@@ -1,4 +1,5 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
+import pino, { DestinationStream } from 'pino';
 import { APP_FILTER } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import { randomUUID } from 'node:crypto';
@@ -13,10 +14,23 @@ import { MessagingModule } from './messaging/messaging.module';
 import { SessionsModule } from './sessions/sessions.module';
 
 const REQUEST_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+const LOG_DESTINATION = Symbol('LOG_DESTINATION');
+
+@Injectable()
+class LogFlusher implements OnApplicationShutdown {
+  constructor(@Inject(LOG_DESTINATION) private readonly destination: DestinationStream) {}
+
+  onApplicationShutdown(): void {
+    (this.destination as { flushSync?: () => void }).flushSync?.();
+  }
+}
 
 @Module({})
 export class AppModule {
   static forRoot(settings: AppSettings): DynamicModule {
+    // Log lines are written asynchronously (buffered while a write is pending) so that logging
+    // one line per request does not block the event loop; flushed when the app shuts down.
+    const logDestination = pino.destination({ dest: 1, sync: false });
     return {
       module: AppModule,
       imports: [
@@ -27,21 +41,24 @@ export class AppModule {
           load: [() => ({ ...settings.config })],
         }),
         LoggerModule.forRoot({
-          pinoHttp: {
-            level: settings.config.LOG_LEVEL,
-            // A caller's X-Request-Id becomes the correlation id of the events it causes.
-            genReqId: (req: IncomingMessage) => {
-              const given = req.headers['x-request-id'];
-              return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+          pinoHttp: [
+            {
+              level: settings.config.LOG_LEVEL,
+              // A caller's X-Request-Id becomes the correlation id of the events it causes.
+              genReqId: (req: IncomingMessage) => {
+                const given = req.headers['x-request-id'];
+                return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+              },
+              redact: [
+                'req.headers.authorization',
+                'req.headers["x-admin-key"]',
+                'req.headers.cookie',
+              ],
+              customLogLevel: (_req, res, err) =>
+                err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
             },
-            redact: [
-              'req.headers.authorization',
-              'req.headers["x-admin-key"]',
-              'req.headers.cookie',
-            ],
-            customLogLevel: (_req, res, err) =>
-              err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
-          },
+            logDestination,
+          ],
         }),
         CoreModule.forRoot(settings),
         AccountsModule,
@@ -49,7 +66,11 @@ export class AppModule {
         SessionsModule,
         HealthModule,
       ],
-      providers: [{ provide: APP_FILTER, useClass: HttpErrorFilter }],
+      providers: [
+        { provide: APP_FILTER, useClass: HttpErrorFilter },
+        { provide: LOG_DESTINATION, useValue: logDestination },
+        LogFlusher,
+      ],
     };
   }
 }
