@@ -134,15 +134,8 @@ export class StreamCommandProcessor<S, C, R> {
           continue;
         }
         stillOpen.push(p);
-        decision.events.forEach((e, i) => {
-          events.push({
-            id: this.decider.eventId(p.command, i),
-            type: e.type,
-            data: e.data,
-            metadata: p.metadata,
-          });
-          state = this.decider.evolve(state, e);
-        });
+        events.push(...this.toEventData(p, decision));
+        state = decision.events.reduce((st, e) => this.decider.evolve(st, e), state);
         decided.push({ pending: p, result: decision.result, lastIndex: events.length - 1 });
       }
       open = stillOpen;
@@ -151,11 +144,7 @@ export class StreamCommandProcessor<S, C, R> {
         return;
       }
       try {
-        const appended = await this.store.append(
-          streamId,
-          events,
-          revision < 0 ? 'no_stream' : revision,
-        );
+        const appended = await this.append(streamId, events, revision);
         if (appended.alreadyWritten) {
           this.cache.delete(streamId);
           await this.settleOneByOne(streamId, open);
@@ -200,18 +189,9 @@ export class StreamCommandProcessor<S, C, R> {
       const decision = this.decider.decide(p.command, state);
       if (decision.events.length === 0)
         return p.resolve({ result: decision.result, position: null });
-      const events = decision.events.map((e, i) => ({
-        id: this.decider.eventId(p.command, i),
-        type: e.type,
-        data: e.data,
-        metadata: p.metadata,
-      }));
+      const events = this.toEventData(p, decision);
       try {
-        const appended = await this.store.append(
-          streamId,
-          events,
-          revision < 0 ? 'no_stream' : revision,
-        );
+        const appended = await this.append(streamId, events, revision);
         if (appended.alreadyWritten) {
           const first = appended.nextExpectedRevision - events.length + 1;
           const stored = await this.store.readStream(streamId, {
@@ -234,6 +214,20 @@ export class StreamCommandProcessor<S, C, R> {
       }
     }
     p.reject(Errors.contended(streamId));
+  }
+
+  private toEventData(p: Pending<C, R>, decision: Decision<R>): EventData[] {
+    return decision.events.map((e, i) => ({
+      id: this.decider.eventId(p.command, i),
+      type: e.type,
+      data: e.data,
+      metadata: p.metadata,
+    }));
+  }
+
+  /** Appends at the revision the state was loaded at (-1: the stream must not exist yet). */
+  private append(streamId: string, events: readonly EventData[], revision: number) {
+    return this.store.append(streamId, events, revision < 0 ? 'no_stream' : revision);
   }
 
   /** State at the stream's current revision: the cached state topped up with newer events. */

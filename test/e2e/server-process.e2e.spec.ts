@@ -46,16 +46,18 @@ describe('the server process on the embedded default', () => {
       ).body.data as string;
     const alice = await token(url, 'alice');
     const bob = await token(url, 'bob');
-    const sent = await request(url)
-      .post('/api/v1/messages')
-      .set('Authorization', `Bearer ${alice}`)
-      .send({
-        receiver_id: 'bob',
-        receiver_type: 1,
-        msg_type: 1,
-        content: JSON.stringify({ content: 'survives restarts' }),
-        dev_id: randomUUID(),
-      });
+    const sendToBob = (base: string, text: string) =>
+      request(base)
+        .post('/api/v1/messages')
+        .set('Authorization', `Bearer ${alice}`)
+        .send({
+          receiver_id: 'bob',
+          receiver_type: 1,
+          msg_type: 1,
+          content: JSON.stringify({ content: text }),
+          dev_id: randomUUID(),
+        });
+    const sent = await sendToBob(url, 'survives restarts');
     expect(sent.status).toBe(201);
     await waitFor(async () => {
       const res = await request(url).get('/api/v1/sessions').set('Authorization', `Bearer ${bob}`);
@@ -81,16 +83,7 @@ describe('the server process on the embedded default', () => {
     expect(history.status).toBe(200);
     expect(history.body.messages).toHaveLength(1);
     expect(history.body.messages[0].msg_key).toBe(sent.body.msg_key);
-    const next = await request(url2)
-      .post('/api/v1/messages')
-      .set('Authorization', `Bearer ${alice}`)
-      .send({
-        receiver_id: 'bob',
-        receiver_type: 1,
-        msg_type: 1,
-        content: JSON.stringify({ content: 'again' }),
-        dev_id: randomUUID(),
-      });
+    const next = await sendToBob(url2, 'again');
     expect(next.body.msg_seqno).toBe(2);
     expect(await stop(second)).toBe(0);
   });
