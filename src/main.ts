@@ -11,7 +11,12 @@ let stopSignal: NodeJS.Signals | null = null;
 
 /** Drains the server, stops the embedded database, exits. A signal during startup waits for it. */
 function stop(signal: NodeJS.Signals): void {
-  if (stopSignal && server === null) return;
+  if (stopSignal && server === null) {
+    // A second signal while still starting (say, stuck waiting for a lock): give up now. A
+    // database left running is stopped by the next start.
+    log.warn({ signal }, 'stopping during startup');
+    process.exit(1);
+  }
   const first = stopSignal === null;
   stopSignal = signal;
   if (!server || !first) return;

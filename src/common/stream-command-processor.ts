@@ -67,6 +67,8 @@ export interface ProcessorOptions {
   readonly cacheSize?: number;
   readonly maxBatch?: number;
   readonly maxAttempts?: number;
+  /** Commands that may wait for one stream; more are refused (503) rather than queued. */
+  readonly maxQueued?: number;
 }
 
 /**
@@ -80,6 +82,7 @@ export class StreamCommandProcessor<S, C, R> {
   private readonly queues = new Map<string, Pending<C, R>[]>();
   private readonly maxBatch: number;
   private readonly maxAttempts: number;
+  private readonly maxQueued: number;
 
   constructor(
     private readonly store: EventStore,
@@ -89,6 +92,7 @@ export class StreamCommandProcessor<S, C, R> {
     this.cache = new Lru(options.cacheSize ?? 10_000);
     this.maxBatch = options.maxBatch ?? 100;
     this.maxAttempts = options.maxAttempts ?? 5;
+    this.maxQueued = options.maxQueued ?? 5_000;
   }
 
   execute(streamId: string, command: C, metadata: EventMetadata): Promise<Executed<R>> {
@@ -96,6 +100,7 @@ export class StreamCommandProcessor<S, C, R> {
       const queue = this.queues.get(streamId);
       const pending = { command, metadata, resolve, reject };
       if (queue) {
+        if (queue.length >= this.maxQueued) return reject(Errors.contended(streamId));
         queue.push(pending);
         return;
       }

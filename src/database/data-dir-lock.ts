@@ -1,4 +1,12 @@
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 export class DataDirInUseError extends Error {
@@ -33,30 +41,38 @@ export class DataDirLock {
   static acquire(dataDir: string): DataDirLock {
     mkdirSync(dataDir, { recursive: true });
     const path = join(dataDir, 'server.pid');
-    for (let attempt = 0; attempt < 2; attempt++) {
+    let stale: number | null = null;
+    for (let attempt = 0; attempt < 3; attempt++) {
       try {
         const fd = openSync(path, 'wx', 0o644);
         writeSync(fd, String(process.pid));
         closeSync(fd);
-        return new DataDirLock(path, null);
+        return new DataDirLock(path, stale);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
-      const holder = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
+      let holder: number;
+      try {
+        holder = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // taken over meanwhile
+        throw err;
+      }
       if (Number.isSafeInteger(holder) && holder !== process.pid && isAlive(holder)) {
         throw new DataDirInUseError(
           `DATA_DIR ${dataDir} is in use by another server (pid ${holder}); stop it or set ` +
             `DATA_DIR to another directory`,
         );
       }
-      // The holder died without cleaning up: take over.
-      rmSync(path, { force: true });
-      if (attempt === 0 && Number.isSafeInteger(holder)) {
-        const fd = openSync(path, 'wx', 0o644);
-        writeSync(fd, String(process.pid));
-        closeSync(fd);
-        return new DataDirLock(path, holder);
+      // The holder died without cleaning up: take over. Renaming the stale file away is atomic,
+      // so of two servers starting together on it only one can go on to create a new one.
+      try {
+        renameSync(path, `${path}.stale-${process.pid}`);
+        rmSync(`${path}.stale-${process.pid}`, { force: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }
+      if (attempt === 0) stale = Number.isSafeInteger(holder) ? holder : null;
     }
     throw new DataDirInUseError(`could not claim DATA_DIR ${dataDir}`);
   }

@@ -154,8 +154,11 @@ export abstract class EventStore {
   /** Position of the last event readers can see, or null for an empty log. */
   abstract headPosition(): Promise<Position | null>;
 
-  /** Number of events after a position that readers can see (lag of a checkpoint). */
-  abstract countAfter(after: Position): Promise<number>;
+  /**
+   * Number of events after a position that readers can see (lag of a checkpoint), counting no
+   * further than `atMost`.
+   */
+  abstract countAfter(after: Position, atMost?: number): Promise<number>;
 
   abstract close(): Promise<void>;
 }

@@ -80,7 +80,7 @@ export class HealthController {
       const position = row
         ? { commit: BigInt(row.commit_position), prepare: BigInt(row.prepare_position) }
         : { commit: 0n, prepare: 0n };
-      const lag = await this.store.countAfter(position);
+      const lag = await this.store.countAfter(position, MAX_HEALTHY_LAG);
       const ok = lag < MAX_HEALTHY_LAG;
       healthy &&= ok;
       details[name] = {

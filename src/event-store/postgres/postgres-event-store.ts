@@ -45,8 +45,9 @@ export interface PostgresEventStoreOptions {
 
 /**
  * A connection lost under a statement (a database restart, failover, pg_terminate_backend): the
- * statement is retried once on a fresh connection. Safe for reads, and for appends too, since
- * event ids make a repeated append a no-op that reports the events as already written.
+ * statement is retried on a fresh connection, after a short pause that lets the pool notice and
+ * drop its other dead connections. Safe for reads, and for appends too, since event ids make a
+ * repeated append a no-op that reports the events as already written.
  */
 function isConnectionLoss(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
@@ -56,12 +57,16 @@ function isConnectionLoss(err: unknown): boolean {
   );
 }
 
+const RECONNECT_PAUSES_MS = [10, 50, 250];
+
 async function retryOnConnectionLoss<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (!isConnectionLoss(err)) throw err;
-    return fn();
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isConnectionLoss(err) || attempt >= RECONNECT_PAUSES_MS.length) throw err;
+      await new Promise((r) => setTimeout(r, RECONNECT_PAUSES_MS[attempt]));
+    }
   }
 }
 
@@ -176,12 +181,15 @@ export class PostgresEventStore extends EventStore {
     return { commit: BigInt(rows[0].transaction_id), prepare: BigInt(rows[0].global_position) };
   }
 
-  async countAfter(after: Position): Promise<number> {
+  async countAfter(after: Position, atMost = 1_000_000): Promise<number> {
+    // Bounded, so a health check on a far-behind projection stays cheap.
     const { rows } = await this.pool.query<{ n: string }>(
-      `SELECT count(*) AS n FROM es_events
-        WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
-          AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())`,
-      [after.commit.toString(), after.prepare.toString()],
+      `SELECT count(*) AS n FROM (
+         SELECT 1 FROM es_events
+          WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
+            AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+          LIMIT $3) AS lag`,
+      [after.commit.toString(), after.prepare.toString(), atMost],
     );
     return Number(rows[0].n);
   }
@@ -207,15 +215,21 @@ export class PostgresEventStore extends EventStore {
     } catch (err) {
       if (requests.length === 1) throw err;
       // One request broke the whole batch (say, two concurrent retries of the same ids racing on
-      // the unique index): run each alone so only the culprit fails.
-      return Promise.all(
-        requests.map((r) =>
-          this.runAppendFunction([r]).then(
+      // the unique index): run each alone so only the culprit fails, a few at a time so the
+      // retry does not take every connection of the pool.
+      const results: PromiseSettledResult<AppendResult>[] = new Array(requests.length);
+      let next = 0;
+      const worker = async () => {
+        while (next < requests.length) {
+          const i = next++;
+          results[i] = await this.runAppendFunction([requests[i]]).then(
             (res) => res[0],
             (reason: unknown): PromiseRejectedResult => ({ status: 'rejected', reason }),
-          ),
-        ),
-      );
+          );
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(4, requests.length) }, worker));
+      return results;
     }
   }
 
