@@ -1,5 +1,5 @@
 import { Pool } from 'pg';
-import { describeEventStoreContract } from '../../../test/event-store.contract';
+import { describeEventStoreContract, ev } from '../../../test/event-store.contract';
 import { createTestDatabase, createTestPool } from '../../../test/support/database';
 import { EventData, ExpectedRevision } from '../event-store.port';
 import { PostgresEventStore } from './postgres-event-store';
@@ -50,4 +50,42 @@ describeEventStoreContract('PostgreSQL log', async () => {
       await db.drop();
     },
   };
+});
+
+describe('PostgreSQL log: the visibility rule', () => {
+  it('hides an event behind an older transaction still running, then hands both out in order', async () => {
+    const db = await createTestDatabase();
+    const pool = createTestPool(db.url, 8);
+    const store = new PostgresEventStore(pool);
+    try {
+      const early = ev('Early');
+      const late = ev('Late');
+      // Given a transaction that appended first but has not committed
+      const slow = await pool.connect();
+      await slow.query('BEGIN');
+      await slow.query('SELECT * FROM es_append_batch($1, $2, $3, $4, $5, $6, $7)', [
+        ['slow-1'],
+        [-1],
+        [1],
+        [early.id],
+        [early.type],
+        [JSON.stringify(early.data)],
+        [JSON.stringify(early.metadata)],
+      ]);
+      // When a later append commits before it
+      await store.append('fast-1', [late], 'no_stream');
+      // Then readers see neither yet: handing out the later one would skip the earlier for good
+      expect(await store.readAll({ limit: 10 })).toEqual([]);
+      expect(await store.headPosition()).toBeNull();
+      // And once the earlier commits, both come, the earlier first
+      await slow.query('COMMIT');
+      slow.release();
+      const all = await store.readAll({ limit: 10 });
+      expect(all.map((e) => e.id)).toEqual([early.id, late.id]);
+    } finally {
+      await store.close();
+      await pool.end();
+      await db.drop();
+    }
+  });
 });
