@@ -46,7 +46,6 @@ export class ReadModels1763769700000 implements MigrationInterface {
         ack_seqno bigint NOT NULL DEFAULT 0,
         ack_ts bigint NOT NULL DEFAULT 0,
         unread_count int NOT NULL DEFAULT 0,
-        last_msg_seqno bigint NOT NULL DEFAULT 0,
         session_ts bigint NOT NULL,
         top_ts bigint NOT NULL DEFAULT 0,
         is_dnd smallint NOT NULL DEFAULT 0,

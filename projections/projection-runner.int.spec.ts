@@ -37,7 +37,7 @@ async function rebuild(pool: Pool, store: EventStore) {
   await resetAll(pool, projectors);
   const runner = new ProjectionRunner(store, pool, projectors, { batchSize: 500 });
   runner.start();
-  await waitFor(() => caughtUp(pool, store, NAMES), 'rebuild to reach the head', 30_000);
+  await waitFor(() => caughtUp(pool, NAMES), 'rebuild to reach the head', 30_000);
   await runner.stop();
   return dumpReadModels(pool);
 }
@@ -86,7 +86,7 @@ describe('projection runner', () => {
     // When it runs, and more messages arrive meanwhile
     runner.start();
     await sendMany(sender, 200, 1);
-    await waitFor(() => caughtUp(pool, store, NAMES), 'projections to catch up', 30_000);
+    await waitFor(() => caughtUp(pool, NAMES), 'projections to catch up', 30_000);
     await runner.stop();
     // Then the failures happened and were retried
     expect(failures).toBe(2);
@@ -117,7 +117,7 @@ describe('projection runner', () => {
       );
     }
     await load;
-    await waitFor(() => caughtUp(pool, store, NAMES), 'projections to catch up', 30_000);
+    await waitFor(() => caughtUp(pool, NAMES), 'projections to catch up', 30_000);
     await runner.stop();
     expect(runner.status().some((s) => s.lastError === null)).toBe(true);
     const live = await dumpReadModels(pool);
@@ -134,7 +134,7 @@ describe('projection runner', () => {
     a.start();
     b.start();
     await sendMany(sender, 100, 3);
-    await waitFor(() => caughtUp(pool, store, NAMES), 'projections to catch up', 30_000);
+    await waitFor(() => caughtUp(pool, NAMES), 'projections to catch up', 30_000);
     await Promise.all([a.stop(), b.stop()]);
     const live = await dumpReadModels(pool);
     const total = await pool.query<{ n: string }>('SELECT count(*) AS n FROM es_events');
@@ -186,7 +186,7 @@ describe('projection runner', () => {
     // A fresh runner picks up from the checkpoints the killed ones left.
     const runner = new ProjectionRunner(store, pool, allProjectors(), { batchSize: 100 });
     runner.start();
-    await waitFor(() => caughtUp(pool, store, NAMES), 'projections to catch up', 30_000);
+    await waitFor(() => caughtUp(pool, NAMES), 'projections to catch up', 30_000);
     await runner.stop();
     const live = await dumpReadModels(pool);
     expect(await rebuild(pool, store)).toEqual(live);

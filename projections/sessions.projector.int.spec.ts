@@ -75,7 +75,7 @@ describe('sessions projector: unread counts and read progress', () => {
         batchSize: 1 + Math.floor(random() * 17),
       });
       runner.start();
-      await waitFor(() => caughtUp(pool, store, ['sessions']), 'the sessions projection');
+      await waitFor(() => caughtUp(pool, ['sessions']), 'the sessions projection');
       await runner.stop();
       // Then every session, from both sides, matches the model
       for (const [key, messages] of sent) {

@@ -8,7 +8,6 @@ interface SessionChange {
   talker: string;
   conversationId: string;
   maxSeqno: number;
-  lastMsgSeqno: number;
   sessionTs: number;
   /** Set when the owner sent in this batch: read progress jumps to their latest message. */
   ackSeqno: number;
@@ -38,7 +37,6 @@ export class SessionsProjector implements Projector {
           talker,
           conversationId: m.conversationId,
           maxSeqno: 0,
-          lastMsgSeqno: 0,
           sessionTs: 0,
           ackSeqno: 0,
           ackTs: 0,
@@ -47,7 +45,6 @@ export class SessionsProjector implements Projector {
         changes.set(key, c);
       }
       c.maxSeqno = Math.max(c.maxSeqno, m.seqno);
-      c.lastMsgSeqno = Math.max(c.lastMsgSeqno, m.seqno);
       c.sessionTs = Math.max(c.sessionTs, m.sentAtUs);
       return c;
     };
@@ -67,14 +64,12 @@ export class SessionsProjector implements Projector {
     // is the batch's own count after that message; otherwise the batch's count adds to the old.
     await tx.query(
       `INSERT INTO rm_sessions AS s (owner_uid, session_type, talker_id, conversation_id,
-                                     max_seqno, last_msg_seqno, session_ts, ack_seqno, ack_ts,
-                                     unread_count)
-       SELECT o, 1, t, c, mx, lm, ts, ack, ackts, un
+                                     max_seqno, session_ts, ack_seqno, ack_ts, unread_count)
+       SELECT o, 1, t, c, mx, ts, ack, ackts, un
          FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[],
-                     $7::bigint[], $8::bigint[], $9::int[]) AS i(o, t, c, mx, lm, ts, ack, ackts, un)
+                     $7::bigint[], $8::int[]) AS i(o, t, c, mx, ts, ack, ackts, un)
        ON CONFLICT (owner_uid, session_type, talker_id) DO UPDATE SET
          max_seqno = GREATEST(s.max_seqno, EXCLUDED.max_seqno),
-         last_msg_seqno = GREATEST(s.last_msg_seqno, EXCLUDED.last_msg_seqno),
          session_ts = GREATEST(s.session_ts, EXCLUDED.session_ts),
          unread_count = CASE WHEN EXCLUDED.ack_seqno > s.ack_seqno THEN EXCLUDED.unread_count
                              ELSE s.unread_count + EXCLUDED.unread_count END,
@@ -85,7 +80,6 @@ export class SessionsProjector implements Projector {
         rows.map((r) => r.talker),
         rows.map((r) => r.conversationId),
         rows.map((r) => r.maxSeqno),
-        rows.map((r) => r.lastMsgSeqno),
         rows.map((r) => r.sessionTs),
         rows.map((r) => r.ackSeqno),
         rows.map((r) => r.ackTs),

@@ -42,10 +42,12 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<RunningServer
     );
   }
   const embeddedMode = !config.DATABASE_URL;
+  // What has been started, to stop in reverse order: on a failed start, or by close().
   const cleanups: (() => Promise<void> | void)[] = [];
   const cleanup = async () => {
-    for (const fn of cleanups.reverse()) await Promise.resolve(fn()).catch(() => undefined);
-    cleanups.length = 0;
+    for (const fn of cleanups.splice(0).reverse()) {
+      await Promise.resolve(fn()).catch(() => undefined);
+    }
   };
   try {
     let embedded: RunningPostgres | null = null;
@@ -54,7 +56,7 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<RunningServer
       const dataDir = resolve(config.DATA_DIR);
       const lock = DataDirLock.acquire(dataDir);
       releaseLock = () => lock.release();
-      cleanups.push(() => lock.release());
+      cleanups.push(releaseLock);
       if (lock.stalePid !== null) {
         log.warn({ dataDir, stalePid: lock.stalePid }, 'previous server did not stop cleanly');
       }
@@ -113,20 +115,15 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<RunningServer
     const address = http.address() as AddressInfo;
     const url = `http://127.0.0.1:${address.port}`;
     log.info({ url, embedded: embeddedMode }, 'server listening');
-    const closers = [...cleanups];
-    cleanups.length = 0;
-    const releaseDatabase = async () => {
-      await embedded?.stop().catch(() => undefined);
-      releaseLock?.();
-    };
     return {
       app,
       url,
       config,
-      close: async () => {
-        for (const fn of closers.reverse()) await Promise.resolve(fn()).catch(() => undefined);
+      close: cleanup,
+      abort: async () => {
+        await embedded?.stop().catch(() => undefined);
+        releaseLock?.();
       },
-      abort: releaseDatabase,
     };
   } catch (err) {
     await cleanup();

@@ -15,8 +15,4 @@ export interface TokenIssuedData {
   readonly expiresAt: string;
 }
 
-export type UserEvent =
-  | { readonly type: typeof USER_REGISTERED; readonly data: UserRegisteredData }
-  | { readonly type: typeof TOKEN_ISSUED; readonly data: TokenIssuedData };
-
 export const userStream = (uid: string): string => `user-${uid}`;

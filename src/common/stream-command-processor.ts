@@ -128,7 +128,7 @@ export class StreamCommandProcessor<S, C, R> {
       const { state: initial, revision } = await this.load(streamId);
       let state = initial;
       const events: EventData[] = [];
-      const decided: { pending: Pending<C, R>; result: R; lastIndex: number }[] = [];
+      const decided: { pending: Pending<C, R>; result: R }[] = [];
       const stillOpen: Pending<C, R>[] = [];
       for (const p of open) {
         let decision: Decision<R>;
@@ -141,7 +141,7 @@ export class StreamCommandProcessor<S, C, R> {
         stillOpen.push(p);
         events.push(...this.toEventData(p, decision));
         state = decision.events.reduce((st, e) => this.decider.evolve(st, e), state);
-        decided.push({ pending: p, result: decision.result, lastIndex: events.length - 1 });
+        decided.push({ pending: p, result: decision.result });
       }
       open = stillOpen;
       if (events.length === 0) {

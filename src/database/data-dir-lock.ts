@@ -8,6 +8,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { commandLineOf } from './process-info';
 
 export class DataDirInUseError extends Error {
   override readonly name = 'DataDirInUseError';
@@ -20,11 +21,8 @@ function isAlive(pid: number): boolean {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
-  try {
-    return /node/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
-  } catch {
-    return true; // no /proc: trust the signal check
-  }
+  const cmdline = commandLineOf(pid);
+  return cmdline === null || /node/.test(cmdline); // no /proc: trust the signal check
 }
 
 /**

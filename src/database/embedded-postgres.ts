@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import exitHook from 'async-exit-hook';
 import { Client } from 'pg';
+import { commandLineOf } from './process-info';
 
 export interface EmbeddedPostgresOptions {
   /** Directory that holds the cluster (created on first start, kept across restarts). */
@@ -88,15 +89,6 @@ function loadEmbeddedPostgres(): EmbeddedPostgresClass {
   return mod.default;
 }
 
-/** The command line of a live process ('' when it is gone or unreadable). */
-export function commandLineOf(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-  } catch {
-    return '';
-  }
-}
-
 /** Stops a postgres left running by a server that was killed (its postmaster.pid is live). */
 async function stopOrphan(clusterDir: string): Promise<void> {
   const pidFile = join(clusterDir, 'postmaster.pid');
@@ -104,7 +96,7 @@ async function stopOrphan(clusterDir: string): Promise<void> {
   const pid = Number.parseInt(readFileSync(pidFile, 'utf8').split('\n')[0], 10);
   if (!Number.isSafeInteger(pid)) return;
   // After a reboot the pid may belong to an unrelated process: only ever signal a postgres.
-  if (!commandLineOf(pid).includes('postgres')) return;
+  if (!(commandLineOf(pid) ?? '').includes('postgres')) return;
   try {
     process.kill(pid, 'SIGINT');
   } catch {

@@ -84,7 +84,7 @@ export async function checkpoints(pool: Pool): Promise<Map<string, Position>> {
  * `store.headPosition()`: that is the head readers may see, which an open transaction (say, one
  * left by a killed client) can hold back; a test must wait for every committed event.
  */
-export async function caughtUp(pool: Pool, _store: EventStore, names: string[]): Promise<boolean> {
+export async function caughtUp(pool: Pool, names: string[]): Promise<boolean> {
   const { rows } = await pool.query<{ c: string; p: string }>(
     `SELECT transaction_id::text AS c, global_position AS p FROM es_events
       ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,

@@ -2,7 +2,7 @@ import { Errors } from '../../common/errors';
 import { uuidV5 } from '../../common/ids';
 import type { Decision, NewEvent, StreamDecider } from '../../common/stream-command-processor';
 import type { RecordedEvent } from '../../event-store/event-store.port';
-import { MESSAGE_SENT, MessageSentData, SessionType } from '../messaging.events';
+import { MESSAGE_SENT, MessageDraft, MessageSentData } from '../messaging.events';
 
 /**
  * A conversation: one stream (`conversation-<id>`) whose messages get consecutive sequence numbers.
@@ -31,18 +31,9 @@ export type ConversationState =
       readonly recent: ReadonlyMap<string, SentRef>;
     };
 
-export interface SendMessage {
+export interface SendMessage extends MessageDraft {
   readonly kind: 'SendMessage';
   readonly conversationId: string;
-  readonly senderUid: string;
-  readonly receiverType: SessionType;
-  readonly receiverId: string;
-  readonly msgType: number;
-  readonly content: string;
-  readonly atUids: readonly string[] | null;
-  readonly msgSource: number;
-  readonly newFaceVersion: number;
-  readonly devId: string;
   /** Decided outside: the key the message gets if it is new, and the time of sending. */
   readonly msgKey: string;
   readonly nowUs: number;
@@ -136,21 +127,8 @@ export function decide(
       if (earlier) return { events: [], result: { ...earlier, conversationId, duplicate: true } };
       validateContent(command.msgType, command.content, command.maxTextLength);
       const seqno = (state.status === 'active' ? state.lastSeqno : 0) + 1;
-      const data: MessageSentData = {
-        conversationId,
-        seqno,
-        msgKey: command.msgKey,
-        senderUid: command.senderUid,
-        receiverType: command.receiverType,
-        receiverId: command.receiverId,
-        msgType: command.msgType,
-        content: command.content,
-        atUids: command.atUids,
-        msgSource: command.msgSource,
-        newFaceVersion: command.newFaceVersion,
-        devId: command.devId,
-        sentAtUs: command.nowUs,
-      };
+      const { kind, nowUs, maxTextLength, ...draft } = command;
+      const data: MessageSentData = { ...draft, seqno, sentAtUs: nowUs };
       return {
         events: [{ type: MESSAGE_SENT, data }],
         result: {

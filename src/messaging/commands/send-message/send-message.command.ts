@@ -1,18 +1,8 @@
 import { Command } from '@nestjs/cqrs';
 import type { EventMetadata, Position } from '../../../event-store/event-store.port';
-import type { SessionType } from '../../messaging.events';
+import type { MessageDraft } from '../../messaging.events';
 
-export interface SendMessageInput {
-  readonly senderUid: string;
-  readonly receiverType: SessionType;
-  readonly receiverId: string;
-  readonly msgType: number;
-  readonly content: string;
-  readonly devId: string;
-  readonly atUids: readonly string[] | null;
-  readonly msgSource: number;
-  readonly newFaceVersion: number;
-}
+export type SendMessageInput = MessageDraft;
 
 export interface SentMessage {
   readonly msgKey: string;

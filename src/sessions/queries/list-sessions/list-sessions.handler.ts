@@ -31,7 +31,7 @@ export class ListSessionsHandler implements IQueryHandler<ListSessionsQuery, Ses
               ${messageColumns('m')}
          FROM rm_sessions s
          LEFT JOIN rm_messages m
-           ON m.conversation_id = s.conversation_id AND m.msg_seqno = s.last_msg_seqno
+           ON m.conversation_id = s.conversation_id AND m.msg_seqno = s.max_seqno
         WHERE s.owner_uid = $1
           AND ($2::bigint IS NULL
                OR (s.top_ts, s.session_ts, s.session_type, s.talker_id) < ($2, $3, $4, $5))
