@@ -5,9 +5,17 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  *
  * Positions are (transaction_id, global_position): `global_position` is taken at insert, not at
  * commit, so a reader that followed it alone would skip an event whose transaction commits after
- * a later one. Readers only see events whose transaction id is below the oldest transaction still
- * running (`pg_snapshot_xmin`), and read in (transaction_id, global_position) order.
+ * a later one. Readers only see events whose transaction id is below the oldest append still
+ * running (`es_visible_horizon`), and read in (transaction_id, global_position) order.
+ *
+ * The horizon counts only appends, not every transaction: `pg_snapshot_xmin` would be held back by
+ * any open transaction in the whole cluster (another database, a report, a migration), and every
+ * subscriber would stall behind it. Each append holds a shared advisory "append in flight" lock
+ * (APPEND_MARKER) from before its transaction id is assigned until it ends, so the running appends
+ * are the holders of that lock.
  */
+const APPEND_MARKER = '1163067392, 0'; // pg_advisory_xact_lock_shared(int, int): 'ES\0\0', 0
+
 export class EventLog1763769600000 implements MigrationInterface {
   name = 'EventLog1763769600000';
 
@@ -87,6 +95,12 @@ export class EventLog1763769600000 implements MigrationInterface {
         v_ev_ix int[] := '{}';
         v_xid bigint;
       BEGIN
+        -- The horizon (es_visible_horizon) relies on every append's transaction id being assigned
+        -- after it took the append marker, so an append must be its transaction's first write.
+        IF pg_current_xact_id_if_assigned() IS NOT NULL THEN
+          RAISE EXCEPTION 'es_append_batch must be the first write of its transaction';
+        END IF;
+        PERFORM pg_advisory_xact_lock_shared(${APPEND_MARKER});
         FOR v_lock IN
           SELECT DISTINCT hashtextextended(s, 0) AS h FROM unnest(p_streams) s ORDER BY h
         LOOP
@@ -170,9 +184,57 @@ export class EventLog1763769600000 implements MigrationInterface {
         END LOOP;
       END
       $fn$`);
+
+    // The oldest transaction id that may still belong to a running append: every event below it
+    // has committed or never will. Read under its own snapshot, and use the result in a later
+    // statement: an append running when this reads pg_locks is counted; one that commits after is
+    // visible to the later statement; one that starts after gets a larger id than the snapshot's
+    // xmax. pg_locks shows 32-bit xids; they are widened by their signed distance to xmax (within
+    // 2^31 either way: an id assigned after the snapshot lies above it).
+    await q.query(`
+      CREATE FUNCTION es_visible_horizon() RETURNS xid8
+      LANGUAGE sql VOLATILE
+      AS $fn$
+        SELECT least(s.xmax, min(s.xmax_full
+                 + ((t.transactionid::text::bigint - (s.xmax_full & 4294967295) + 6442450944)
+                    % 4294967296) - 2147483648)::text::xid8)
+          FROM (SELECT x AS xmax, x::text::bigint AS xmax_full
+                  FROM pg_snapshot_xmax(pg_current_snapshot()) AS x) s
+          LEFT JOIN pg_locks m
+            ON m.locktype = 'advisory' AND m.granted
+           AND (m.classid::bigint, m.objid::bigint, m.objsubid) = (${APPEND_MARKER}, 2)
+           AND m.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+          LEFT JOIN pg_locks t
+            ON t.locktype = 'transactionid' AND t.granted
+           AND t.virtualtransaction = m.virtualtransaction
+         GROUP BY s.xmax, s.xmax_full
+      $fn$`);
+
+    // readAll in one round trip: the horizon and the read are two statements, so the read's
+    // snapshot is taken after the horizon was.
+    await q.query(`
+      CREATE FUNCTION es_read_all(p_commit xid8, p_prepare bigint, p_limit int)
+      RETURNS SETOF es_events
+      LANGUAGE plpgsql VOLATILE
+      SET enable_seqscan = off
+      AS $fn$
+      DECLARE
+        v_horizon xid8;
+      BEGIN
+        SELECT es_visible_horizon() INTO v_horizon;
+        RETURN QUERY
+          SELECT * FROM es_events e
+           WHERE (e.transaction_id, e.global_position) > (p_commit, p_prepare)
+             AND e.transaction_id < v_horizon
+           ORDER BY e.transaction_id, e.global_position
+           LIMIT p_limit;
+      END
+      $fn$`);
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP FUNCTION es_read_all`);
+    await q.query(`DROP FUNCTION es_visible_horizon`);
     await q.query(`DROP FUNCTION es_append_batch`);
     await q.query(`DROP SEQUENCE node_ids`);
     await q.query(`DROP TABLE projection_checkpoints`);

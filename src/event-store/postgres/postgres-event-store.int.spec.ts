@@ -88,4 +88,65 @@ describe('PostgreSQL log: the visibility rule', () => {
       await db.drop();
     }
   });
+
+  it('is not held back by an open transaction that is not an append, here or in another database', async () => {
+    const db = await createTestDatabase();
+    const other = await createTestDatabase();
+    const pool = createTestPool(db.url, 8);
+    const otherPool = createTestPool(other.url, 2);
+    const store = new PostgresEventStore(pool);
+    const idle = await pool.connect();
+    const elsewhere = await otherPool.connect();
+    try {
+      // Given transactions that wrote and stay open: one in this database, one in another
+      await idle.query('BEGIN');
+      await idle.query('CREATE TEMP TABLE holding (x int)');
+      await idle.query('SELECT pg_current_xact_id()');
+      await elsewhere.query('BEGIN');
+      await elsewhere.query('SELECT pg_current_xact_id()');
+      // When an append commits after they started
+      const e = ev('Visible');
+      await store.append('seen-1', [e], 'no_stream');
+      // Then readers get it at once
+      expect((await store.readAll({ limit: 10 })).map((x) => x.id)).toEqual([e.id]);
+      expect(await store.headPosition()).not.toBeNull();
+    } finally {
+      await idle.query('ROLLBACK');
+      idle.release();
+      await elsewhere.query('ROLLBACK');
+      elsewhere.release();
+      await store.close();
+      await pool.end();
+      await otherPool.end();
+      await db.drop();
+      await other.drop();
+    }
+  });
+
+  it('refuses an append in a transaction that already wrote', async () => {
+    const db = await createTestDatabase();
+    const pool = createTestPool(db.url, 2);
+    const client = await pool.connect();
+    try {
+      const e = ev('Late');
+      await client.query('BEGIN');
+      await client.query('SELECT pg_current_xact_id()');
+      await expect(
+        client.query('SELECT * FROM es_append_batch($1, $2, $3, $4, $5, $6, $7)', [
+          ['x-1'],
+          [-1],
+          [1],
+          [e.id],
+          [e.type],
+          [JSON.stringify(e.data)],
+          [JSON.stringify(e.metadata)],
+        ]),
+      ).rejects.toThrow(/first write of its transaction/);
+      await client.query('ROLLBACK');
+    } finally {
+      client.release();
+      await pool.end();
+      await db.drop();
+    }
+  });
 });

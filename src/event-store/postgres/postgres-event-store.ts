@@ -73,16 +73,12 @@ async function retryOnConnectionLoss<T>(fn: () => Promise<T>): Promise<T> {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const EXPECTED_CODES = { no_stream: -1, any: -2, stream_exists: -3 } as const;
 
-// The visibility rule: only transactions below the oldest running one are certainly finished,
-// so an event that commits late can never be passed by a reader.
+// The visibility rule (migrations/…-event-log.ts): only events below the oldest append still
+// running are handed out, so an event that commits late can never be passed by a reader.
 const READ_ALL_SQL = `
   SELECT global_position, transaction_id, stream_id, revision, event_id, type, data, metadata,
          created_at
-    FROM es_events
-   WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
-     AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-   ORDER BY transaction_id, global_position
-   LIMIT $3`;
+    FROM es_read_all($1::text::xid8, $2::bigint, $3)`;
 
 /** The PostgreSQL event log: the embedded default adapter of {@link EventStore}. */
 export class PostgresEventStore extends EventStore {
@@ -172,10 +168,12 @@ export class PostgresEventStore extends EventStore {
   }
 
   async headPosition(): Promise<Position | null> {
+    const horizon = await this.visibleHorizon();
     const { rows } = await this.pool.query<{ transaction_id: string; global_position: string }>(
       `SELECT transaction_id, global_position FROM es_events
-        WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        WHERE transaction_id < $1::text::xid8
         ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
+      [horizon],
     );
     if (rows.length === 0) return null;
     return { commit: BigInt(rows[0].transaction_id), prepare: BigInt(rows[0].global_position) };
@@ -183,19 +181,26 @@ export class PostgresEventStore extends EventStore {
 
   async countAfter(after: Position, atMost = 1_000_000): Promise<number> {
     // Bounded, so a health check on a far-behind projection stays cheap.
+    const horizon = await this.visibleHorizon();
     const { rows } = await this.pool.query<{ n: string }>(
       `SELECT count(*) AS n FROM (
          SELECT 1 FROM es_events
           WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
-            AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+            AND transaction_id < $4::text::xid8
           LIMIT $3) AS lag`,
-      [after.commit.toString(), after.prepare.toString(), atMost],
+      [after.commit.toString(), after.prepare.toString(), atMost, horizon],
     );
     return Number(rows[0].n);
   }
 
   async close(): Promise<void> {
     await this.notifier.close();
+  }
+
+  /** Taken in its own statement, before the read that uses it (see es_visible_horizon). */
+  private async visibleHorizon(): Promise<string> {
+    const { rows } = await this.pool.query<{ h: string }>('SELECT es_visible_horizon()::text AS h');
+    return rows[0].h;
   }
 
   private async hasHiddenEvents(after: Position): Promise<boolean> {
