@@ -23,6 +23,7 @@ export const ErrorCodes = {
   TOKEN_EXPIRED: 40101,
   TOKEN_INVALID: 40102,
   ADMIN_KEY_INVALID: 40110,
+  FORBIDDEN: 40300,
   ROUTE_NOT_FOUND: 40400,
   USER_NOT_FOUND: 40401,
   METHOD_NOT_ALLOWED: 40500,
@@ -32,9 +33,20 @@ export const ErrorCodes = {
   INTERNAL: 50000,
   CONTENDED: 50301,
   // The seed's codes (bilibili-private-message-api.md, send_msg).
+  MSG_KEY_NOT_FOUND: 10005,
   MSG_TOO_LONG: 21007,
+  SEND_TOO_FAST: 21020,
   SEND_TO_SELF: 21026,
   MSG_TYPE_UNSUPPORTED: 21035,
+  IMAGE_INVALID: 21037,
+  RECALL_WINDOW_PASSED: 21041,
+  ALREADY_RECALLED: 21042,
+  DAILY_CAP_REACHED: 21046,
+  ONE_MESSAGE_BEFORE_REPLY: 21047,
+  PRIVACY_FOLLOWED_ONLY: 25003,
+  BLOCKED: 25005,
+  // session_detail of a session never chatted in ("入口节点已存在" in the seed).
+  SESSION_NOT_FOUND: 1000004,
 } as const;
 
 export const Errors = {
@@ -51,6 +63,57 @@ export const Errors = {
       ErrorCodes.MSG_TYPE_UNSUPPORTED,
       400,
       `messages of msg_type ${msgType} cannot be sent`,
+    ),
+  forbidden: (message: string) => new DomainError(ErrorCodes.FORBIDDEN, 403, message),
+  msgKeyNotFound: (msgKey: string) =>
+    new DomainError(ErrorCodes.MSG_KEY_NOT_FOUND, 404, `message ${msgKey} does not exist`),
+  sendTooFast: (perSecond: number) =>
+    new DomainError(
+      ErrorCodes.SEND_TOO_FAST,
+      429,
+      `sending too fast: at most ${perSecond} messages per second`,
+    ),
+  imageInvalid: (why: string) =>
+    new DomainError(ErrorCodes.IMAGE_INVALID, 400, `the image message is not valid: ${why}`),
+  recallWindowPassed: (seconds: number) =>
+    new DomainError(
+      ErrorCodes.RECALL_WINDOW_PASSED,
+      400,
+      `a message can only be recalled within ${seconds} seconds of sending`,
+    ),
+  alreadyRecalled: (msgKey: string) =>
+    new DomainError(ErrorCodes.ALREADY_RECALLED, 409, `message ${msgKey} is already recalled`),
+  dailyCapReached: (cap: number) =>
+    new DomainError(
+      ErrorCodes.DAILY_CAP_REACHED,
+      429,
+      `daily limit of ${cap} messages reached; try again in 24 hours`,
+    ),
+  oneMessageBeforeReply: () =>
+    new DomainError(
+      ErrorCodes.ONE_MESSAGE_BEFORE_REPLY,
+      403,
+      'at most 1 message until the receiver replies or follows you',
+    ),
+  privacyFollowedOnly: () =>
+    new DomainError(
+      ErrorCodes.PRIVACY_FOLLOWED_ONLY,
+      403,
+      'the receiver accepts messages only from users they follow',
+    ),
+  blocked: (byMe: boolean) =>
+    new DomainError(
+      ErrorCodes.BLOCKED,
+      403,
+      byMe
+        ? 'you have blocked this user; unblock them to chat'
+        : 'this user has blocked you; messages cannot be sent',
+    ),
+  sessionNotFound: (talkerId: string, sessionType: number) =>
+    new DomainError(
+      ErrorCodes.SESSION_NOT_FOUND,
+      404,
+      `no session with talker ${talkerId} (session_type ${sessionType})`,
     ),
   eventIdConflict: (streamId: string) =>
     new DomainError(
