@@ -72,7 +72,7 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<RunningServer
     if (secrets.file) {
       log.info(
         { file: secrets.file },
-        'JWT_SECRET and/or ADMIN_API_KEY not configured: using generated ones kept in this file',
+        'JWT_SECRET, ADMIN_API_KEY and/or MASTER_KEY not configured: using generated ones kept in this file',
       );
     }
     const databaseUrl = config.DATABASE_URL ?? embedded!.url;
@@ -84,6 +84,7 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<RunningServer
       databaseUrl,
       jwtSecret: secrets.jwtSecret,
       adminApiKey: secrets.adminApiKey,
+      masterKey: secrets.masterKey,
     });
     // While stopping, every response asks its client to reconnect elsewhere, so keep-alive
     // connections end instead of holding the drain open.

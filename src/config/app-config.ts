@@ -1,5 +1,22 @@
 import { z } from 'zod';
 
+const MASTER_KEY_BYTES = 32;
+
+/**
+ * The master key from its base64 text (standard or URL alphabet, padding optional), or null
+ * unless the text decodes to exactly 32 bytes with no stray characters or bits.
+ */
+export function decodeMasterKey(text: string): Buffer | null {
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(text) || (text.includes('=') && text.length % 4 !== 0)) {
+    return null;
+  }
+  const key = Buffer.from(text, 'base64');
+  const canonical = (s: string) => s.replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
+  return key.length === MASTER_KEY_BYTES && canonical(key.toString('base64')) === canonical(text)
+    ? key
+    : null;
+}
+
 /** Environment variables, validated at start. Empty values count as unset. */
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -21,11 +38,24 @@ const schema = z.object({
     .max(31_536_000)
     .default(7 * 24 * 3600),
   ADMIN_API_KEY: z.string().min(24, 'must be at least 24 characters').optional(),
+  MASTER_KEY: z
+    .string()
+    .refine(
+      (text) => decodeMasterKey(text) !== null,
+      'must be base64 of exactly 32 bytes (openssl rand -base64 32)',
+    )
+    .optional(),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   MAX_TEXT_LENGTH: z.coerce.number().int().min(1).max(100_000).default(500),
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(10_485_760).default(65_536),
   DB_POOL_SIZE: z.coerce.number().int().min(2).max(200).default(20),
   PROJECTIONS: z.enum(['on', 'off']).default('on'),
+  RECALL_WINDOW_SECONDS: z.coerce.number().int().min(1).max(31_536_000).default(120),
+  SEND_RATE_PER_SECOND: z.coerce.number().min(0.01).max(100_000).default(10),
+  SEND_RATE_BURST: z.coerce.number().int().min(1).max(100_000).default(20),
+  SEND_DAILY_CAP: z.coerce.number().int().min(1).max(100_000_000).default(5_000),
+  EMOTICONS_FILE: z.string().min(1).optional(),
+  KEYWORD_RULES_FILE: z.string().min(1).optional(),
 });
 
 export type AppConfig = z.infer<typeof schema>;
@@ -56,6 +86,8 @@ export interface AppSettings {
   readonly databaseUrl: string;
   readonly jwtSecret: string;
   readonly adminApiKey: string;
+  /** 32 bytes: wraps every user's data key (src/crypto/key-ring.ts). */
+  readonly masterKey: Buffer;
 }
 
 export const APP_SETTINGS = Symbol('APP_SETTINGS');

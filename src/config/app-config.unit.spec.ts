@@ -1,4 +1,8 @@
-import { ConfigError, loadConfig } from './app-config';
+import { ConfigError, decodeMasterKey, loadConfig } from './app-config';
+import { resolveSecrets } from './secrets';
+
+/** A valid MASTER_KEY: base64 of 32 bytes, as `openssl rand -base64 32` prints it. */
+const MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
 
 const VARIABLES = [
   'PORT',
@@ -9,11 +13,18 @@ const VARIABLES = [
   'JWT_SECRET',
   'JWT_TTL_SECONDS',
   'ADMIN_API_KEY',
+  'MASTER_KEY',
   'LOG_LEVEL',
   'MAX_TEXT_LENGTH',
   'BODY_LIMIT_BYTES',
   'DB_POOL_SIZE',
   'PROJECTIONS',
+  'RECALL_WINDOW_SECONDS',
+  'SEND_RATE_PER_SECOND',
+  'SEND_RATE_BURST',
+  'SEND_DAILY_CAP',
+  'EMOTICONS_FILE',
+  'KEYWORD_RULES_FILE',
 ] as const;
 
 const DEFAULTS = {
@@ -26,6 +37,10 @@ const DEFAULTS = {
   BODY_LIMIT_BYTES: 65_536,
   DB_POOL_SIZE: 20,
   PROJECTIONS: 'on',
+  RECALL_WINDOW_SECONDS: 120,
+  SEND_RATE_PER_SECOND: 10,
+  SEND_RATE_BURST: 20,
+  SEND_DAILY_CAP: 5_000,
 };
 
 /** The ConfigError a bad environment throws (fails the test if it does not throw one). */
@@ -51,6 +66,7 @@ describe('loadConfig', () => {
     expect(config.EVENTSTORE_CONNECTION_STRING).toBeUndefined();
     expect(config.JWT_SECRET).toBeUndefined();
     expect(config.ADMIN_API_KEY).toBeUndefined();
+    expect(config.MASTER_KEY).toBeUndefined();
   });
 
   it('counts empty strings as unset', () => {
@@ -78,11 +94,18 @@ describe('loadConfig', () => {
       JWT_SECRET: 'x'.repeat(32),
       JWT_TTL_SECONDS: '3600',
       ADMIN_API_KEY: 'k'.repeat(24),
+      MASTER_KEY,
       LOG_LEVEL: 'debug',
       MAX_TEXT_LENGTH: '1000',
       BODY_LIMIT_BYTES: '1024',
       DB_POOL_SIZE: '2',
       PROJECTIONS: 'off',
+      RECALL_WINDOW_SECONDS: '60',
+      SEND_RATE_PER_SECOND: '0.5',
+      SEND_RATE_BURST: '3',
+      SEND_DAILY_CAP: '100',
+      EMOTICONS_FILE: '/etc/im/emoticons.json',
+      KEYWORD_RULES_FILE: '/etc/im/rules.json',
     };
     expect(loadConfig(env)).toEqual({
       PORT: 8080,
@@ -93,11 +116,18 @@ describe('loadConfig', () => {
       JWT_SECRET: 'x'.repeat(32),
       JWT_TTL_SECONDS: 3600,
       ADMIN_API_KEY: 'k'.repeat(24),
+      MASTER_KEY,
       LOG_LEVEL: 'debug',
       MAX_TEXT_LENGTH: 1000,
       BODY_LIMIT_BYTES: 1024,
       DB_POOL_SIZE: 2,
       PROJECTIONS: 'off',
+      RECALL_WINDOW_SECONDS: 60,
+      SEND_RATE_PER_SECOND: 0.5,
+      SEND_RATE_BURST: 3,
+      SEND_DAILY_CAP: 100,
+      EMOTICONS_FILE: '/etc/im/emoticons.json',
+      KEYWORD_RULES_FILE: '/etc/im/rules.json',
     });
   });
 
@@ -113,6 +143,9 @@ describe('loadConfig', () => {
     ['BODY_LIMIT_BYTES', '10485760'],
     ['DB_POOL_SIZE', '200'],
     ['LOG_LEVEL', 'silent'],
+    ['MASTER_KEY', MASTER_KEY],
+    ['MASTER_KEY', MASTER_KEY.replace(/=$/, '')],
+    ['MASTER_KEY', Buffer.alloc(32, 0xfb).toString('base64url')],
   ])('accepts %s=%s at the edge of its range', (variable, value) => {
     expect(() => loadConfig({ [variable]: value })).not.toThrow();
   });
@@ -139,6 +172,17 @@ describe('loadConfig', () => {
     ['DB_POOL_SIZE', '1'],
     ['DB_POOL_SIZE', '201'],
     ['PROJECTIONS', 'yes'],
+    ['RECALL_WINDOW_SECONDS', '0'],
+    ['SEND_RATE_PER_SECOND', '0'],
+    ['SEND_RATE_BURST', '0'],
+    ['SEND_DAILY_CAP', '0'],
+    ['SEND_DAILY_CAP', '1.5'],
+    ['MASTER_KEY', Buffer.alloc(31, 7).toString('base64')],
+    ['MASTER_KEY', Buffer.alloc(33, 7).toString('base64')],
+    ['MASTER_KEY', Buffer.alloc(32, 7).toString('hex')],
+    ['MASTER_KEY', `${MASTER_KEY.slice(0, 10)}!${MASTER_KEY.slice(11)}`],
+    ['MASTER_KEY', `${MASTER_KEY} `],
+    ['MASTER_KEY', 'correct horse battery staple'],
   ])('rejects %s=%j with a ConfigError that names it', (variable, value) => {
     const error = configErrorOf({ [variable]: value });
     expect(error.name).toBe('ConfigError');
@@ -171,10 +215,12 @@ describe('loadConfig', () => {
     const error = configErrorOf({
       JWT_SECRET: 'hunter2-jwt',
       ADMIN_API_KEY: 'hunter2-admin',
+      MASTER_KEY: 'hunter2-master',
       DATABASE_URL: 'mysql://root:hunter2-db@db/im',
     });
     expect(names(error, 'JWT_SECRET')).toBe(true);
     expect(names(error, 'ADMIN_API_KEY')).toBe(true);
+    expect(names(error, 'MASTER_KEY')).toBe(true);
     expect(names(error, 'DATABASE_URL')).toBe(true);
     expect(error.message).not.toMatch(/hunter2/);
   });
@@ -183,5 +229,77 @@ describe('loadConfig', () => {
     const error = configErrorOf({ JWT_SECRET: 'short', DATABASE_URL: 'mysql://x' });
     expect(error.message).toContain('JWT_SECRET: must be at least 32 characters');
     expect(error.message).toContain('DATABASE_URL: must be a postgres:// or postgresql:// URL');
+  });
+
+  it('explains what a MASTER_KEY must be', () => {
+    const error = configErrorOf({ MASTER_KEY: 'short' });
+    expect(error.message).toContain('MASTER_KEY: must be base64 of exactly 32 bytes');
+  });
+});
+
+describe('decodeMasterKey', () => {
+  it('decodes base64 of 32 bytes, in either alphabet, padded or not', () => {
+    // Given a key with bytes that spell differently in the two alphabets
+    const key = Buffer.from(Array.from({ length: 32 }, (_, i) => 0xf8 + (i % 8)));
+    // When it is read from each spelling / Then each gives the same bytes
+    for (const text of [
+      key.toString('base64'),
+      key.toString('base64').replace(/=$/, ''),
+      key.toString('base64url'),
+    ]) {
+      expect(decodeMasterKey(text)).toEqual(key);
+    }
+  });
+
+  it('refuses a spelling with stray bits or misplaced padding', () => {
+    // The last character of 32 bytes carries 2 spare bits that must be zero.
+    const text = Buffer.alloc(32).toString('base64'); // 'AAAA…AAA='
+    expect(decodeMasterKey(text)).toEqual(Buffer.alloc(32));
+    expect(decodeMasterKey(`${text.slice(0, 42)}B=`)).toBeNull();
+    expect(decodeMasterKey(`${text.slice(0, 43)}==`)).toBeNull();
+  });
+});
+
+describe('resolveSecrets with an external database', () => {
+  const configured = {
+    DATABASE_URL: 'postgres://db/im',
+    JWT_SECRET: 'x'.repeat(32),
+    ADMIN_API_KEY: 'k'.repeat(24),
+    MASTER_KEY,
+  };
+
+  it('takes every secret from the configuration, the master key as its 32 bytes', () => {
+    // Given every secret configured / When resolved
+    const secrets = resolveSecrets(loadConfig(configured), false);
+    // Then nothing is generated and the master key is decoded
+    expect(secrets).toEqual({
+      jwtSecret: configured.JWT_SECRET,
+      adminApiKey: configured.ADMIN_API_KEY,
+      masterKey: Buffer.alloc(32, 7),
+      file: null,
+    });
+  });
+
+  it('requires MASTER_KEY, naming it alone when it is the one missing', () => {
+    // Given an external database and no MASTER_KEY
+    const config = loadConfig({ ...configured, MASTER_KEY: '' });
+    // When resolved / Then the start stops naming MASTER_KEY, and only it
+    let error: unknown;
+    try {
+      resolveSecrets(config, false);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toBe(
+      'invalid configuration:\n  MASTER_KEY: required when DATABASE_URL is set',
+    );
+  });
+
+  it('names every missing secret at once', () => {
+    const config = loadConfig({ DATABASE_URL: 'postgres://db/im' });
+    expect(() => resolveSecrets(config, false)).toThrow(
+      /JWT_SECRET: required[^]*ADMIN_API_KEY: required[^]*MASTER_KEY: required/,
+    );
   });
 });

@@ -1,0 +1,318 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import type { Pool } from 'pg';
+import { Lru } from '../common/lru';
+
+/**
+ * Per-user envelope encryption of personal content in events (DESIGN.md, "Write side").
+ *
+ * Each user has a random 32-byte data key, kept in PostgreSQL's `user_keys` table outside the log
+ * and wrapped under the master key from configuration. Erasing a user destroys their key: every
+ * envelope sealed for them, in the log, in backups taken after the erasure and in every rebuild,
+ * then decrypts to `null`, while the log itself stays append-only.
+ *
+ * Envelope, a compact self-describing string (every part base64url without padding):
+ *
+ *     e1.<uid>.<iv: 12 bytes>.<ciphertext || tag: 16 bytes>
+ *
+ * AES-256-GCM under the owner's data key, with the uid's UTF-8 bytes as additional authenticated
+ * data, so an envelope moved to another owner fails to open. `e1` names this format; another one
+ * gets another prefix.
+ *
+ * Wrapped data key, `user_keys.wrapped_key`: iv (12 bytes) || ciphertext (32 bytes) || tag (16
+ * bytes), AES-256-GCM under the master key with the uid as additional authenticated data, so a
+ * row copied to another uid does not unwrap. A destroyed key keeps its row with `wrapped_key` NULL
+ * and `destroyed_at` set; it is never created again, so an erased user cannot write.
+ *
+ * Unwrapped keys, and the fact that a key was destroyed, are cached in memory; a cache hit costs
+ * no query. Caveat: a destroy reaches only this instance's cache. Another node that holds the key
+ * cached keeps decrypting (and encrypting) with it until it restarts or evicts the entry.
+ * TODO(issue 7): notify the other nodes of a destroy so they drop the key at once.
+ */
+
+const FORMAT = 'e1';
+const ALGORITHM = 'aes-256-gcm';
+const KEY_BYTES = 32;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+/** Encrypting for a user whose data key was destroyed: an erased user cannot write. */
+export class KeyDestroyedError extends Error {
+  override readonly name = 'KeyDestroyedError';
+  constructor(readonly uid: string) {
+    super(
+      `the data key of user ${uid} was destroyed (the user was erased): nothing can be sealed for them`,
+    );
+  }
+}
+
+/** An envelope that is not in the `e1` format, or that fails authentication (tampered). */
+export class InvalidEnvelopeError extends Error {
+  override readonly name = 'InvalidEnvelopeError';
+}
+
+/** A stored data key that the master key does not open: the wrong MASTER_KEY, or a corrupt row. */
+export class KeyUnwrapError extends Error {
+  override readonly name = 'KeyUnwrapError';
+  constructor(readonly uid: string) {
+    super(
+      `cannot unwrap the data key of user ${uid}: MASTER_KEY is not the key it was wrapped with, or its user_keys row is corrupt`,
+    );
+  }
+}
+
+export interface KeyRingOptions {
+  /** Unwrapped keys (and destroyed answers) held in memory; 100,000 by default. */
+  readonly cacheSize?: number;
+}
+
+/** A data key, or null: destroyed. */
+type Slot = Buffer | null;
+/** What the database holds for each uid asked; absent: no row, the key never existed. */
+type Found = Map<string, Slot>;
+
+interface Envelope {
+  readonly uid: string;
+  readonly aad: Buffer;
+  readonly iv: Buffer;
+  readonly sealed: Buffer;
+}
+
+export class KeyRing {
+  private readonly cache: Lru<string, Slot>;
+  /** Queries in flight, by each uid they load, so concurrent callers share one. */
+  private readonly loading = new Map<string, Promise<Found>>();
+  private readonly creating = new Map<string, Promise<Buffer>>();
+  /**
+   * Bumped before and after every destroy: a load that overlapped a destroy does not cache the
+   * key it read, which may be the one just destroyed.
+   */
+  private destroys = 0;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly masterKey: Buffer,
+    options: KeyRingOptions = {},
+  ) {
+    if (masterKey.length !== KEY_BYTES) {
+      throw new RangeError(`the master key must be ${KEY_BYTES} bytes, not ${masterKey.length}`);
+    }
+    this.cache = new Lru(options.cacheSize ?? 100_000);
+  }
+
+  /** True when `s` has the shape of an envelope (not whether it opens). */
+  static isEnvelope(s: unknown): boolean {
+    return typeof s === 'string' && parse(s) !== null;
+  }
+
+  /**
+   * Seals `plaintext` for `uid`, creating the user's data key on first use.
+   * @throws KeyDestroyedError when the user's key was destroyed.
+   */
+  async encryptFor(uid: string, plaintext: string): Promise<string> {
+    if (uid.length === 0) throw new RangeError('a uid to encrypt for must not be empty');
+    const key = await this.keyForWriting(uid);
+    const aad = Buffer.from(uid, 'utf8');
+    const iv = randomBytes(IV_BYTES);
+    const sealed = seal(key, iv, Buffer.from(plaintext, 'utf8'), aad);
+    return [FORMAT, aad, iv, sealed].map((p) => p.toString('base64url')).join('.');
+  }
+
+  /**
+   * Opens an envelope: null when its owner's key was destroyed (erased) or never existed. (An
+   * envelope relabelled to a uid that has no key cannot be told from either, so it is null too.)
+   * @throws InvalidEnvelopeError for a malformed or tampered envelope.
+   * @throws KeyUnwrapError when the master key does not open the owner's stored key.
+   */
+  async decrypt(envelope: string): Promise<string | null> {
+    return (await this.decryptMany([envelope]))[0];
+  }
+
+  /** {@link decrypt} for a batch: the keys not cached are loaded in one query. */
+  async decryptMany(envelopes: readonly string[]): Promise<(string | null)[]> {
+    const parsed = envelopes.map((e, i) => {
+      const envelope = typeof e === 'string' ? parse(e) : null;
+      if (!envelope) throw new InvalidEnvelopeError(`envelope ${i} is not in the ${FORMAT} format`);
+      return envelope;
+    });
+    const keys = await this.keysOf(parsed.map((e) => e.uid));
+    return parsed.map((e) => {
+      const key = keys.get(e.uid);
+      if (!key) return null;
+      try {
+        return open(key, e.iv, e.sealed, e.aad).toString('utf8');
+      } catch {
+        throw new InvalidEnvelopeError(
+          `an envelope of user ${e.uid} fails authentication: tampered, or not sealed with their key`,
+        );
+      }
+    });
+  }
+
+  /**
+   * Destroys `uid`'s data key for good (a row is kept, marked destroyed, even when the user had
+   * none), and caches that answer here. Idempotent; the first destruction time is kept.
+   */
+  async destroyKey(uid: string): Promise<void> {
+    this.destroys++;
+    this.loading.delete(uid);
+    this.creating.delete(uid);
+    try {
+      await this.pool.query(
+        `INSERT INTO user_keys (uid, wrapped_key, destroyed_at) VALUES ($1, NULL, now())
+         ON CONFLICT (uid) DO UPDATE
+           SET wrapped_key = NULL, destroyed_at = COALESCE(user_keys.destroyed_at, now())`,
+        [uid],
+      );
+      this.cache.set(uid, null);
+    } finally {
+      this.destroys++;
+    }
+  }
+
+  private async keyForWriting(uid: string): Promise<Buffer> {
+    const slot = (await this.keysOf([uid])).get(uid);
+    if (slot === null) throw new KeyDestroyedError(uid);
+    if (slot) return slot;
+    let creating = this.creating.get(uid);
+    if (!creating) {
+      const created = this.create(uid).finally(() => {
+        if (this.creating.get(uid) === created) this.creating.delete(uid);
+      });
+      this.creating.set(uid, created);
+      creating = created;
+    }
+    return creating;
+  }
+
+  /**
+   * Creates `uid`'s data key, race-safely across processes: the first insert wins and everyone
+   * reads the winner back. A destroyed row also wins, so a destroyed key is never recreated.
+   */
+  private async create(uid: string): Promise<Buffer> {
+    const epoch = this.destroys;
+    const key = randomBytes(KEY_BYTES);
+    const inserted = await this.pool.query(
+      `INSERT INTO user_keys (uid, wrapped_key) VALUES ($1, $2) ON CONFLICT (uid) DO NOTHING`,
+      [uid, this.wrap(uid, key)],
+    );
+    let slot: Slot = key;
+    if (inserted.rowCount !== 1) {
+      // ON CONFLICT waited for the competing insert to commit, so this new statement sees its row.
+      const { rows } = await this.pool.query<{ wrapped_key: Buffer | null }>(
+        `SELECT wrapped_key FROM user_keys WHERE uid = $1`,
+        [uid],
+      );
+      if (rows.length !== 1) throw new Error(`the user_keys row of user ${uid} vanished`);
+      slot = rows[0].wrapped_key === null ? null : this.unwrap(uid, rows[0].wrapped_key);
+    }
+    if (slot === null || epoch === this.destroys) this.cache.set(uid, slot);
+    if (slot === null) throw new KeyDestroyedError(uid);
+    return slot;
+  }
+
+  /** The slots of `uids` from the cache, or one query for all those neither cached nor loading. */
+  private async keysOf(uids: readonly string[]): Promise<Found> {
+    const keys: Found = new Map();
+    const waits: Promise<unknown>[] = [];
+    const missing: string[] = [];
+    const seen = new Set<string>();
+    for (const uid of uids) {
+      if (seen.has(uid)) continue;
+      seen.add(uid);
+      const cached = this.cache.get(uid);
+      if (cached !== undefined) {
+        keys.set(uid, cached);
+        continue;
+      }
+      const loading = this.loading.get(uid);
+      if (loading) waits.push(loading.then((found) => copy(found, uid, keys)));
+      else missing.push(uid);
+    }
+    if (missing.length > 0) {
+      const query = this.load(missing);
+      for (const uid of missing) this.loading.set(uid, query);
+      const settled = () => {
+        for (const uid of missing) if (this.loading.get(uid) === query) this.loading.delete(uid);
+      };
+      void query.then(settled, settled);
+      waits.push(query.then((found) => missing.forEach((uid) => copy(found, uid, keys))));
+    }
+    await Promise.all(waits);
+    return keys;
+  }
+
+  private async load(uids: readonly string[]): Promise<Found> {
+    const epoch = this.destroys;
+    const { rows } = await this.pool.query<{ uid: string; wrapped_key: Buffer | null }>(
+      `SELECT uid, wrapped_key FROM user_keys WHERE uid = ANY($1::text[])`,
+      [uids],
+    );
+    const found: Found = new Map();
+    for (const row of rows) {
+      found.set(row.uid, row.wrapped_key === null ? null : this.unwrap(row.uid, row.wrapped_key));
+    }
+    // "Never existed" is not cached: another node may create the key at any moment.
+    for (const [uid, slot] of found) {
+      if (slot === null || epoch === this.destroys) this.cache.set(uid, slot);
+    }
+    return found;
+  }
+
+  private wrap(uid: string, key: Buffer): Buffer {
+    const iv = randomBytes(IV_BYTES);
+    return Buffer.concat([iv, seal(this.masterKey, iv, key, Buffer.from(uid, 'utf8'))]);
+  }
+
+  private unwrap(uid: string, wrapped: Buffer): Buffer {
+    if (wrapped.length !== IV_BYTES + KEY_BYTES + TAG_BYTES) throw new KeyUnwrapError(uid);
+    try {
+      const iv = wrapped.subarray(0, IV_BYTES);
+      return open(this.masterKey, iv, wrapped.subarray(IV_BYTES), Buffer.from(uid, 'utf8'));
+    } catch {
+      throw new KeyUnwrapError(uid);
+    }
+  }
+}
+
+function copy(found: Found, uid: string, into: Found): void {
+  const slot = found.get(uid);
+  if (slot !== undefined) into.set(uid, slot);
+}
+
+/** AES-256-GCM: ciphertext || tag. */
+function seal(key: Buffer, iv: Buffer, plaintext: Buffer, aad: Buffer): Buffer {
+  const cipher = createCipheriv(ALGORITHM, key, iv, { authTagLength: TAG_BYTES });
+  cipher.setAAD(aad);
+  return Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+}
+
+/** Opens what {@link seal} sealed; throws when authentication fails. */
+function open(key: Buffer, iv: Buffer, sealed: Buffer, aad: Buffer): Buffer {
+  const decipher = createDecipheriv(ALGORITHM, key, iv, { authTagLength: TAG_BYTES });
+  decipher.setAAD(aad);
+  decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+  return Buffer.concat([
+    decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES)),
+    decipher.final(),
+  ]);
+}
+
+/** The parts of an `e1` envelope, or null when it is not one (including non-canonical base64url). */
+function parse(envelope: string): Envelope | null {
+  const parts = envelope.split('.');
+  if (parts.length !== 4 || parts[0] !== FORMAT) return null;
+  const [aad, iv, sealed] = parts.slice(1).map(decodeBase64url);
+  if (!aad || !iv || !sealed || iv.length !== IV_BYTES || sealed.length < TAG_BYTES) return null;
+  const uid = aad.toString('utf8');
+  // Only a uid that is valid UTF-8 round-trips; anything else was not written by encryptFor.
+  if (!Buffer.from(uid, 'utf8').equals(aad)) return null;
+  return { uid, aad, iv, sealed };
+}
+
+function decodeBase64url(text: string): Buffer | null {
+  if (!BASE64URL.test(text)) return null;
+  const bytes = Buffer.from(text, 'base64url');
+  // One spelling per byte string, so an envelope cannot be altered without changing its bytes.
+  return bytes.toString('base64url') === text ? bytes : null;
+}
