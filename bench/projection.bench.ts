@@ -2,14 +2,15 @@
  * Projection catch-up: rebuild every read model from position zero over 200,000 message events.
  *   npm run bench:projection
  * The log is filled through the real event store (MessageSent events over 2,000 one-to-one
- * conversations among 1,000 users), then the projections are reset and timed until their
- * checkpoints reach the head.
+ * conversations among 1,000 users, content sealed with each sender's data key), then the
+ * projections are reset and timed until their checkpoints reach the head.
  */
 import { randomUUID } from 'node:crypto';
 import { allProjectors } from '../projections';
 import { ProjectionRunner, resetProjection } from '../projections/projection-runner';
 import { comparePositions, EventData, START } from '../src/event-store/event-store.port';
 import { PostgresEventStore } from '../src/event-store/postgres/postgres-event-store';
+import { KeyRing } from '../src/crypto/key-ring';
 import { conversationStream, privateConversationId } from '../src/messaging/domain/conversation';
 import { MESSAGE_SENT, MessageSentData } from '../src/messaging/messaging.events';
 import { benchDatabase, report } from './support';
@@ -18,7 +19,7 @@ const EVENTS = Number(process.env.EVENTS ?? 200_000);
 const CONVERSATIONS = 2000;
 const USERS = 1000;
 
-async function fill(store: PostgresEventStore): Promise<void> {
+async function fill(store: PostgresEventStore, keyRing: KeyRing): Promise<void> {
   const perConversation = Math.ceil(EVENTS / CONVERSATIONS);
   let key = 1_000_000_000_000n;
   let ts = 1_800_000_000_000_000;
@@ -42,9 +43,11 @@ async function fill(store: PostgresEventStore): Promise<void> {
           receiverType: 1,
           receiverId: from === a ? b : a,
           msgType: 1,
-          content: JSON.stringify({
-            content: `message ${s} of an ordinary length, with some words`,
-          }),
+          // Sealed with the sender's data key, as the send path writes it.
+          content: await keyRing.encryptFor(
+            from,
+            JSON.stringify({ content: `message ${s} of an ordinary length, with some words` }),
+          ),
           atUids: null,
           msgSource: 7,
           newFaceVersion: 1,
@@ -65,12 +68,14 @@ async function main(): Promise<void> {
   const store = new PostgresEventStore(db.pool);
   try {
     let t0 = performance.now();
-    await fill(store);
+    const keyRing = new KeyRing(db.pool, Buffer.alloc(32, 7));
+    await fill(store, keyRing);
     const { rows } = await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM es_events');
     const total = Number(rows[0].n);
     report('fill the log (appends of 100 events)', total, performance.now() - t0, 'events');
 
-    const projectors = allProjectors();
+    // A fresh key ring: the rebuild loads every data key as a real restart would.
+    const projectors = allProjectors(new KeyRing(db.pool, Buffer.alloc(32, 7)));
     for (const p of projectors) await resetProjection(db.pool, p);
     const head = (await store.headPosition()) ?? START;
     const runner = new ProjectionRunner(store, db.pool, projectors, {

@@ -1,43 +1,115 @@
 import type { PoolClient } from 'pg';
+import { KeyRing } from '../src/crypto/key-ring';
 import type { RecordedEvent } from '../src/event-store/event-store.port';
-import { MESSAGE_SENT, MessageSentData } from '../src/messaging/messaging.events';
+import {
+  MESSAGE_RECALLED,
+  MESSAGE_SENT,
+  MessageRecalledData,
+  MessageSentData,
+  MSG_TYPE_RECALL,
+} from '../src/messaging/messaging.events';
 import type { Projector } from './projector';
 
-/** rm_messages: message history, one row per message, keyed by (conversation, seqno). */
+/** Content shown for a message whose sender's data key was destroyed (erased). */
+export const ERASED_CONTENT = '';
+
+interface MessageRow {
+  conversationId: string;
+  seqno: number;
+  msgKey: string;
+  senderUid: string;
+  receiverType: number;
+  receiverId: string;
+  msgType: number;
+  content: string;
+  atUids: readonly string[] | null;
+  msgSource: number;
+  newFaceVersion: number;
+  sysCancel: boolean;
+  notifyCode?: string;
+  sentAtUs: number;
+}
+
+/**
+ * rm_messages: message history, one row per message, keyed by (conversation, seqno), content
+ * opened with the sender's data key. A recall adds its notice (msg_type 5, content the recalled
+ * msg_key) and empties the recalled message: msg_status 1, or 2 for a system recall, which history
+ * then leaves out.
+ */
 export class MessagesProjector implements Projector {
   readonly name = 'messages';
-  readonly eventTypes = new Set([MESSAGE_SENT]);
+  readonly eventTypes = new Set([MESSAGE_SENT, MESSAGE_RECALLED]);
   readonly tables = ['rm_messages'];
 
+  constructor(private readonly keyRing: KeyRing) {}
+
   async apply(events: readonly RecordedEvent[], tx: PoolClient): Promise<void> {
-    const sent = events
-      .filter((e) => e.type === MESSAGE_SENT)
-      .map((e) => e.data as MessageSentData);
-    if (sent.length === 0) return;
+    const rows: MessageRow[] = [];
+    const sealed: { row: MessageRow; envelope: string }[] = [];
+    const recalls: { msgKey: string; status: number }[] = [];
+    for (const e of events) {
+      if (e.type === MESSAGE_SENT) {
+        const m = e.data as MessageSentData;
+        const row: MessageRow = { ...m, sysCancel: false };
+        rows.push(row);
+        if (KeyRing.isEnvelope(m.content)) sealed.push({ row, envelope: m.content });
+      } else if (e.type === MESSAGE_RECALLED) {
+        const r = e.data as MessageRecalledData;
+        rows.push({
+          ...r,
+          msgType: MSG_TYPE_RECALL,
+          content: r.targetMsgKey,
+          atUids: null,
+          newFaceVersion: 0,
+          sysCancel: r.system,
+        });
+        recalls.push({ msgKey: r.targetMsgKey, status: r.system ? 2 : 1 });
+      }
+    }
+    if (sealed.length > 0) {
+      const opened = await this.keyRing.decryptMany(sealed.map((s) => s.envelope));
+      sealed.forEach((s, i) => (s.row.content = opened[i] ?? ERASED_CONTENT));
+    }
+    if (rows.length > 0) await this.insert(rows, tx);
+    // After the insert: a message and its recall may arrive in one batch.
+    if (recalls.length > 0) {
+      await tx.query(
+        `UPDATE rm_messages AS m SET msg_status = GREATEST(m.msg_status, i.status), content = ''
+           FROM unnest($1::bigint[], $2::int2[]) AS i(k, status)
+          WHERE m.msg_key = i.k`,
+        [recalls.map((r) => r.msgKey), recalls.map((r) => r.status)],
+      );
+    }
+  }
+
+  private async insert(rows: readonly MessageRow[], tx: PoolClient): Promise<void> {
     await tx.query(
       `INSERT INTO rm_messages (conversation_id, msg_seqno, msg_key, sender_uid, receiver_type,
                                 receiver_id, msg_type, content, at_uids, msg_source,
-                                new_face_version, sent_at_us)
+                                new_face_version, sys_cancel, notify_code, sent_at_us)
        SELECT c, s, k, u, rt, r, t, ct,
               CASE WHEN a IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(a)) END,
-              src, fv, ts
+              src, fv, sc, nc, ts
          FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::int2[], $6::text[],
-                     $7::int[], $8::text[], $9::jsonb[], $10::int[], $11::int[], $12::bigint[])
-              AS i(c, s, k, u, rt, r, t, ct, a, src, fv, ts)
+                     $7::int[], $8::text[], $9::jsonb[], $10::int[], $11::int[], $12::bool[],
+                     $13::text[], $14::bigint[])
+              AS i(c, s, k, u, rt, r, t, ct, a, src, fv, sc, nc, ts)
        ON CONFLICT DO NOTHING`,
       [
-        sent.map((m) => m.conversationId),
-        sent.map((m) => m.seqno),
-        sent.map((m) => m.msgKey),
-        sent.map((m) => m.senderUid),
-        sent.map((m) => m.receiverType),
-        sent.map((m) => m.receiverId),
-        sent.map((m) => m.msgType),
-        sent.map((m) => m.content),
-        sent.map((m) => (m.atUids ? JSON.stringify(m.atUids) : null)),
-        sent.map((m) => m.msgSource),
-        sent.map((m) => m.newFaceVersion),
-        sent.map((m) => m.sentAtUs),
+        rows.map((m) => m.conversationId),
+        rows.map((m) => m.seqno),
+        rows.map((m) => m.msgKey),
+        rows.map((m) => m.senderUid),
+        rows.map((m) => m.receiverType),
+        rows.map((m) => m.receiverId),
+        rows.map((m) => m.msgType),
+        rows.map((m) => m.content),
+        rows.map((m) => (m.atUids ? JSON.stringify(m.atUids) : null)),
+        rows.map((m) => m.msgSource),
+        rows.map((m) => m.newFaceVersion),
+        rows.map((m) => m.sysCancel),
+        rows.map((m) => m.notifyCode ?? ''),
+        rows.map((m) => m.sentAtUs),
       ],
     );
   }

@@ -10,13 +10,15 @@ import {
   DirectSender,
   dumpReadModels,
   resetAll,
+  testKeyRing,
+  testProjectors,
 } from '../test/support/messaging';
 import { waitFor } from '../test/support/wait-for';
 import { allProjectors } from './index';
 import { ProjectionRunner } from './projection-runner';
 import type { Projector } from './projector';
 
-const NAMES = allProjectors().map((p) => p.name);
+const NAMES = allProjectors(null as never).map((p) => p.name);
 const users = Array.from({ length: 12 }, (_, i) => `u${i}`);
 
 async function sendMany(sender: DirectSender, n: number, salt = 0): Promise<void> {
@@ -33,7 +35,7 @@ async function sendMany(sender: DirectSender, n: number, salt = 0): Promise<void
 
 /** Rebuilds every read model from position zero in place and returns the result. */
 async function rebuild(pool: Pool, store: EventStore) {
-  const projectors = allProjectors();
+  const projectors = testProjectors(pool);
   await resetAll(pool, projectors);
   const runner = new ProjectionRunner(store, pool, projectors, { batchSize: 500 });
   runner.start();
@@ -52,7 +54,7 @@ describe('projection runner', () => {
     db = await createTestDatabase();
     pool = createTestPool(db.url, 20);
     store = new PostgresEventStore(pool, { pollIntervalMs: 50 });
-    sender = new DirectSender(store);
+    sender = new DirectSender(store, testKeyRing(pool));
   });
   afterEach(async () => {
     await store.close();
@@ -78,7 +80,7 @@ describe('projection runner', () => {
         await inner.apply(events.slice(Math.ceil(events.length / 2)), tx);
       },
     });
-    const projectors = allProjectors().map((p) => (p.name === 'sessions' ? flaky(p) : p));
+    const projectors = testProjectors(pool).map((p) => (p.name === 'sessions' ? flaky(p) : p));
     const runner = new ProjectionRunner(store, pool, projectors, {
       batchSize: 64,
       retryDelayMs: 5,
@@ -99,7 +101,7 @@ describe('projection runner', () => {
 
   it('survives the database cutting its connections mid-batch, and catches up', async () => {
     await sendMany(sender, 300);
-    const runner = new ProjectionRunner(store, pool, allProjectors(), {
+    const runner = new ProjectionRunner(store, pool, testProjectors(pool), {
       batchSize: 5,
       retryDelayMs: 5,
     });
@@ -126,8 +128,11 @@ describe('projection runner', () => {
 
   it('keeps each event applied exactly once when two runners race on one checkpoint', async () => {
     await sendMany(sender, 200);
-    const a = new ProjectionRunner(store, pool, allProjectors(), { batchSize: 7, retryDelayMs: 1 });
-    const b = new ProjectionRunner(store, pool, allProjectors(), {
+    const a = new ProjectionRunner(store, pool, testProjectors(pool), {
+      batchSize: 7,
+      retryDelayMs: 1,
+    });
+    const b = new ProjectionRunner(store, pool, testProjectors(pool), {
       batchSize: 11,
       retryDelayMs: 1,
     });
@@ -184,7 +189,7 @@ describe('projection runner', () => {
     }
 
     // A fresh runner picks up from the checkpoints the killed ones left.
-    const runner = new ProjectionRunner(store, pool, allProjectors(), { batchSize: 100 });
+    const runner = new ProjectionRunner(store, pool, testProjectors(pool), { batchSize: 100 });
     runner.start();
     await waitFor(() => caughtUp(pool, NAMES), 'projections to catch up', 30_000);
     await runner.stop();

@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import { PostgresEventStore } from '../src/event-store/postgres/postgres-event-store';
 import { createTestDatabase, createTestPool, TestDatabase } from '../test/support/database';
-import { caughtUp, DirectSender } from '../test/support/messaging';
+import { caughtUp, DirectSender, testKeyRing } from '../test/support/messaging';
 import { waitFor } from '../test/support/wait-for';
 import { ProjectionRunner } from './projection-runner';
 import { SessionsProjector } from './sessions.projector';
@@ -58,7 +58,7 @@ describe('sessions projector: unread counts and read progress', () => {
     'match a model of the conversation for random exchanges cut into random batches (seed %i)',
     async (seed) => {
       const random = prng(seed);
-      const sender = new DirectSender(store);
+      const sender = new DirectSender(store, testKeyRing(pool));
       const users = ['ann', 'bob', 'cy', 'dee'];
       const sent = new Map<string, { from: string; seqno: number }[]>();
       // Given random messages between random pairs, sent in order per conversation
@@ -85,7 +85,7 @@ describe('sessions projector: unread counts and read progress', () => {
           [b, a],
         ]) {
           const { rows } = await pool.query<Record<string, string>>(
-            `SELECT max_seqno, ack_seqno, unread_count FROM rm_sessions
+            `SELECT max_seqno, ack_seqno, max_seqno - ack_seqno AS unread_count FROM rm_sessions
               WHERE owner_uid = $1 AND session_type = 1 AND talker_id = $2`,
             [owner, talker],
           );

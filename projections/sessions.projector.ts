@@ -1,89 +1,205 @@
 import type { PoolClient } from 'pg';
 import type { RecordedEvent } from '../src/event-store/event-store.port';
-import { MESSAGE_SENT, MessageSentData } from '../src/messaging/messaging.events';
+import { privateConversationId } from '../src/messaging/domain/conversation';
+import {
+  MESSAGE_RECALLED,
+  MESSAGE_SENT,
+  MessageRecalledData,
+  MessageSentData,
+} from '../src/messaging/messaging.events';
+import {
+  SESSION_ACKED,
+  SESSION_DND_SET,
+  SESSION_TOP_SET,
+  SESSION_TRUST_SET,
+  SessionAckedData,
+  SessionDndSetData,
+  SESSIONS_REMOVED,
+  SessionsRemovedData,
+  SessionTopSetData,
+  SessionTrustSetData,
+} from '../src/sessions/sessions.events';
 import type { Projector } from './projector';
 
+/** What a batch does to one session row. */
 interface SessionChange {
   owner: string;
+  type: number;
   talker: string;
   conversationId: string;
   maxSeqno: number;
   sessionTs: number;
-  /** Set when the owner sent in this batch: read progress jumps to their latest message. */
   ackSeqno: number;
   ackTs: number;
-  /** Unread messages in this batch after the owner's own latest one (or all, if none). */
-  unread: number;
+  hiddenUpto: number;
+  /** Settings: undefined when the batch did not touch them. */
+  topTs?: number;
+  dnd?: boolean;
+  trusted?: boolean;
 }
 
+const US_PER_DAY = 86_400_000_000;
+
 /**
- * rm_sessions: each user's session list. A one-to-one session keeps an unread counter: a message
- * from the talker adds one; a message of the owner's own marks everything before it read (the
- * seed's send also acks), so the count restarts after it.
+ * rm_sessions: each user's session list, and rm_daily_sends. A message touches both sides'
+ * sessions (max_seqno, session_ts) and acks the sender's up to itself, so unread counts are
+ * max_seqno - ack_seqno. Session events (acks, pins, do-not-disturb, removal, trust) come from
+ * the owner's `sessions-<uid>` stream. One upsert per batch; settings are one update after it.
  */
 export class SessionsProjector implements Projector {
   readonly name = 'sessions';
-  readonly eventTypes = new Set([MESSAGE_SENT]);
-  readonly tables = ['rm_sessions'];
+  readonly eventTypes = new Set([
+    MESSAGE_SENT,
+    MESSAGE_RECALLED,
+    SESSION_ACKED,
+    SESSION_TOP_SET,
+    SESSION_DND_SET,
+    SESSIONS_REMOVED,
+    SESSION_TRUST_SET,
+  ]);
+  readonly tables = ['rm_sessions', 'rm_daily_sends'];
 
   async apply(events: readonly RecordedEvent[], tx: PoolClient): Promise<void> {
     const changes = new Map<string, SessionChange>();
-    const touch = (owner: string, talker: string, m: MessageSentData): SessionChange => {
-      const key = `${owner}\u0000${talker}`;
+    const daily = new Map<string, { uid: string; day: number; sent: number }>();
+    const touch = (owner: string, type: number, talker: string, conversationId?: string) => {
+      const key = `${owner}\u0000${type}\u0000${talker}`;
       let c = changes.get(key);
       if (!c) {
         c = {
           owner,
+          type,
           talker,
-          conversationId: m.conversationId,
+          conversationId: conversationId ?? privateConversationId(owner, talker),
           maxSeqno: 0,
           sessionTs: 0,
           ackSeqno: 0,
           ackTs: 0,
-          unread: 0,
+          hiddenUpto: 0,
         };
         changes.set(key, c);
       }
-      c.maxSeqno = Math.max(c.maxSeqno, m.seqno);
-      c.sessionTs = Math.max(c.sessionTs, m.sentAtUs);
       return c;
     };
+    const ack = (c: SessionChange, seqno: number, atUs: number) => {
+      if (seqno > c.ackSeqno) {
+        c.ackSeqno = seqno;
+        c.ackTs = atUs;
+      }
+    };
+
     for (const e of events) {
-      if (e.type !== MESSAGE_SENT) continue;
-      const m = e.data as MessageSentData;
-      if (m.receiverType !== 1) continue;
-      const mine = touch(m.senderUid, m.receiverId, m);
-      mine.ackSeqno = m.seqno;
-      mine.ackTs = m.sentAtUs;
-      mine.unread = 0;
-      touch(m.receiverId, m.senderUid, m).unread += 1;
+      switch (e.type) {
+        case MESSAGE_SENT:
+        case MESSAGE_RECALLED: {
+          const m = e.data as MessageSentData | MessageRecalledData;
+          if (m.receiverType !== 1) break;
+          for (const [owner, talker] of [
+            [m.senderUid, m.receiverId],
+            [m.receiverId, m.senderUid],
+          ]) {
+            const c = touch(owner, 1, talker, m.conversationId);
+            c.maxSeqno = Math.max(c.maxSeqno, m.seqno);
+            c.sessionTs = Math.max(c.sessionTs, m.sentAtUs);
+            if (owner === m.senderUid) ack(c, m.seqno, m.sentAtUs);
+          }
+          if (e.type === MESSAGE_SENT) {
+            const day = Math.floor(m.sentAtUs / US_PER_DAY);
+            const key = `${m.senderUid}\u0000${day}`;
+            const d = daily.get(key) ?? { uid: m.senderUid, day, sent: 0 };
+            d.sent += 1;
+            daily.set(key, d);
+          }
+          break;
+        }
+        case SESSION_ACKED: {
+          const d = e.data as SessionAckedData;
+          for (const a of d.acks)
+            ack(touch(d.ownerUid, a.sessionType, a.talkerId), a.ackSeqno, d.atUs);
+          break;
+        }
+        case SESSIONS_REMOVED: {
+          const d = e.data as SessionsRemovedData;
+          for (const r of d.sessions) {
+            const c = touch(d.ownerUid, r.sessionType, r.talkerId);
+            c.hiddenUpto = Math.max(c.hiddenUpto, r.uptoSeqno);
+            ack(c, r.uptoSeqno, d.atUs);
+          }
+          break;
+        }
+        case SESSION_TOP_SET: {
+          const d = e.data as SessionTopSetData;
+          touch(d.ownerUid, d.sessionType, d.talkerId).topTs = d.topTs;
+          break;
+        }
+        case SESSION_DND_SET: {
+          const d = e.data as SessionDndSetData;
+          touch(d.ownerUid, d.sessionType, d.talkerId).dnd = d.dnd;
+          break;
+        }
+        case SESSION_TRUST_SET: {
+          const d = e.data as SessionTrustSetData;
+          touch(d.ownerUid, d.sessionType, d.talkerId).trusted = d.trusted;
+          break;
+        }
+      }
     }
-    if (changes.size === 0) return;
-    const rows = [...changes.values()];
-    // ack_seqno only moves forward. When this batch moved it (the owner sent), the unread count
-    // is the batch's own count after that message; otherwise the batch's count adds to the old.
+    if (changes.size > 0) await this.write([...changes.values()], tx);
+    if (daily.size > 0) {
+      const rows = [...daily.values()];
+      await tx.query(
+        `INSERT INTO rm_daily_sends AS d (uid, day, sent)
+         SELECT * FROM unnest($1::text[], $2::int[], $3::int[])
+         ON CONFLICT (uid, day) DO UPDATE SET sent = d.sent + EXCLUDED.sent`,
+        [rows.map((r) => r.uid), rows.map((r) => r.day), rows.map((r) => r.sent)],
+      );
+    }
+  }
+
+  private async write(rows: SessionChange[], tx: PoolClient): Promise<void> {
+    // ack_seqno and hidden_upto_seqno only move forward; ack_ts moves with ack_seqno.
     await tx.query(
       `INSERT INTO rm_sessions AS s (owner_uid, session_type, talker_id, conversation_id,
-                                     max_seqno, session_ts, ack_seqno, ack_ts, unread_count)
-       SELECT o, 1, t, c, mx, ts, ack, ackts, un
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[],
-                     $7::bigint[], $8::int[]) AS i(o, t, c, mx, ts, ack, ackts, un)
+                                     max_seqno, session_ts, ack_seqno, ack_ts, hidden_upto_seqno)
+       SELECT * FROM unnest($1::text[], $2::int2[], $3::text[], $4::text[], $5::bigint[],
+                            $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[])
        ON CONFLICT (owner_uid, session_type, talker_id) DO UPDATE SET
          max_seqno = GREATEST(s.max_seqno, EXCLUDED.max_seqno),
          session_ts = GREATEST(s.session_ts, EXCLUDED.session_ts),
-         unread_count = CASE WHEN EXCLUDED.ack_seqno > s.ack_seqno THEN EXCLUDED.unread_count
-                             ELSE s.unread_count + EXCLUDED.unread_count END,
          ack_ts = CASE WHEN EXCLUDED.ack_seqno > s.ack_seqno THEN EXCLUDED.ack_ts ELSE s.ack_ts END,
-         ack_seqno = GREATEST(s.ack_seqno, EXCLUDED.ack_seqno)`,
+         ack_seqno = GREATEST(s.ack_seqno, EXCLUDED.ack_seqno),
+         hidden_upto_seqno = GREATEST(s.hidden_upto_seqno, EXCLUDED.hidden_upto_seqno)`,
       [
         rows.map((r) => r.owner),
+        rows.map((r) => r.type),
         rows.map((r) => r.talker),
         rows.map((r) => r.conversationId),
         rows.map((r) => r.maxSeqno),
         rows.map((r) => r.sessionTs),
         rows.map((r) => r.ackSeqno),
         rows.map((r) => r.ackTs),
-        rows.map((r) => r.unread),
+        rows.map((r) => r.hiddenUpto),
+      ],
+    );
+    const settings = rows.filter(
+      (r) => r.topTs !== undefined || r.dnd !== undefined || r.trusted !== undefined,
+    );
+    if (settings.length === 0) return;
+    await tx.query(
+      `UPDATE rm_sessions AS s SET
+         top_ts = COALESCE(i.top, s.top_ts),
+         is_dnd = COALESCE(i.dnd, s.is_dnd),
+         is_trust = COALESCE(i.trust, s.is_trust)
+         FROM unnest($1::text[], $2::int2[], $3::text[], $4::bigint[], $5::int2[], $6::int2[])
+              AS i(o, ty, t, top, dnd, trust)
+        WHERE s.owner_uid = i.o AND s.session_type = i.ty AND s.talker_id = i.t`,
+      [
+        settings.map((r) => r.owner),
+        settings.map((r) => r.type),
+        settings.map((r) => r.talker),
+        settings.map((r) => r.topTs ?? null),
+        settings.map((r) => (r.dnd === undefined ? null : r.dnd ? 1 : 0)),
+        settings.map((r) => (r.trusted === undefined ? null : r.trusted ? 1 : 0)),
       ],
     );
   }

@@ -11,6 +11,7 @@ import { ConfigModule } from '@nestjs/config';
 import { CoreModule } from './core/core.module';
 import { HealthModule } from './health/health.module';
 import { MessagingModule } from './messaging/messaging.module';
+import { RelationsModule } from './relations/relations.module';
 import { SessionsModule } from './sessions/sessions.module';
 
 const REQUEST_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -83,6 +84,7 @@ export class AppModule {
         }),
         CoreModule.forRoot(settings),
         AccountsModule,
+        RelationsModule,
         MessagingModule,
         SessionsModule,
         HealthModule,

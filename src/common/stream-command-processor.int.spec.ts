@@ -4,7 +4,7 @@ import { MESSAGE_SENT, MessageSentData } from '../messaging/messaging.events';
 import { conversationStream, privateConversationId } from '../messaging/domain/conversation';
 import { PostgresEventStore } from '../event-store/postgres/postgres-event-store';
 import { createTestDatabase, createTestPool, TestDatabase } from '../../test/support/database';
-import { DirectSender } from '../../test/support/messaging';
+import { DirectSender, testKeyRing } from '../../test/support/messaging';
 import { StreamCommandProcessor } from './stream-command-processor';
 
 describe('stream command processor over the PostgreSQL log', () => {
@@ -30,7 +30,11 @@ describe('stream command processor over the PostgreSQL log', () => {
 
   it('gives consecutive seqnos to many concurrent senders on three nodes', async () => {
     // Three processors stand for three API nodes, each with its own cache.
-    const nodes = [new DirectSender(store), new DirectSender(store), new DirectSender(store)];
+    const nodes = [
+      new DirectSender(store, testKeyRing(pool)),
+      new DirectSender(store, testKeyRing(pool)),
+      new DirectSender(store, testKeyRing(pool)),
+    ];
     const results = await Promise.all(
       Array.from({ length: 150 }, (_, i) =>
         nodes[i % 3].send(i % 2 ? 'ann' : 'ben', i % 2 ? 'ben' : 'ann', `m${i}`),
@@ -43,11 +47,21 @@ describe('stream command processor over the PostgreSQL log', () => {
 
   it('answers a dev_id retried on another node, after its memory is gone, with the first message', async () => {
     const devId = randomUUID();
-    const first = await new DirectSender(store).send('cat', 'dan', 'once', devId);
+    const first = await new DirectSender(store, testKeyRing(pool)).send(
+      'cat',
+      'dan',
+      'once',
+      devId,
+    );
     // Push the dev_id out of the recent window so only the store can recognise the retry.
-    const busy = new DirectSender(store);
+    const busy = new DirectSender(store, testKeyRing(pool));
     for (let i = 0; i < 300; i++) await busy.send('dan', 'cat', `filler ${i}`);
-    const retry = await new DirectSender(store).send('cat', 'dan', 'once', devId);
+    const retry = await new DirectSender(store, testKeyRing(pool)).send(
+      'cat',
+      'dan',
+      'once',
+      devId,
+    );
     expect(retry.result).toMatchObject({
       msgKey: first.result.msgKey,
       seqno: first.result.seqno,
@@ -59,7 +73,10 @@ describe('stream command processor over the PostgreSQL log', () => {
 
   it('answers concurrent retries of one dev_id with one message', async () => {
     const devId = randomUUID();
-    const nodes = [new DirectSender(store), new DirectSender(store)];
+    const nodes = [
+      new DirectSender(store, testKeyRing(pool)),
+      new DirectSender(store, testKeyRing(pool)),
+    ];
     const results = await Promise.all(
       Array.from({ length: 10 }, (_, i) => nodes[i % 2].send('eve', 'fay', 'dup', devId)),
     );
@@ -103,10 +120,10 @@ describe('stream command processor over the PostgreSQL log', () => {
   });
 
   it('costs the same to append to a long conversation as to a new one (no full reload)', async () => {
-    const sender = new DirectSender(store);
+    const sender = new DirectSender(store, testKeyRing(pool));
     for (let i = 0; i < 400; i++) await sender.send('gus', 'hal', `m${i}`);
     // A cold node reads only the tail window, not the whole stream.
-    const cold = new DirectSender(store);
+    const cold = new DirectSender(store, testKeyRing(pool));
     const spy = jest.spyOn(store, 'readStream');
     await cold.send('gus', 'hal', 'after');
     const limits = spy.mock.calls.map((c) => c[1]?.limit ?? Infinity);

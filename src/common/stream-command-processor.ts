@@ -61,6 +61,8 @@ interface Cached<S> {
   readonly state: S;
   /** Revision of the last event folded into `state`; -1 for an empty stream. */
   readonly revision: number;
+  /** When the store last confirmed `revision` was the newest (ms, monotonic enough: Date.now). */
+  readonly checkedAt: number;
 }
 
 export interface ProcessorOptions {
@@ -109,6 +111,16 @@ export class StreamCommandProcessor<S, C, R> {
     });
   }
 
+  /**
+   * The stream's state for a check that tolerates `maxAgeMs` of staleness (another node's write
+   * may be that late): answered from the cache when it was confirmed recently, else loaded.
+   */
+  async read(streamId: string, maxAgeMs: number): Promise<S> {
+    const cached = this.cache.get(streamId);
+    if (cached && Date.now() - cached.checkedAt <= maxAgeMs) return cached.state;
+    return (await this.load(streamId)).state;
+  }
+
   private async drain(streamId: string): Promise<void> {
     const queue = this.queues.get(streamId)!;
     while (queue.length > 0) {
@@ -155,7 +167,11 @@ export class StreamCommandProcessor<S, C, R> {
           await this.settleOneByOne(streamId, open);
           return;
         }
-        this.cache.set(streamId, { state, revision: appended.nextExpectedRevision });
+        this.cache.set(streamId, {
+          state,
+          revision: appended.nextExpectedRevision,
+          checkedAt: Date.now(),
+        });
         // Only the last event's position is known exactly; earlier events of the batch precede it,
         // and all of them become visible together, so it serves every command of the batch.
         for (const d of decided)
@@ -211,6 +227,7 @@ export class StreamCommandProcessor<S, C, R> {
         this.cache.set(streamId, {
           state: decision.events.reduce((s, e) => this.decider.evolve(s, e), state),
           revision: appended.nextExpectedRevision,
+          checkedAt: Date.now(),
         });
         return p.resolve({ result: decision.result, position: appended.position });
       } catch (err) {
@@ -238,13 +255,14 @@ export class StreamCommandProcessor<S, C, R> {
   /** State at the stream's current revision: the cached state topped up with newer events. */
   private async load(streamId: string): Promise<Cached<S>> {
     const cached = this.cache.get(streamId);
+    const checkedAt = Date.now();
     let newer: RecordedEvent[];
     let base: Cached<S>;
     if (cached) {
       base = cached;
       newer = await this.store.readStream(streamId, { fromRevision: cached.revision + 1 });
     } else if (this.decider.tailWindow) {
-      base = { state: this.decider.initialState(), revision: -1 };
+      base = { state: this.decider.initialState(), revision: -1, checkedAt };
       newer = (
         await this.store.readStream(streamId, {
           direction: 'backwards',
@@ -252,12 +270,16 @@ export class StreamCommandProcessor<S, C, R> {
         })
       ).reverse();
     } else {
-      base = { state: this.decider.initialState(), revision: -1 };
+      base = { state: this.decider.initialState(), revision: -1, checkedAt };
       newer = await this.store.readStream(streamId);
     }
-    if (newer.length === 0) return base;
+    if (newer.length === 0) {
+      const confirmed = { ...base, checkedAt };
+      if (cached) this.cache.set(streamId, confirmed);
+      return confirmed;
+    }
     const state = newer.reduce((s, e) => this.decider.evolve(s, e), base.state);
-    const loaded = { state, revision: newer[newer.length - 1].revision };
+    const loaded = { state, revision: newer[newer.length - 1].revision, checkedAt };
     this.cache.set(streamId, loaded);
     return loaded;
   }

@@ -9,6 +9,7 @@ import {
 } from '@nestjs/common';
 import { Pool } from 'pg';
 import { allProjectors } from '../../projections';
+import { KeyRing } from '../crypto/key-ring';
 import { ProjectionRunner } from '../../projections/projection-runner';
 import { MsgKeyGenerator } from '../common/ids';
 import { APP_SETTINGS, AppSettings } from '../config/app-config';
@@ -78,18 +79,31 @@ export class CoreModule {
           useFactory: (lease: NodeIdLease) => new MsgKeyGenerator(lease.nodeId),
         },
         {
+          provide: KeyRing,
+          inject: [PG_POOL],
+          useFactory: (pool: Pool) => new KeyRing(pool, settings.masterKey),
+        },
+        {
           provide: ProjectionRunner,
-          inject: [EventStore, PG_POOL],
-          useFactory: (store: EventStore, pool: Pool) => {
+          inject: [EventStore, PG_POOL, KeyRing],
+          useFactory: (store: EventStore, pool: Pool, keyRing: KeyRing) => {
             const logger = new Logger('projections');
-            return new ProjectionRunner(store, pool, allProjectors(), {
+            return new ProjectionRunner(store, pool, allProjectors(keyRing), {
               logger: { error: (obj, msg) => logger.error({ ...obj, msg }) },
             });
           },
         },
         CoreLifecycle,
       ],
-      exports: [APP_SETTINGS, Clock, PG_POOL, EventStore, MsgKeyGenerator, ProjectionRunner],
+      exports: [
+        APP_SETTINGS,
+        Clock,
+        PG_POOL,
+        EventStore,
+        MsgKeyGenerator,
+        KeyRing,
+        ProjectionRunner,
+      ],
     };
   }
 }

@@ -15,6 +15,8 @@ export interface MessageView {
   notify_code: string;
   new_face_version: number;
   msg_source: number;
+  /** Only on a recall notice (msg_type 5) of a system recall: the target is hidden entirely. */
+  sys_cancel?: true;
 }
 
 export interface MessageRow {
@@ -31,6 +33,7 @@ export interface MessageRow {
   notify_code: string;
   new_face_version: number;
   msg_source: number;
+  sys_cancel: boolean;
 }
 
 /** Columns of rm_messages that make a {@link MessageRow}, for a table aliased `alias`. */
@@ -49,6 +52,7 @@ export const messageColumns = (alias: string): string =>
     'notify_code',
     'new_face_version',
     'msg_source',
+    'sys_cancel',
   ]
     .map((c) => `${alias}.${c}`)
     .join(', ');
@@ -68,5 +72,6 @@ export function toMessageView(row: MessageRow): MessageView {
     notify_code: row.notify_code,
     new_face_version: row.new_face_version,
     msg_source: row.msg_source,
+    ...(row.sys_cancel ? { sys_cancel: true as const } : {}),
   };
 }

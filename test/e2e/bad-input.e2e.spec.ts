@@ -14,7 +14,7 @@ describe('bad input and authority', () => {
   beforeAll(async () => {
     t = await startTestApp({ MAX_TEXT_LENGTH: '20', BODY_LIMIT_BYTES: '4096' });
     alice = await t.tokenFor('alice');
-    await t.tokenFor('bob');
+    await t.follow(await t.tokenFor('bob'), 'alice');
     db = new Client({ connectionString: t.db.url });
     await db.connect();
   });

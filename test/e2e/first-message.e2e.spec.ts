@@ -15,6 +15,9 @@ describe('the first message, end to end over HTTP', () => {
     t = await startTestApp();
     alice = await t.tokenFor('alice');
     bob = await t.tokenFor('bob');
+    // Followers may receive any number of messages (strangers one, until they reply).
+    await t.follow(bob, 'alice');
+    await t.follow(await t.tokenFor('carol'), 'alice');
   });
   afterAll(() => t.close());
 
@@ -114,6 +117,7 @@ describe('the first message, end to end over HTTP', () => {
     await t.tokenFor('dave');
     const dave = await t.tokenFor('dave');
     const erin = await t.tokenFor('erin');
+    await t.follow(erin, 'dave');
     await send(dave, 'erin');
     await send(dave, 'erin');
     await send(erin, 'dave');

@@ -46,6 +46,10 @@ describe('the server process on the embedded default', () => {
       ).body.data as string;
     const alice = await token(url, 'alice');
     const bob = await token(url, 'bob');
+    const followed = await request(url)
+      .put('/api/v1/relations/following/alice')
+      .set('Authorization', `Bearer ${bob}`);
+    expect(followed.status).toBe(200);
     const sendToBob = (base: string, text: string) =>
       request(base)
         .post('/api/v1/messages')
@@ -110,6 +114,7 @@ describe('the server process on the embedded default', () => {
       DATABASE_URL: db.url,
       JWT_SECRET: 'j'.repeat(40),
       ADMIN_API_KEY: 'k'.repeat(30),
+      MASTER_KEY: Buffer.alloc(32, 9).toString('base64'),
     });
 
     it('fails with a clear message when the port is taken', async () => {
@@ -123,7 +128,11 @@ describe('the server process on the embedded default', () => {
     });
 
     it('drains under keep-alive load: SIGTERM ends it cleanly, no request answered 5xx', async () => {
-      const server = start(external());
+      const server = start({
+        ...external(),
+        SEND_RATE_PER_SECOND: '10000',
+        SEND_RATE_BURST: '10000',
+      });
       const url = await server.ready;
       const token = async (uid: string) =>
         (
@@ -133,6 +142,13 @@ describe('the server process on the embedded default', () => {
             .send({ session: uid, platform: 1 })
         ).body.data as string;
       const senders = await Promise.all(Array.from({ length: 8 }, (_, i) => token(`drain${i}`)));
+      // Each receiver follows its sender, so the senders may send any number of messages.
+      for (let i = 0; i < 8; i++) {
+        const res = await request(url)
+          .put(`/api/v1/relations/following/drain${i}`)
+          .set('Authorization', `Bearer ${senders[(i + 1) % 8]}`);
+        expect(res.status).toBe(200);
+      }
       const statuses: number[] = [];
       let stopped = false;
       // fetch keeps its connections alive: the drain must end them, not wait for them.

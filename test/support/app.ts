@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
+import { TEST_MASTER_KEY } from './test-keys';
 import request from 'supertest';
 import { createApp } from '../../src/app.factory';
 import { loadConfig } from '../../src/config/app-config';
@@ -15,6 +16,8 @@ export interface TestApp {
   readonly jwtSecret: string;
   /** A bearer token for `uid`, registering the user through the inner API. */
   tokenFor(uid: string, platform?: number): Promise<string>;
+  /** The token's user follows `uid` (lifting the one-message-before-a-reply rule for them). */
+  follow(token: string, uid: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -23,8 +26,20 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   const db = await createTestDatabase();
   const adminKey = randomBytes(24).toString('base64url');
   const jwtSecret = randomBytes(32).toString('base64url');
-  const config = loadConfig({ LOG_LEVEL: 'silent', ...env });
-  const app = await createApp({ config, databaseUrl: db.url, jwtSecret, adminApiKey: adminKey });
+  // Tests that are not about send limits should not trip them: generous unless a test sets them.
+  const config = loadConfig({
+    LOG_LEVEL: 'silent',
+    SEND_RATE_PER_SECOND: '10000',
+    SEND_RATE_BURST: '10000',
+    ...env,
+  });
+  const app = await createApp({
+    config,
+    databaseUrl: db.url,
+    jwtSecret,
+    adminApiKey: adminKey,
+    masterKey: TEST_MASTER_KEY,
+  });
   await app.listen(0, '127.0.0.1');
   const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
@@ -41,6 +56,12 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
         .send({ session: uid, platform });
       if (res.status !== 200) throw new Error(`get_token ${uid}: ${res.status} ${res.text}`);
       return (res.body as { data: string }).data;
+    },
+    async follow(token, uid) {
+      const res = await request(url)
+        .put(`/api/v1/relations/following/${uid}`)
+        .set('Authorization', `Bearer ${token}`);
+      if (res.status !== 200) throw new Error(`follow ${uid}: ${res.status} ${res.text}`);
     },
     async close() {
       await app.close();

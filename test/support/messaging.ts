@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import { MsgKeyGenerator } from '../../src/common/ids';
+import { KeyRing } from '../../src/crypto/key-ring';
 import { StreamCommandProcessor } from '../../src/common/stream-command-processor';
 import {
   conversationDecider,
@@ -18,6 +19,14 @@ import {
 } from '../../src/event-store/event-store.port';
 import { resetProjection } from '../../projections/projection-runner';
 import type { Projector } from '../../projections/projector';
+import { allProjectors } from '../../projections';
+import { TEST_MASTER_KEY } from './test-keys';
+
+/** A key ring over `pool` with the tests' master key. */
+export const testKeyRing = (pool: Pool): KeyRing => new KeyRing(pool, TEST_MASTER_KEY);
+
+/** Every projector, opening content with the tests' master key. */
+export const testProjectors = (pool: Pool): Projector[] => allProjectors(testKeyRing(pool));
 
 let clockUs = 1_800_000_000_000_000;
 
@@ -30,7 +39,10 @@ export class DirectSender {
   >;
   private readonly keys = new MsgKeyGenerator(7);
 
-  constructor(store: EventStore) {
+  constructor(
+    store: EventStore,
+    private readonly keyRing: KeyRing,
+  ) {
     this.processor = new StreamCommandProcessor(store, conversationDecider);
   }
 
@@ -45,14 +57,15 @@ export class DirectSender {
         receiverType: 1,
         receiverId: to,
         msgType: 1,
-        content: JSON.stringify({ content: text }),
+        content: await this.keyRing.encryptFor(from, JSON.stringify({ content: text })),
         atUids: null,
         msgSource: 0,
         newFaceVersion: 0,
         devId,
         msgKey: this.keys.next(),
         nowUs: clockUs++,
-        maxTextLength: 500,
+        receiverFollowsSender: true,
+        system: false,
       },
       { actor: { kind: 'user', id: from }, correlationId: randomUUID() },
     );
@@ -63,6 +76,11 @@ const TABLES: Record<string, string> = {
   rm_users: 'SELECT uid, platform FROM rm_users ORDER BY uid',
   rm_messages: 'SELECT * FROM rm_messages ORDER BY conversation_id, msg_seqno',
   rm_sessions: 'SELECT * FROM rm_sessions ORDER BY owner_uid, session_type, talker_id',
+  rm_daily_sends: 'SELECT * FROM rm_daily_sends ORDER BY uid, day',
+  rm_relations: 'SELECT * FROM rm_relations ORDER BY owner_uid, kind, target_uid',
+  rm_relation_oplog: 'SELECT * FROM rm_relation_oplog ORDER BY owner_uid, seqno',
+  rm_user_settings: 'SELECT * FROM rm_user_settings ORDER BY uid',
+  rm_profiles: 'SELECT * FROM rm_profiles ORDER BY uid',
 };
 
 /** Every read-model row, in a stable order, for comparing two builds of the read models. */

@@ -2,7 +2,14 @@ import { Errors } from '../../common/errors';
 import { uuidV5 } from '../../common/ids';
 import type { Decision, NewEvent, StreamDecider } from '../../common/stream-command-processor';
 import type { RecordedEvent } from '../../event-store/event-store.port';
-import { MESSAGE_SENT, MessageDraft, MessageSentData } from '../messaging.events';
+import {
+  MESSAGE_RECALLED,
+  MESSAGE_SENT,
+  MessageDraft,
+  MessageRecalledData,
+  MessageSentData,
+  SessionType,
+} from '../messaging.events';
 
 /**
  * A conversation: one stream (`conversation-<id>`) whose messages get consecutive sequence numbers.
@@ -19,6 +26,13 @@ export interface SentRef {
   readonly sentAtUs: number;
 }
 
+export interface RecentMessage {
+  readonly seqno: number;
+  readonly senderUid: string;
+  readonly sentAtUs: number;
+  readonly recalled: boolean;
+}
+
 export type ConversationState =
   | { readonly status: 'empty' }
   | {
@@ -29,6 +43,12 @@ export type ConversationState =
        * by sender too: both users write to the stream, and one's dev_id says nothing of the other.
        */
       readonly recent: ReadonlyMap<string, SentRef>;
+      /**
+       * msg_key → the message, for the last {@link RECENT_SENDS}: what a recall may target, and
+       * who has written lately (the one-message-before-a-reply rule). Only this suffix counts, so
+       * a state folded from the whole stream and one loaded from its tail decide alike.
+       */
+      readonly messages: ReadonlyMap<string, RecentMessage>;
     };
 
 export interface SendMessage extends MessageDraft {
@@ -37,15 +57,50 @@ export interface SendMessage extends MessageDraft {
   /** Decided outside: the key the message gets if it is new, and the time of sending. */
   readonly msgKey: string;
   readonly nowUs: number;
-  readonly maxTextLength: number;
+  /** Looked up outside (the receiver's relations): lifts the one-message rule. */
+  readonly receiverFollowsSender: boolean;
+  /** A system account's notice: no one-message rule. */
+  readonly system: boolean;
 }
 
-export type ConversationCommand = SendMessage;
+export interface RecallMessage {
+  readonly kind: 'RecallMessage';
+  readonly conversationId: string;
+  readonly senderUid: string;
+  readonly receiverType: SessionType;
+  readonly receiverId: string;
+  readonly targetMsgKey: string;
+  /** The notice's msg_key and time, decided outside. */
+  readonly msgKey: string;
+  readonly nowUs: number;
+  readonly devId: string;
+  readonly msgSource: number;
+  /** A system recall (sys_cancel): any message, any age. */
+  readonly system: boolean;
+  readonly windowUs: number;
+  /**
+   * The target as the read model has it, for a system recall of a message older than the recent
+   * suffix this state holds.
+   */
+  readonly knownTarget?: RecentMessage;
+}
+
+export type ConversationCommand = SendMessage | RecallMessage;
 
 export interface SendResult extends SentRef {
   readonly conversationId: string;
   /** True when this dev_id was sent before: the first send's message is returned. */
   readonly duplicate: boolean;
+}
+
+/**
+ * Thrown when a recall names a msg_key the conversation's recent suffix does not hold: the handler
+ * tells "older than the window" (21041) from "no such message" (10005) with the read model.
+ */
+export class RecallTargetUnknown extends Error {
+  constructor(readonly msgKey: string) {
+    super(`msg_key ${msgKey} is not among the conversation's recent messages`);
+  }
 }
 
 /** Namespace of the event ids of sends (a random constant: only its stability matters). */
@@ -67,18 +122,57 @@ export function initialState(): ConversationState {
   return { status: 'empty' };
 }
 
+function bounded<K, V>(map: ReadonlyMap<K, V>, key: K, value: V): Map<K, V> {
+  const next = new Map(map);
+  next.delete(key);
+  next.set(key, value);
+  if (next.size > RECENT_SENDS) next.delete(next.keys().next().value as K);
+  return next;
+}
+
+function appended(
+  state: ConversationState,
+  sender: string,
+  devId: string,
+  ref: SentRef,
+  message: RecentMessage,
+): ConversationState {
+  const active = state.status === 'active' ? state : undefined;
+  return {
+    status: 'active',
+    lastSeqno: ref.seqno,
+    recent: bounded(active?.recent ?? new Map(), sendKey(sender, devId), ref),
+    messages: bounded(active?.messages ?? new Map(), ref.msgKey, message),
+  };
+}
+
 export function evolve(state: ConversationState, event: NewEvent): ConversationState {
   switch (event.type) {
     case MESSAGE_SENT: {
       const m = event.data as MessageSentData;
-      const recent = new Map(state.status === 'active' ? state.recent : []);
-      recent.set(sendKey(m.senderUid, m.devId), {
-        msgKey: m.msgKey,
+      const ref = { msgKey: m.msgKey, seqno: m.seqno, sentAtUs: m.sentAtUs };
+      return appended(state, m.senderUid, m.devId, ref, {
         seqno: m.seqno,
+        senderUid: m.senderUid,
         sentAtUs: m.sentAtUs,
+        recalled: false,
       });
-      if (recent.size > RECENT_SENDS) recent.delete(recent.keys().next().value as string);
-      return { status: 'active', lastSeqno: m.seqno, recent };
+    }
+    case MESSAGE_RECALLED: {
+      const r = event.data as MessageRecalledData;
+      const ref = { msgKey: r.msgKey, seqno: r.seqno, sentAtUs: r.sentAtUs };
+      const next = appended(state, r.senderUid, r.devId, ref, {
+        seqno: r.seqno,
+        senderUid: r.senderUid,
+        sentAtUs: r.sentAtUs,
+        recalled: true, // a notice cannot itself be recalled
+      });
+      if (next.status !== 'active') return next;
+      const target = next.messages.get(r.targetMsgKey);
+      if (!target) return next;
+      const messages = new Map(next.messages);
+      messages.set(r.targetMsgKey, { ...target, recalled: true });
+      return { ...next, messages };
     }
     default:
       return state;
@@ -90,24 +184,85 @@ export function isStorableText(text: string): boolean {
   return text.isWellFormed() && !text.includes('\u0000');
 }
 
-/** Validates the seed's content for a message type; returns nothing or throws a domain error. */
-function validateContent(msgType: number, content: string, maxTextLength: number): void {
-  if (msgType !== MSG_TYPE_TEXT) throw Errors.msgTypeUnsupported(msgType);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(content);
-  } catch {
-    throw Errors.validation('content must be JSON text, e.g. {"content":"hello"}');
+function earlierSend(
+  state: ConversationState,
+  senderUid: string,
+  devId: string,
+  conversationId: string,
+): Decision<SendResult> | null {
+  const earlier =
+    state.status === 'active' ? state.recent.get(sendKey(senderUid, devId)) : undefined;
+  return earlier ? { events: [], result: { ...earlier, conversationId, duplicate: true } } : null;
+}
+
+/** Whether `uid` wrote one of the conversation's recent messages (notices included). */
+function hasWritten(state: ConversationState, uid: string): boolean {
+  if (state.status !== 'active') return false;
+  for (const m of state.messages.values()) if (m.senderUid === uid) return true;
+  return false;
+}
+
+function decideSend(command: SendMessage, state: ConversationState): Decision<SendResult> {
+  const { conversationId } = command;
+  if (command.receiverType === 1 && command.receiverId === command.senderUid) {
+    throw Errors.sendToSelf();
   }
-  const text = (parsed as { content?: unknown } | null)?.content;
-  if (typeof parsed !== 'object' || parsed === null || typeof text !== 'string') {
-    throw Errors.validation('a text message (msg_type 1) needs content {"content": "<text>"}');
+  const earlier = earlierSend(state, command.senderUid, command.devId, conversationId);
+  if (earlier) return earlier;
+  if (command.receiverType === 1 && !command.system && !command.receiverFollowsSender) {
+    if (hasWritten(state, command.senderUid) && !hasWritten(state, command.receiverId)) {
+      throw Errors.oneMessageBeforeReply();
+    }
   }
-  if (text.length === 0) throw Errors.validation('a text message cannot be empty');
-  if (!isStorableText(text)) {
-    throw Errors.validation('text must not hold NUL characters or unpaired UTF-16 surrogates');
+  const seqno = (state.status === 'active' ? state.lastSeqno : 0) + 1;
+  const { kind, nowUs, receiverFollowsSender, system, ...draft } = command;
+  const data: MessageSentData = { ...draft, seqno, sentAtUs: nowUs };
+  return {
+    events: [{ type: MESSAGE_SENT, data }],
+    result: { msgKey: command.msgKey, seqno, sentAtUs: nowUs, conversationId, duplicate: false },
+  };
+}
+
+function decideRecall(command: RecallMessage, state: ConversationState): Decision<SendResult> {
+  const { conversationId } = command;
+  const earlier = earlierSend(state, command.senderUid, command.devId, conversationId);
+  if (earlier) return earlier;
+  const target =
+    (state.status === 'active' ? state.messages.get(command.targetMsgKey) : undefined) ??
+    (command.system ? command.knownTarget : undefined);
+  if (!target) throw new RecallTargetUnknown(command.targetMsgKey);
+  if (!command.system && target.senderUid !== command.senderUid) {
+    throw Errors.forbidden('only the sender may recall a message');
   }
-  if ([...text].length > maxTextLength) throw Errors.messageTooLong(maxTextLength);
+  if (target.recalled) throw Errors.alreadyRecalled(command.targetMsgKey);
+  if (!command.system && command.nowUs - target.sentAtUs > command.windowUs) {
+    throw Errors.recallWindowPassed(Math.floor(command.windowUs / 1_000_000));
+  }
+  const seqno = (state.status === 'active' ? state.lastSeqno : 0) + 1;
+  const data: MessageRecalledData = {
+    conversationId,
+    senderUid: command.senderUid,
+    receiverType: command.receiverType,
+    receiverId: command.receiverId,
+    targetMsgKey: command.targetMsgKey,
+    targetSeqno: target.seqno,
+    system: command.system,
+    seqno,
+    msgKey: command.msgKey,
+    sentAtUs: command.nowUs,
+    devId: command.devId,
+    msgSource: command.msgSource,
+  };
+  return {
+    events: [{ type: MESSAGE_RECALLED, data }],
+    result: {
+      msgKey: command.msgKey,
+      seqno,
+      sentAtUs: command.nowUs,
+      conversationId,
+      duplicate: false,
+    },
+  };
 }
 
 export function decide(
@@ -115,35 +270,10 @@ export function decide(
   state: ConversationState,
 ): Decision<SendResult> {
   switch (command.kind) {
-    case 'SendMessage': {
-      const { conversationId } = command;
-      if (command.receiverType === 1 && command.receiverId === command.senderUid) {
-        throw Errors.sendToSelf();
-      }
-      const earlier =
-        state.status === 'active'
-          ? state.recent.get(sendKey(command.senderUid, command.devId))
-          : undefined;
-      if (earlier) return { events: [], result: { ...earlier, conversationId, duplicate: true } };
-      validateContent(command.msgType, command.content, command.maxTextLength);
-      const seqno = (state.status === 'active' ? state.lastSeqno : 0) + 1;
-      const { kind, nowUs, maxTextLength, ...draft } = command;
-      const data: MessageSentData = { ...draft, seqno, sentAtUs: nowUs };
-      return {
-        events: [{ type: MESSAGE_SENT, data }],
-        result: {
-          msgKey: command.msgKey,
-          seqno,
-          sentAtUs: command.nowUs,
-          conversationId,
-          duplicate: false,
-        },
-      };
-    }
-    default: {
-      const never: never = command.kind;
-      throw new Error(`unknown command ${String(never)}`);
-    }
+    case 'SendMessage':
+      return decideSend(command, state);
+    case 'RecallMessage':
+      return decideRecall(command, state);
   }
 }
 
@@ -157,13 +287,13 @@ export const conversationDecider: StreamDecider<
   evolve,
   decide,
   // A send is identified by its conversation, its sender and the client's dev_id.
-  eventId: (command) =>
+  eventId: (command: ConversationCommand) =>
     uuidV5(
       `${command.conversationId}\u0000${command.senderUid}\u0000${command.devId}`,
       SEND_NAMESPACE,
     ),
   resultOfStored: (_command, events: readonly RecordedEvent[]) => {
-    const m = events[0].data as MessageSentData;
+    const m = events[0].data as MessageSentData | MessageRecalledData;
     return {
       msgKey: m.msgKey,
       seqno: m.seqno,

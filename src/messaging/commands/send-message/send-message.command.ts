@@ -1,8 +1,13 @@
 import { Command } from '@nestjs/cqrs';
 import type { EventMetadata, Position } from '../../../event-store/event-store.port';
+import type { EmoticonInfo } from '../../domain/emoticons';
+import type { KeyHitInfos } from '../../domain/keyword-rules';
 import type { MessageDraft } from '../../messaging.events';
 
-export type SendMessageInput = MessageDraft;
+export interface SendMessageInput extends MessageDraft {
+  /** Sent by a system account through the inner API: no rate limits or one-message rule. */
+  readonly system?: boolean;
+}
 
 export interface SentMessage {
   readonly msgKey: string;
@@ -14,8 +19,14 @@ export interface SentMessage {
   readonly duplicate: boolean;
   /** Position of the event in the log (null for a duplicate answered from memory). */
   readonly position: Position | null;
+  /** The seed's `e_infos`: emoticons found in a text message. */
+  readonly eInfos: readonly EmoticonInfo[];
+  /** The seed's `key_hit_infos` and `msg_content`: for one-to-one text messages only. */
+  readonly keyHitInfos: KeyHitInfos | null;
+  readonly msgContent: string | null;
 }
 
+/** A send, or a recall (msg_type 5 with the recalled msg_key as content), as the seed has it. */
 export class SendMessageCommand extends Command<SentMessage> {
   constructor(
     readonly input: SendMessageInput,

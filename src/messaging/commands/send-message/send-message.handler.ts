@@ -1,60 +1,152 @@
 import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
+import type { Pool } from 'pg';
 import { UserDirectory } from '../../../accounts/user-directory';
 import { Errors } from '../../../common/errors';
 import { MsgKeyGenerator } from '../../../common/ids';
-import { StreamCommandProcessor } from '../../../common/stream-command-processor';
+import type { Executed } from '../../../common/stream-command-processor';
 import { APP_SETTINGS, AppSettings } from '../../../config/app-config';
 import { Clock } from '../../../core/clock';
-import { EventStore } from '../../../event-store/event-store.port';
-import {
-  conversationDecider,
-  ConversationCommand,
-  ConversationState,
-  conversationStream,
-  privateConversationId,
-  SendResult,
-} from '../../domain/conversation';
-import { SendMessageCommand, SentMessage } from './send-message.command';
+import { PG_POOL } from '../../../core/core.module';
+import { KeyRing } from '../../../crypto/key-ring';
+import type { EventMetadata } from '../../../event-store/event-store.port';
+import { messagingRefusal } from '../../../relations/domain/user-relations';
+import { UserRelationsStore } from '../../../relations/user-relations.store';
+import { CONTENT_CATALOGS } from '../../messaging.tokens';
+import type { ContentCatalogs } from '../../domain/content-catalogs';
+import { validateContent } from '../../domain/content';
+import { ConversationStore } from '../../conversation.store';
+import { privateConversationId, RecallTargetUnknown, SendResult } from '../../domain/conversation';
+import { findEmoticons } from '../../domain/emoticons';
+import { matchKeywordRules } from '../../domain/keyword-rules';
+import { MSG_TYPE_RECALL } from '../../messaging.events';
+import { parseMsgKey } from '../../msg-key';
+import { SendLimits } from '../../send-limits';
+import { SendMessageCommand, SendMessageInput, SentMessage } from './send-message.command';
 
+/**
+ * Sends a one-to-one message, or recalls one (msg_type 5). Checks in the seed's order: the
+ * receiver exists; rate limits (21020, 21046); blocks and privacy (25005, 25003, from the users'
+ * relation aggregates); content (21035, 21007, 21037); then the conversation aggregate decides
+ * (21026, dev_id retry, 21047, recall rules) and the content goes into the event sealed with the
+ * sender's data key.
+ */
 @CommandHandler(SendMessageCommand)
 export class SendMessageHandler implements ICommandHandler<SendMessageCommand, SentMessage> {
-  private readonly processor: StreamCommandProcessor<
-    ConversationState,
-    ConversationCommand,
-    SendResult
-  >;
-
   constructor(
-    store: EventStore,
+    private readonly conversations: ConversationStore,
     private readonly users: UserDirectory,
+    private readonly relations: UserRelationsStore,
+    private readonly limits: SendLimits,
+    private readonly keyRing: KeyRing,
+    @Inject(CONTENT_CATALOGS) private readonly catalogs: ContentCatalogs,
     private readonly keys: MsgKeyGenerator,
     private readonly clock: Clock,
+    @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(APP_SETTINGS) private readonly settings: AppSettings,
-  ) {
-    this.processor = new StreamCommandProcessor(store, conversationDecider);
-  }
+  ) {}
 
   async execute({ input, metadata }: SendMessageCommand): Promise<SentMessage> {
     if (input.receiverType !== 1) {
       throw Errors.validation('receiver_type 2 (groups) is not available yet');
     }
-    if (input.receiverId !== input.senderUid && !(await this.users.exists(input.receiverId))) {
-      throw Errors.userNotFound(input.receiverId);
+    if (input.receiverId === input.senderUid) throw Errors.sendToSelf();
+    if (!(await this.users.exists(input.receiverId))) throw Errors.userNotFound(input.receiverId);
+    const system = input.system === true;
+    const [sender, receiver] = await Promise.all([
+      this.relations.read(input.senderUid),
+      this.relations.read(input.receiverId),
+    ]);
+    if (system && sender.systemMsgType === 0) {
+      throw Errors.forbidden(`${input.senderUid} is not a system account (set its profile first)`);
     }
+    const refusal = messagingRefusal(input.senderUid, sender, input.receiverId, receiver);
+    if (refusal) throw refusal;
     const conversationId = privateConversationId(input.senderUid, input.receiverId);
-    const { result, position } = await this.processor.execute(
-      conversationStream(conversationId),
+    if (input.msgType === MSG_TYPE_RECALL) {
+      return this.recall(input, conversationId, system, metadata);
+    }
+
+    const valid = validateContent(input.msgType, input.content, {
+      maxTextLength: this.settings.config.MAX_TEXT_LENGTH,
+      system,
+    });
+    if (!system) await this.limits.take(input.senderUid);
+    const sealed = await this.keyRing.encryptFor(input.senderUid, valid.content);
+    const { result, position } = await this.conversations.execute(
       {
+        ...input,
         kind: 'SendMessage',
         conversationId,
-        ...input,
+        content: sealed,
         msgKey: this.keys.next(),
         nowUs: this.clock.nowUs(),
-        maxTextLength: this.settings.config.MAX_TEXT_LENGTH,
+        receiverFollowsSender: receiver.follows.has(input.senderUid),
+        system,
       },
       metadata,
     );
-    return { ...result, position };
+    const text = valid.text;
+    return {
+      ...result,
+      position,
+      eInfos: text ? findEmoticons(text, this.catalogs.emoticons, input.newFaceVersion) : [],
+      keyHitInfos: text ? matchKeywordRules(text, this.catalogs.keywordRules) : null,
+      msgContent: text ? valid.content : null,
+    };
+  }
+
+  /** msg_type 5: the content is the msg_key of the sender's message to recall. */
+  private async recall(
+    input: SendMessageInput,
+    conversationId: string,
+    system: boolean,
+    metadata: EventMetadata,
+  ): Promise<SentMessage> {
+    const target = parseMsgKey(input.content);
+    if (target === null) {
+      throw Errors.validation('a recall (msg_type 5) needs the msg_key to recall as its content');
+    }
+    let executed: Executed<SendResult>;
+    try {
+      executed = await this.conversations.execute(
+        {
+          kind: 'RecallMessage',
+          conversationId,
+          senderUid: input.senderUid,
+          receiverType: input.receiverType,
+          receiverId: input.receiverId,
+          targetMsgKey: target,
+          msgKey: this.keys.next(),
+          nowUs: this.clock.nowUs(),
+          devId: input.devId,
+          msgSource: input.msgSource,
+          system,
+          windowUs: this.settings.config.RECALL_WINDOW_SECONDS * 1_000_000,
+        },
+        metadata,
+      );
+    } catch (err) {
+      if (!(err instanceof RecallTargetUnknown)) throw err;
+      // Not among the conversation's recent messages: older than any recall window, or unknown.
+      const { rows } = await this.pool.query<{ sender_uid: string; msg_status: number }>(
+        'SELECT sender_uid, msg_status FROM rm_messages WHERE msg_key = $1 AND conversation_id = $2',
+        [target, conversationId],
+      );
+      const found = rows[0];
+      if (!found) throw Errors.msgKeyNotFound(target);
+      if (found.sender_uid !== input.senderUid) {
+        throw Errors.forbidden('only the sender may recall a message');
+      }
+      if (found.msg_status !== 0) throw Errors.alreadyRecalled(target);
+      throw Errors.recallWindowPassed(this.settings.config.RECALL_WINDOW_SECONDS);
+    }
+    return {
+      ...executed.result,
+      position: executed.position,
+      eInfos: [],
+      keyHitInfos: null,
+      msgContent: null,
+    };
   }
 }

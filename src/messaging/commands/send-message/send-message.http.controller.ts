@@ -4,8 +4,12 @@ import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagg
 import type { Response } from 'express';
 import { AuthUser, CurrentUser, RequestMetadata } from '../../../common/http/request-context';
 import type { EventMetadata } from '../../../event-store/event-store.port';
-import { SendMessageCommand } from './send-message.command';
-import { SendMessageRequestDto, SendMessageResponseDto } from './send-message.request.dto';
+import { SendMessageCommand, SentMessage } from './send-message.command';
+import {
+  SendMessageRequestDto,
+  SendMessageResponseDto,
+  toSendResponse,
+} from './send-message.request.dto';
 
 @ApiTags('messages')
 @ApiBearerAuth()
@@ -14,7 +18,11 @@ export class SendMessageHttpController {
   constructor(private readonly commands: CommandBus) {}
 
   @Post()
-  @ApiOperation({ summary: 'Send a message (a retry with the same dev_id returns the first send)' })
+  @ApiOperation({
+    summary:
+      'Send a message, or recall one (msg_type 5, content the msg_key); a retry with the same ' +
+      'dev_id returns the first send',
+  })
   @ApiResponse({ status: 201, type: SendMessageResponseDto, description: 'sent' })
   @ApiResponse({ status: 200, type: SendMessageResponseDto, description: 'a retry: already sent' })
   async send(
@@ -23,7 +31,7 @@ export class SendMessageHttpController {
     @RequestMetadata() metadata: EventMetadata,
     @Res({ passthrough: true }) res: Response,
   ): Promise<SendMessageResponseDto> {
-    const sent = await this.commands.execute(
+    const sent: SentMessage = await this.commands.execute(
       new SendMessageCommand(
         {
           senderUid: user.uid,
@@ -40,10 +48,6 @@ export class SendMessageHttpController {
       ),
     );
     res.status(sent.duplicate ? 200 : 201);
-    return {
-      msg_key: sent.msgKey,
-      msg_seqno: sent.seqno,
-      timestamp: Math.floor(sent.sentAtUs / 1_000_000),
-    };
+    return toSendResponse(sent);
   }
 }

@@ -16,6 +16,12 @@ import {
   UID_PATTERN,
   UID_RULE,
 } from '../../../accounts/commands/issue-token/get-token.request.dto';
+import type { EmoticonInfo } from '../../domain/emoticons';
+import type { KeyHitInfos } from '../../domain/keyword-rules';
+import type { SentMessage } from './send-message.command';
+
+/** Sources a user's client may claim: clients and auto-replies, not official pushes. */
+export const USER_MSG_SOURCES = [0, 1, 2, 3, 4, 7, 8, 9, 10, 11];
 
 /** `POST /api/v1/messages`: the seed's send_msg fields, as JSON. */
 export class SendMessageRequestDto {
@@ -54,11 +60,15 @@ export class SendMessageRequestDto {
   @Matches(UID_PATTERN, { each: true, message: `at_uids must hold user ids: ${UID_RULE}` })
   at_uids?: string[];
 
-  @ApiPropertyOptional({ description: 'Message source (seed 消息来源列表), default 0' })
+  @ApiPropertyOptional({
+    description:
+      'Message source (seed 消息来源列表), default 0: a client (0-4, 7) or an auto-reply (8-11); ' +
+      'the official sources are for system accounts through the admin API',
+    enum: USER_MSG_SOURCES,
+  })
   @IsOptional()
   @IsInt()
-  @Min(0)
-  @Max(1000)
+  @IsIn(USER_MSG_SOURCES)
   msg_source?: number;
 
   @ApiPropertyOptional({ description: 'Emoticon version, 0 or 1' })
@@ -75,4 +85,24 @@ export class SendMessageResponseDto {
   msg_seqno!: number;
   @ApiProperty({ description: 'Send time in seconds' })
   timestamp!: number;
+  @ApiPropertyOptional({ description: 'Emoticons in a text message (seed e_infos)' })
+  e_infos?: EmoticonInfo[];
+  @ApiPropertyOptional({ description: 'The stored content of a text message (seed msg_content)' })
+  msg_content?: string;
+  @ApiPropertyOptional({
+    description: 'Keyword rule hit: {toast, rule_id, high_text} or {} (text messages only)',
+  })
+  key_hit_infos?: KeyHitInfos;
+}
+
+/** The seed's send_msg `data`, from a send's result. */
+export function toSendResponse(sent: SentMessage): SendMessageResponseDto {
+  return {
+    msg_key: sent.msgKey,
+    msg_seqno: sent.seqno,
+    timestamp: Math.floor(sent.sentAtUs / 1_000_000),
+    ...(sent.eInfos.length > 0 ? { e_infos: [...sent.eInfos] } : {}),
+    ...(sent.msgContent !== null ? { msg_content: sent.msgContent } : {}),
+    ...(sent.keyHitInfos !== null ? { key_hit_infos: sent.keyHitInfos } : {}),
+  };
 }

@@ -1,80 +1,61 @@
-import { Inject } from '@nestjs/common';
 import { IQueryHandler, QueryHandler } from '@nestjs/cqrs';
-import type { Pool } from 'pg';
-import { PG_POOL } from '../../../core/core.module';
-import { MessageRow, messageColumns, toMessageView } from '../../../messaging/message.view';
-import { encodeCursor, ListSessionsQuery, SessionPage } from './list-sessions.query';
+import { SessionReader, SessionRow, toSessionView } from '../../session-reader';
+import {
+  encodeCursor,
+  ListSessionsQuery,
+  NewSessionsQuery,
+  SessionPage,
+} from './list-sessions.query';
 
-interface SessionRow extends Partial<MessageRow> {
-  talker_id: string;
-  session_type: number;
-  top_ts: string;
-  is_dnd: number;
-  ack_seqno: string;
-  ack_ts: string;
-  session_ts: string;
-  unread_count: number;
-  max_seqno: string;
-  has_last: boolean;
+function page(rows: SessionRow[], hasMore: boolean): SessionPage {
+  const last = rows[rows.length - 1];
+  return {
+    session_list: rows.map(toSessionView),
+    has_more: hasMore ? 1 : 0,
+    next_cursor:
+      hasMore && last
+        ? encodeCursor({
+            topTs: Number(last.top_ts),
+            sessionTs: Number(last.session_ts),
+            sessionType: last.session_type,
+            talkerId: last.talker_id,
+          })
+        : null,
+  };
 }
 
 @QueryHandler(ListSessionsQuery)
 export class ListSessionsHandler implements IQueryHandler<ListSessionsQuery, SessionPage> {
-  constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
+  constructor(private readonly reader: SessionReader) {}
 
-  async execute(q: ListSessionsQuery): Promise<SessionPage> {
-    const c = q.cursor;
-    // Keyset paging over the list index: (top_ts, session_ts, session_type, talker_id) descending.
-    const { rows } = await this.pool.query<SessionRow>(
-      `SELECT s.talker_id, s.session_type, s.top_ts, s.is_dnd, s.ack_seqno, s.ack_ts,
-              s.session_ts, s.unread_count, s.max_seqno, m.msg_seqno IS NOT NULL AS has_last,
-              ${messageColumns('m')}
-         FROM rm_sessions s
-         LEFT JOIN rm_messages m
-           ON m.conversation_id = s.conversation_id AND m.msg_seqno = s.max_seqno
-        WHERE s.owner_uid = $1
-          AND ($2::bigint IS NULL
-               OR (s.top_ts, s.session_ts, s.session_type, s.talker_id) < ($2, $3, $4, $5))
-        ORDER BY s.top_ts DESC, s.session_ts DESC, s.session_type DESC, s.talker_id DESC
-        LIMIT $6`,
-      [
-        q.ownerUid,
-        c?.topTs ?? null,
-        c?.sessionTs ?? null,
-        c?.sessionType ?? null,
-        c?.talkerId ?? null,
-        q.size + 1,
-      ],
-    );
-    const hasMore = rows.length > q.size;
-    const page = rows.slice(0, q.size);
-    const last = page[page.length - 1];
-    return {
-      session_list: page.map((r) => ({
-        talker_id: r.talker_id,
-        session_type: r.session_type,
-        at_seqno: 0,
-        top_ts: Number(r.top_ts),
-        is_follow: 0,
-        is_dnd: r.is_dnd ? 1 : 0,
-        ack_seqno: Number(r.ack_seqno),
-        ack_ts: Number(r.ack_ts),
-        session_ts: Number(r.session_ts),
-        unread_count: r.unread_count,
-        last_msg: r.has_last ? toMessageView(r as MessageRow) : null,
-        max_seqno: Number(r.max_seqno),
-        status: 0,
-      })),
-      has_more: hasMore ? 1 : 0,
-      next_cursor:
-        hasMore && last
-          ? encodeCursor({
-              topTs: Number(last.top_ts),
-              sessionTs: Number(last.session_ts),
-              sessionType: last.session_type,
-              talkerId: last.talker_id,
-            })
-          : null,
-    };
+  async execute({ ownerUid, options: o }: ListSessionsQuery): Promise<SessionPage> {
+    const c = o.cursor;
+    const { rows, hasMore } = await this.reader.list(ownerUid, {
+      filter: o.filter,
+      unfollowFold: o.unfollowFold,
+      size: o.size,
+      after: c ? [c.topTs, c.sessionTs, c.sessionType, c.talkerId] : undefined,
+      beginTs: o.beginTs ?? undefined,
+      endTs: o.endTs ?? undefined,
+      unpinnedOnly: o.endTs !== null,
+    });
+    return page(rows, hasMore);
+  }
+}
+
+@QueryHandler(NewSessionsQuery)
+export class NewSessionsHandler implements IQueryHandler<NewSessionsQuery, SessionPage> {
+  constructor(private readonly reader: SessionReader) {}
+
+  async execute(q: NewSessionsQuery): Promise<SessionPage> {
+    const { rows, hasMore } = await this.reader.list(q.ownerUid, {
+      filter: 'all',
+      unfollowFold: false,
+      size: q.size,
+      beginTs: q.beginTs,
+      byTimeOnly: true,
+    });
+    // Newest first by time alone: a cursor over (top_ts, ...) would not describe this order.
+    return { ...page(rows, false), has_more: hasMore ? 1 : 0 };
   }
 }

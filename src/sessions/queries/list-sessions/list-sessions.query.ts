@@ -1,5 +1,6 @@
 import { Query } from '@nestjs/cqrs';
 import { UID_PATTERN } from '../../../accounts/commands/issue-token/get-token.request.dto';
+import type { SessionFilter } from '../../session-reader';
 import type { SessionView } from '../../session.view';
 
 export interface SessionPage {
@@ -9,12 +10,37 @@ export interface SessionPage {
   next_cursor: string | null;
 }
 
-/** The caller's sessions, pinned first, then by latest activity; paged by an opaque cursor. */
+export interface ListSessionsOptions {
+  readonly filter: SessionFilter;
+  /** Leave sessions with users not followed out of the main list (they have their own). */
+  readonly unfollowFold: boolean;
+  readonly size: number;
+  readonly cursor: SessionCursor | null;
+  /** session_ts bounds in microseconds, exclusive (the seed's begin_ts / end_ts). */
+  readonly beginTs: number | null;
+  readonly endTs: number | null;
+}
+
+/**
+ * The caller's sessions, pinned first, then by latest activity. Pages by an opaque cursor, or as
+ * the seed does by `end_ts` (the last session_ts seen): pinned sessions all come on the page
+ * without `end_ts`, and pages with it hold unpinned sessions only, so none repeats.
+ */
 export class ListSessionsQuery extends Query<SessionPage> {
   constructor(
     readonly ownerUid: string,
+    readonly options: ListSessionsOptions,
+  ) {
+    super();
+  }
+}
+
+/** The seed's new_sessions: sessions active after `beginTs`, newest first. */
+export class NewSessionsQuery extends Query<SessionPage> {
+  constructor(
+    readonly ownerUid: string,
+    readonly beginTs: number,
     readonly size: number,
-    readonly cursor: SessionCursor | null,
   ) {
     super();
   }

@@ -1,0 +1,2 @@
+/** The emoticon catalog and keyword rules in use, loaded at start from the configured files. */
+export const CONTENT_CATALOGS = Symbol('CONTENT_CATALOGS');
