@@ -17,6 +17,7 @@ export class GetHistoryHandler implements IQueryHandler<GetHistoryQuery, History
     const { rows } = await this.pool.query<MessageRow>(
       `SELECT ${messageColumns('m')} FROM rm_messages m
         WHERE m.conversation_id = $1
+          AND m.msg_status <> 2 -- recalled by the system: gone from history
           AND ($2::bigint IS NULL OR m.msg_seqno > $2)
           AND ($3::bigint IS NULL OR m.msg_seqno < $3)
         ORDER BY m.msg_seqno ${ascending ? 'ASC' : 'DESC'}
