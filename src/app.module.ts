@@ -5,6 +5,7 @@ import { LoggerModule } from 'nestjs-pino';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { AccountsModule } from './accounts/accounts.module';
+import { BilibiliCompatModule } from './compat/bilibili/bilibili.module';
 import { HttpErrorFilter } from './common/http/error.filter';
 import { AppSettings } from './config/app-config';
 import { ConfigModule } from '@nestjs/config';
@@ -87,6 +88,7 @@ export class AppModule {
         RelationsModule,
         MessagingModule,
         SessionsModule,
+        BilibiliCompatModule,
         HealthModule,
       ],
       providers: [

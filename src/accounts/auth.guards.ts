@@ -3,13 +3,33 @@ import { Reflector } from '@nestjs/core';
 import { JwtService, TokenExpiredError } from '@nestjs/jwt';
 import { timingSafeEqual } from 'node:crypto';
 import { DomainError, ErrorCodes } from '../common/errors';
-import { AuthedRequest, IS_PUBLIC } from '../common/http/request-context';
+import { AuthedRequest, AuthUser, IS_PUBLIC } from '../common/http/request-context';
 import { APP_SETTINGS, AppSettings } from '../config/app-config';
 
 export interface TokenClaims {
   sub: string;
   plat: number;
   jti: string;
+}
+
+/**
+ * The user a token names, or a 401 domain error saying why not (40101 expired, 40102 invalid).
+ * Every transport that takes user tokens (REST, the compat surfaces, sockets) verifies with this.
+ */
+export async function verifyUserToken(jwt: JwtService, token: string): Promise<AuthUser> {
+  let claims: TokenClaims;
+  try {
+    claims = await jwt.verifyAsync<TokenClaims>(token, { algorithms: ['HS256'] });
+  } catch (err) {
+    if (err instanceof TokenExpiredError) {
+      throw new DomainError(ErrorCodes.TOKEN_EXPIRED, 401, 'the token has expired; get a new one');
+    }
+    throw new DomainError(ErrorCodes.TOKEN_INVALID, 401, 'the token is not valid');
+  }
+  if (typeof claims.sub !== 'string' || typeof claims.jti !== 'string') {
+    throw new DomainError(ErrorCodes.TOKEN_INVALID, 401, 'the token is not valid');
+  }
+  return { uid: claims.sub, platform: Number(claims.plat) || 0, tokenId: claims.jti };
 }
 
 /** Every route needs `Authorization: Bearer <jwt>` unless marked {@link Public}. */
@@ -36,23 +56,7 @@ export class JwtAuthGuard implements CanActivate {
         'an Authorization: Bearer <token> header is required',
       );
     }
-    let claims: TokenClaims;
-    try {
-      claims = await this.jwt.verifyAsync<TokenClaims>(match[1], { algorithms: ['HS256'] });
-    } catch (err) {
-      if (err instanceof TokenExpiredError) {
-        throw new DomainError(
-          ErrorCodes.TOKEN_EXPIRED,
-          401,
-          'the token has expired; get a new one',
-        );
-      }
-      throw new DomainError(ErrorCodes.TOKEN_INVALID, 401, 'the token is not valid');
-    }
-    if (typeof claims.sub !== 'string' || typeof claims.jti !== 'string') {
-      throw new DomainError(ErrorCodes.TOKEN_INVALID, 401, 'the token is not valid');
-    }
-    req.user = { uid: claims.sub, platform: Number(claims.plat) || 0, tokenId: claims.jti };
+    req.user = await verifyUserToken(this.jwt, match[1]);
     return true;
   }
 }

@@ -1,6 +1,11 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { DomainError, ErrorCodes } from '../errors';
+import {
+  bilibiliErrorEnvelope,
+  BilibiliCodes,
+  isBilibiliPath,
+} from '../../compat/bilibili/bilibili-envelope';
 
 interface ErrorBody {
   statusCode: number;
@@ -52,7 +57,8 @@ function fromHttpStack(err: unknown): ErrorBody | null {
 /**
  * The one place where errors become HTTP responses. Native endpoints answer
  * `{ statusCode, code, message }`; the seed gateway's endpoints answer in its envelope
- * `{ code, error }`. Anything unexpected is logged and answered 500 without internals.
+ * `{ code, error }`; the Bilibili web API's (src/compat/bilibili) in `{ code, msg, message, ttl }`.
+ * Anything unexpected is logged and answered 500 without internals.
  */
 @Catch()
 export class HttpErrorFilter implements ExceptionFilter {
@@ -81,8 +87,41 @@ export class HttpErrorFilter implements ExceptionFilter {
       res.status(body.statusCode).json({ code: body.code, error: body.message });
       return;
     }
+    if (isBilibiliPath(req.path)) {
+      // Bilibili answers 200 with the code in the envelope; only a server fault keeps its 5xx.
+      const status = body.statusCode >= 500 ? body.statusCode : 200;
+      res
+        .status(status)
+        .json(
+          bilibiliErrorEnvelope(req.path, toBilibiliCode(body.code, body.statusCode), body.message),
+        );
+      return;
+    }
     res.status(body.statusCode).json(body);
   }
+}
+
+/** Our codes in the Bilibili envelope: Bilibili's general codes for the same meaning. */
+const BILIBILI_CODE_OF: Record<number, number> = {
+  [ErrorCodes.TOKEN_MISSING]: BilibiliCodes.NOT_LOGGED_IN,
+  [ErrorCodes.TOKEN_EXPIRED]: BilibiliCodes.NOT_LOGGED_IN,
+  [ErrorCodes.TOKEN_INVALID]: BilibiliCodes.NOT_LOGGED_IN,
+  [ErrorCodes.FORBIDDEN]: BilibiliCodes.FORBIDDEN,
+  [ErrorCodes.ROUTE_NOT_FOUND]: BilibiliCodes.NOT_FOUND,
+  [ErrorCodes.USER_NOT_FOUND]: BilibiliCodes.NOT_FOUND,
+  [ErrorCodes.CONTENDED]: BilibiliCodes.OVERLOADED,
+};
+
+/**
+ * The code a Bilibili client gets: the seed's own codes (10005, 21007 … 25005, 1000004) and
+ * Bilibili codes raised by the compat layer (-111) as they are; ours (4xxxx, 5xxxx) as Bilibili's
+ * general code of the same meaning, -400 (request error) or -500 when there is no closer one.
+ */
+export function toBilibiliCode(code: number, status: number): number {
+  const mapped = BILIBILI_CODE_OF[code];
+  if (mapped !== undefined) return mapped;
+  if (code < 40000 || code >= 60000) return code;
+  return status >= 500 ? BilibiliCodes.SERVER_ERROR : BilibiliCodes.REQUEST_ERROR;
 }
 
 /** Endpoints that speak the seed gateway's envelope (go-im-gateway-api.md). */
