@@ -64,6 +64,8 @@ export class SendMessageHandler implements ICommandHandler<SendMessageCommand, S
     if (refusal) throw refusal;
     const conversationId = privateConversationId(input.senderUid, input.receiverId);
     if (input.msgType === MSG_TYPE_RECALL) {
+      // A recall is a message too: it counts against the sender's rate and daily cap.
+      if (!system) await this.limits.take(input.senderUid);
       return this.recall(input, conversationId, system, metadata);
     }
 

@@ -49,7 +49,8 @@ export class NewSessionsHandler implements IQueryHandler<NewSessionsQuery, Sessi
 
   async execute(q: NewSessionsQuery): Promise<SessionPage> {
     const { rows, hasMore } = await this.reader.list(q.ownerUid, {
-      filter: 'all',
+      // The main list's sessions: intercepted ones stay in the dustbin.
+      filter: 'main',
       unfollowFold: false,
       size: q.size,
       beginTs: q.beginTs,
