@@ -6,6 +6,7 @@ import {
   ConversationCommand,
   ConversationState,
   conversationStream,
+  recentSend,
   SendResult,
 } from './domain/conversation';
 
@@ -24,5 +25,19 @@ export class ConversationStore {
 
   execute(command: ConversationCommand, metadata: EventMetadata): Promise<Executed<SendResult>> {
     return this.processor.execute(conversationStream(command.conversationId), command, metadata);
+  }
+
+  /**
+   * The first answer to a retried dev_id, read fresh from the store, or null when the dev_id is not
+   * among the conversation's recent sends.
+   */
+  async earlierSend(
+    conversationId: string,
+    senderUid: string,
+    devId: string,
+  ): Promise<SendResult | null> {
+    const state = await this.processor.read(conversationStream(conversationId), 0);
+    const earlier = recentSend(state, senderUid, devId);
+    return earlier ? { ...earlier, conversationId, duplicate: true } : null;
   }
 }

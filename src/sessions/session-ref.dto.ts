@@ -1,5 +1,4 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
 import { IsIn, IsInt, Matches } from 'class-validator';
 import { UID_PATTERN, UID_RULE } from '../accounts/commands/issue-token/get-token.request.dto';
 import type { SessionType } from '../messaging/messaging.events';
@@ -8,7 +7,6 @@ import type { SessionRef } from './sessions.events';
 /** A session named in a body: the seed's SimpleSession. */
 export class SessionRefDto {
   @ApiProperty({ description: '1: user, 2: group' })
-  @Type(() => Number)
   @IsInt()
   @IsIn([1, 2])
   session_type!: SessionType;

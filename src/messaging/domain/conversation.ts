@@ -184,14 +184,22 @@ export function isStorableText(text: string): boolean {
   return text.isWellFormed() && !text.includes('\u0000');
 }
 
+/** The message a sender's dev_id produced, when it is among the recent sends. */
+export function recentSend(
+  state: ConversationState,
+  senderUid: string,
+  devId: string,
+): SentRef | undefined {
+  return state.status === 'active' ? state.recent.get(sendKey(senderUid, devId)) : undefined;
+}
+
 function earlierSend(
   state: ConversationState,
   senderUid: string,
   devId: string,
   conversationId: string,
 ): Decision<SendResult> | null {
-  const earlier =
-    state.status === 'active' ? state.recent.get(sendKey(senderUid, devId)) : undefined;
+  const earlier = recentSend(state, senderUid, devId);
   return earlier ? { events: [], result: { ...earlier, conversationId, duplicate: true } } : null;
 }
 

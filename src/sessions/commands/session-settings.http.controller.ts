@@ -33,7 +33,6 @@ import { AckResult, UpdateAckCommand } from './update-ack/update-ack.command';
 
 export class UpdateAckRequestDto {
   @ApiProperty({ description: 'Read up to and including this seqno' })
-  @Type(() => Number)
   @IsInt()
   @Min(0)
   @Max(Number.MAX_SAFE_INTEGER)

@@ -21,7 +21,9 @@ import { findEmoticons } from '../../domain/emoticons';
 import { matchKeywordRules } from '../../domain/keyword-rules';
 import { MSG_TYPE_RECALL } from '../../messaging.events';
 import { parseMsgKey } from '../../msg-key';
-import { SendLimits } from '../../send-limits';
+import { Refund, SendLimits } from '../../send-limits';
+
+const NO_EXTRAS = { eInfos: [], keyHitInfos: null, msgContent: null } as const;
 import { SendMessageCommand, SendMessageInput, SentMessage } from './send-message.command';
 
 /**
@@ -65,28 +67,31 @@ export class SendMessageHandler implements ICommandHandler<SendMessageCommand, S
     const conversationId = privateConversationId(input.senderUid, input.receiverId);
     if (input.msgType === MSG_TYPE_RECALL) {
       // A recall is a message too: it counts against the sender's rate and daily cap.
-      if (!system) await this.limits.take(input.senderUid);
-      return this.recall(input, conversationId, system, metadata);
+      const executed = await this.limited(input, conversationId, system, () =>
+        this.recall(input, conversationId, system, metadata),
+      );
+      return { ...executed.result, position: executed.position, ...NO_EXTRAS };
     }
 
     const valid = validateContent(input.msgType, input.content, {
       maxTextLength: this.settings.config.MAX_TEXT_LENGTH,
       system,
     });
-    if (!system) await this.limits.take(input.senderUid);
     const sealed = await this.keyRing.encryptFor(input.senderUid, valid.content);
-    const { result, position } = await this.conversations.execute(
-      {
-        ...input,
-        kind: 'SendMessage',
-        conversationId,
-        content: sealed,
-        msgKey: this.keys.next(),
-        nowUs: this.clock.nowUs(),
-        receiverFollowsSender: receiver.follows.has(input.senderUid),
-        system,
-      },
-      metadata,
+    const { result, position } = await this.limited(input, conversationId, system, () =>
+      this.conversations.execute(
+        {
+          ...input,
+          kind: 'SendMessage',
+          conversationId,
+          content: sealed,
+          msgKey: this.keys.next(),
+          nowUs: this.clock.nowUs(),
+          receiverFollowsSender: receiver.follows.has(input.senderUid),
+          system,
+        },
+        metadata,
+      ),
     );
     const text = valid.text;
     return {
@@ -98,20 +103,53 @@ export class SendMessageHandler implements ICommandHandler<SendMessageCommand, S
     };
   }
 
+  /**
+   * Runs a send within the sender's limits (21020, 21046). A send that does not end as a new
+   * message (refused by the conversation, or a retried dev_id) gives its allowance back; a retried
+   * dev_id is answered even when the sender has no allowance left.
+   */
+  private async limited(
+    input: SendMessageInput,
+    conversationId: string,
+    system: boolean,
+    run: () => Promise<Executed<SendResult>>,
+  ): Promise<Executed<SendResult>> {
+    if (system) return run();
+    let refund: Refund;
+    try {
+      refund = await this.limits.take(input.senderUid);
+    } catch (err) {
+      const earlier = await this.conversations.earlierSend(
+        conversationId,
+        input.senderUid,
+        input.devId,
+      );
+      if (earlier) return { result: earlier, position: null };
+      throw err;
+    }
+    try {
+      const executed = await run();
+      if (executed.result.duplicate) refund();
+      return executed;
+    } catch (err) {
+      refund();
+      throw err;
+    }
+  }
+
   /** msg_type 5: the content is the msg_key of the sender's message to recall. */
   private async recall(
     input: SendMessageInput,
     conversationId: string,
     system: boolean,
     metadata: EventMetadata,
-  ): Promise<SentMessage> {
+  ): Promise<Executed<SendResult>> {
     const target = parseMsgKey(input.content);
     if (target === null) {
       throw Errors.validation('a recall (msg_type 5) needs the msg_key to recall as its content');
     }
-    let executed: Executed<SendResult>;
     try {
-      executed = await this.conversations.execute(
+      return await this.conversations.execute(
         {
           kind: 'RecallMessage',
           conversationId,
@@ -143,12 +181,5 @@ export class SendMessageHandler implements ICommandHandler<SendMessageCommand, S
       if (found.msg_status !== 0) throw Errors.alreadyRecalled(target);
       throw Errors.recallWindowPassed(this.settings.config.RECALL_WINDOW_SECONDS);
     }
-    return {
-      ...executed.result,
-      position: executed.position,
-      eInfos: [],
-      keyHitInfos: null,
-      msgContent: null,
-    };
   }
 }

@@ -23,7 +23,8 @@ export class SyncRelationHandler implements IQueryHandler<SyncRelationQuery, Rel
     if (clientSeqno === server) {
       return { ...base, full: 0, relation_logs: [], friend_list: [] };
     }
-    if (clientSeqno < server && server - clientSeqno <= MAX_INCREMENTAL_LOGS) {
+    // A client holding nothing (0) gets the list, not the whole history of changes.
+    if (clientSeqno > 0 && clientSeqno < server && server - clientSeqno <= MAX_INCREMENTAL_LOGS) {
       const { rows } = await this.pool.query<{
         seqno: string;
         target_uid: string;
@@ -46,7 +47,7 @@ export class SyncRelationHandler implements IQueryHandler<SyncRelationQuery, Rel
         friend_list: [],
       };
     }
-    // Too far behind, or ahead of the server (a client from another install): start over.
+    // New, too far behind, or ahead of the server (a client from another install): start over.
     const { rows } = await this.pool.query<{ target_uid: string; kinds: number[] }>(
       `SELECT target_uid, array_agg(kind) AS kinds FROM rm_relations
         WHERE owner_uid = $1 GROUP BY target_uid ORDER BY target_uid`,

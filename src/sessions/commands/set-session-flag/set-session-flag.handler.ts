@@ -29,9 +29,15 @@ export class SetSessionFlagHandler implements ICommandHandler<
     private readonly clock: Clock,
   ) {}
 
+  /**
+   * Always records the setting asked for, even when the read model says it is already so: the read
+   * model may lag a change made a moment ago (here or on another node), and skipping the write
+   * would then lose this one. The projection applies settings in log order, last one wins.
+   * `changed` says whether the read model held another value.
+   */
   async execute(c: SetSessionFlagCommand): Promise<{ changed: boolean }> {
     const session = await this.sessions.require(c.ownerUid, c.sessionType, c.talkerId);
-    if (IS_ON[c.flag](session) === c.on) return { changed: false };
+    const changed = IS_ON[c.flag](session) !== c.on;
     const ref = { ownerUid: c.ownerUid, sessionType: c.sessionType, talkerId: c.talkerId };
     switch (c.flag) {
       case 'top': {
@@ -54,6 +60,6 @@ export class SetSessionFlagHandler implements ICommandHandler<
         throw new Error(`unknown session flag ${String(never)}`);
       }
     }
-    return { changed: true };
+    return { changed };
   }
 }

@@ -1,13 +1,21 @@
 import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { Errors } from '../../../common/errors';
+import { Lru } from '../../../common/lru';
 import { Clock } from '../../../core/clock';
 import { SessionEventsWriter } from '../../session-events.writer';
 import { SessionLookup } from '../../session-lookup';
 import { SESSION_ACKED, SessionAckedData } from '../../sessions.events';
 import { AckResult, UpdateAckCommand } from './update-ack.command';
 
+/**
+ * An ack at or below what is already acked writes nothing (the projection keeps the maximum, so
+ * skipping it is always safe). "Already acked" is the read model's value or, when the read model
+ * lags, the newest ack this node wrote.
+ */
 @CommandHandler(UpdateAckCommand)
 export class UpdateAckHandler implements ICommandHandler<UpdateAckCommand, AckResult> {
+  private readonly written = new Lru<string, number>(100_000);
+
   constructor(
     private readonly sessions: SessionLookup,
     private readonly writer: SessionEventsWriter,
@@ -27,13 +35,16 @@ export class UpdateAckHandler implements ICommandHandler<UpdateAckCommand, AckRe
         );
       }
     }
-    if (c.ackSeqno <= session.ackSeqno) return { ackSeqno: session.ackSeqno, changed: false };
+    const key = `${c.ownerUid}\u0000${c.sessionType}\u0000${c.talkerId}`;
+    const acked = Math.max(session.ackSeqno, this.written.get(key) ?? 0);
+    if (c.ackSeqno <= acked) return { ackSeqno: acked, changed: false };
     const data: SessionAckedData = {
       ownerUid: c.ownerUid,
       acks: [{ sessionType: c.sessionType, talkerId: c.talkerId, ackSeqno: c.ackSeqno }],
       atUs: this.clock.nowUs(),
     };
     await this.writer.append(c.ownerUid, SESSION_ACKED, data, c.metadata);
+    this.written.set(key, Math.max(c.ackSeqno, this.written.get(key) ?? 0));
     return { ackSeqno: c.ackSeqno, changed: true };
   }
 }
