@@ -28,6 +28,7 @@ export const ErrorCodes = {
   USER_NOT_FOUND: 40401,
   METHOD_NOT_ALLOWED: 40500,
   EVENT_ID_CONFLICT: 40900,
+  ACCOUNT_ERASED: 41000,
   PAYLOAD_TOO_LARGE: 41300,
   UNSUPPORTED_MEDIA_TYPE: 41500,
   INTERNAL: 50000,
@@ -65,6 +66,8 @@ export const Errors = {
       `messages of msg_type ${msgType} cannot be sent`,
     ),
   forbidden: (message: string) => new DomainError(ErrorCodes.FORBIDDEN, 403, message),
+  accountErased: (uid: string) =>
+    new DomainError(ErrorCodes.ACCOUNT_ERASED, 410, `the data of user ${uid} has been erased`),
   msgKeyNotFound: (msgKey: string) =>
     new DomainError(ErrorCodes.MSG_KEY_NOT_FOUND, 404, `message ${msgKey} does not exist`),
   sendTooFast: (perSecond: number) =>

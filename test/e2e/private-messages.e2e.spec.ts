@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { KeyRing } from '../../src/crypto/key-ring';
 import request from 'supertest';
 import { startTestApp, TestApp } from '../support/app';
 import { waitFor } from '../support/wait-for';
@@ -608,6 +609,19 @@ describe('private messages over HTTP: send rules, retries, content and recall', 
       // And history serves the plain text
       await waitFor(async () => (await history(b, 'enc-a')).length === 1, 'the message in history');
       expect((await history(b, 'enc-a'))[0].content).toBe(text(secret));
+    });
+
+    it('refuses a send from a user whose data key was destroyed with 41000, writing nothing', async () => {
+      // Given a user who sent once and whose key was then destroyed (erased)
+      const a = await user('erased-a');
+      const b = await user('erased-b');
+      await t.follow(b, 'erased-a');
+      await sent(send(a, 'erased-b'));
+      // (through the app's own key ring: another node's cached key outlives a destroy until the
+      // erasure tooling of the admin issue notifies every node)
+      await t.app.get(KeyRing).destroyKey('erased-a');
+      // When they send again, Then it is refused and nothing is written
+      await rejects(send(a, 'erased-b'), 410, 41000);
     });
   });
 

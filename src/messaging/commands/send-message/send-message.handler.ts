@@ -8,7 +8,7 @@ import type { Executed } from '../../../common/stream-command-processor';
 import { APP_SETTINGS, AppSettings } from '../../../config/app-config';
 import { Clock } from '../../../core/clock';
 import { PG_POOL } from '../../../core/core.module';
-import { KeyRing } from '../../../crypto/key-ring';
+import { KeyDestroyedError, KeyRing } from '../../../crypto/key-ring';
 import type { EventMetadata } from '../../../event-store/event-store.port';
 import { messagingRefusal } from '../../../relations/domain/user-relations';
 import { UserRelationsStore } from '../../../relations/user-relations.store';
@@ -77,7 +77,10 @@ export class SendMessageHandler implements ICommandHandler<SendMessageCommand, S
       maxTextLength: this.settings.config.MAX_TEXT_LENGTH,
       system,
     });
-    const sealed = await this.keyRing.encryptFor(input.senderUid, valid.content);
+    const sealed = await this.keyRing.encryptFor(input.senderUid, valid.content).catch((err) => {
+      // An erased user's key is gone for good: they cannot write personal content again.
+      throw err instanceof KeyDestroyedError ? Errors.accountErased(input.senderUid) : err;
+    });
     const { result, position } = await this.limited(input, conversationId, system, () =>
       this.conversations.execute(
         {
