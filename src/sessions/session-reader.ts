@@ -13,8 +13,9 @@ import type { SessionView } from './session.view';
 export type SessionFilter = 'main' | 'unfollowed' | 'groups' | 'all' | 'intercepted';
 
 /** SQL for one row of the session list, aliased: s session, m last message, p talker profile. */
-const FOLLOWS = `EXISTS (SELECT 1 FROM rm_relations f
-                  WHERE f.owner_uid = s.owner_uid AND f.kind = 1 AND f.target_uid = s.talker_id)`;
+// The follow is joined once (fr) rather than probed with EXISTS where it is used: the planner
+// turned each EXISTS into a hashed subplan over all of rm_relations (bench:session-list).
+const FOLLOWS = `(fr.target_uid IS NOT NULL)`;
 const SYSTEM = `(COALESCE(p.system_msg_type, 0) > 0)`;
 const INTERCEPTED = `(s.session_type = 1 AND s.is_trust = 0 AND NOT ${SYSTEM}
                       AND COALESCE(us.intercept, false) AND NOT ${FOLLOWS})`;
@@ -22,6 +23,8 @@ export const VISIBLE = `s.max_seqno > s.hidden_upto_seqno`;
 
 const FROM = `rm_sessions s
   LEFT JOIN rm_messages m ON m.conversation_id = s.conversation_id AND m.msg_seqno = s.max_seqno
+  LEFT JOIN rm_relations fr
+    ON fr.owner_uid = s.owner_uid AND fr.kind = 1 AND fr.target_uid = s.talker_id
   LEFT JOIN rm_user_settings us ON us.uid = s.owner_uid
   LEFT JOIN rm_profiles p ON p.uid = s.talker_id AND s.session_type = 1`;
 

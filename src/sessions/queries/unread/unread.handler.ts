@@ -10,17 +10,18 @@ export class UnreadHandler implements IQueryHandler<UnreadQuery, UnreadCounts> {
   constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
 
   async execute({ ownerUid, unreadType }: UnreadQuery): Promise<UnreadCounts> {
-    // Only sessions with something unread are read (the rm_sessions_unread partial index).
+    // Only sessions with something unread are read (the rm_sessions_unread partial index); `u` is
+    // materialized so the follow is looked up once per session, not once per aggregate.
     const { rows } = await this.pool.query<Record<keyof UnreadCounts, string>>(
-      `WITH u AS (
+      `WITH u AS MATERIALIZED (
          SELECT s.session_type, s.max_seqno - s.ack_seqno AS n,
                 COALESCE(p.system_msg_type, 0) AS sys,
-                s.session_type = 1 AND EXISTS (
-                  SELECT 1 FROM rm_relations f WHERE f.owner_uid = s.owner_uid AND f.kind = 1
-                     AND f.target_uid = s.talker_id) AS follows,
+                s.session_type = 1 AND f.target_uid IS NOT NULL AS follows,
                 s.is_trust = 1 AS trusted
            FROM rm_sessions s
            LEFT JOIN rm_profiles p ON p.uid = s.talker_id AND s.session_type = 1
+           LEFT JOIN rm_relations f
+             ON f.owner_uid = s.owner_uid AND f.kind = 1 AND f.target_uid = s.talker_id
           WHERE s.owner_uid = $1 AND s.max_seqno > s.ack_seqno AND ${VISIBLE} AND s.is_dnd = 0
        ), k AS (
          SELECT u.*, (u.session_type = 1 AND u.sys = 0 AND NOT u.follows AND NOT u.trusted
