@@ -1,161 +1,314 @@
 /**
- * Sending over REST end to end: a server process (as `npm start` runs it, on a fresh embedded
- * PostgreSQL) and a load generator in this process, 200 concurrent senders in 100 pairs, each
- * sending to its partner and waiting for each answer. Reports messages/s acknowledged, latency
- * percentiles, and how long the projections took to show every message afterwards.
- *   npm run bench:http-send            (SENDERS=200 MESSAGES=20000)
+ * Sending over REST end to end: the server as its own process (`node dist/src/main.js`, built by
+ * `nest build`, projections on, default log level) on the bench's PostgreSQL (benchDatabase, the
+ * embedded server's default durable settings, given to the server as DATABASE_URL), and a load
+ * generator in this process: 200 concurrent senders in 100 pairs, each sending to its partner and
+ * waiting for each answer before sending again, over keep-alive connections. Every user follows
+ * its partner first (so the one-message-before-a-reply rule, 21047, does not apply) and the
+ * per-sender limits are raised (SEND_RATE_PER_SECOND, SEND_RATE_BURST, SEND_DAILY_CAP): the figure
+ * is the server's, not the limits'.
+ * Reports messages/s acknowledged (whole run and per 5 s window), send latency, CPU per party, and
+ * the projection lag: for every SAMPLE-th message, the time from its 201 until the receiver's read
+ * model shows it (its rm_messages row and the receiver's rm_sessions max_seqno), polled every 10 ms.
+ *   npm run bench:http-send            (SENDERS=200 MESSAGES=40000 SAMPLE=5)
+ * Where the time goes:
+ *   PROF=1               CPU profile of the server in /tmp/prof (bench/profile-summary.ts sums it)
+ *   PGSS=1               statements per message from pg_stat_statements
+ *   LOG_LEVEL, PROJECTIONS=off   passed to the server (no lag is measured without projections)
+ *   PROJECTOR_PROCESS=1  projections in a second server process that serves no requests
+ *   API_PROCESSES=n      n API server processes on the same database, pair p on server p % n
  */
-import { ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { report } from './support';
+import { Pool } from 'pg';
+import { startEmbeddedPostgres } from '../src/database/embedded-postgres';
+import { runMigrations } from '../src/database/migrate';
+import { CpuMeter } from './cpu';
+import { latency } from './measure';
+import { BenchServer, HttpClient, startServer } from './server';
+import { BenchDb, benchDatabase, report } from './support';
 
 const SENDERS = Number(process.env.SENDERS ?? 200);
-const MESSAGES = Number(process.env.MESSAGES ?? 20_000);
-const agent = new Agent({ keepAlive: true, maxSockets: SENDERS });
+const MESSAGES = Number(process.env.MESSAGES ?? 40_000);
+const SAMPLE = Number(process.env.SAMPLE ?? 5);
+const API_PROCESSES = Number(process.env.API_PROCESSES ?? 1);
+const POLL_MS = 10;
+const WINDOW_MS = 5000;
 
-function call(
-  url: string,
-  method: string,
-  path: string,
-  headers: Record<string, string>,
-  body?: unknown,
-): Promise<{ status: number; json: unknown }> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const req = request(
-      `${url}${path}`,
-      {
-        method,
-        agent,
-        headers: {
-          ...headers,
-          ...(payload
-            ? { 'content-type': 'application/json', 'content-length': payload.length }
-            : {}),
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            json: JSON.parse(Buffer.concat(chunks).toString() || 'null'),
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
+/** benchDatabase, or with PGSS=1 the same embedded PostgreSQL with pg_stat_statements loaded. */
+async function database(): Promise<BenchDb> {
+  if (!process.env.PGSS) return benchDatabase(4);
+  const root = mkdtempSync(join(tmpdir(), 'im-bench-'));
+  chmodSync(root, 0o755);
+  const pg = await startEmbeddedPostgres({
+    clusterDir: join(root, 'cluster'),
+    database: 'bench',
+    settings: { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' },
   });
-}
-
-function startServer(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(
-    process.execPath,
-    [...(process.env.PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), 'dist/src/main.js'],
-    {
-      // The default log level: one JSON line per request, as in production.
-      env: { ...process.env, DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'inherit'],
+  await runMigrations(pg.url);
+  const pool = new Pool({ connectionString: pg.url, max: 4 });
+  pool.on('error', () => undefined);
+  await pool.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+  return {
+    url: pg.url,
+    pool,
+    close: async () => {
+      await pool.end();
+      await pg.stop();
+      rmSync(root, { recursive: true, force: true });
     },
-  );
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /"url":"([^"]+)","embedded"/.exec(out);
-      if (m) resolve({ child, url: m[1] });
-    });
-    child.once('exit', (code) => reject(new Error(`server exited ${code}`)));
-  });
+  };
 }
+
+interface Sample {
+  readonly msgKey: string;
+  readonly seqno: number;
+  readonly receiver: string;
+  readonly sender: string;
+  readonly ackedAt: number;
+}
+
+/**
+ * Polls the read models for sampled messages: visible once the message's rm_messages row exists
+ * and the receiver's session has reached its seqno.
+ */
+class LagProbe {
+  private pending: Sample[] = [];
+  readonly lags: number[] = [];
+  private stopped = false;
+  private readonly loop: Promise<void>;
+
+  constructor(private readonly pool: Pool) {
+    this.loop = this.run();
+  }
+
+  add(s: Sample): void {
+    this.pending.push(s);
+  }
+
+  /** Waits until every sample has been seen (or `timeoutMs`), then stops polling. */
+  async finish(timeoutMs = 60_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.pending.length > 0 && Date.now() < deadline) await sleep(POLL_MS);
+    this.stopped = true;
+    await this.loop;
+    return this.pending.length;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      const batch = this.pending;
+      if (batch.length > 0) {
+        const { rows } = await this.pool.query<{ k: string }>(
+          `SELECT i.k::text AS k
+             FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[]) AS i(k, o, t, seq)
+            WHERE EXISTS (SELECT 1 FROM rm_messages m WHERE m.msg_key = i.k)
+              AND EXISTS (SELECT 1 FROM rm_sessions s WHERE s.owner_uid = i.o
+                             AND s.session_type = 1 AND s.talker_id = i.t AND s.max_seqno >= i.seq)`,
+          [
+            batch.map((s) => s.msgKey),
+            batch.map((s) => s.receiver),
+            batch.map((s) => s.sender),
+            batch.map((s) => s.seqno),
+          ],
+        );
+        const now = performance.now();
+        const seen = new Set(rows.map((r) => r.k));
+        for (const s of batch) if (seen.has(s.msgKey)) this.lags.push(now - s.ackedAt);
+        // Samples added while the query ran are in this.pending after `batch`'s.
+        this.pending = this.pending.filter((s) => !seen.has(s.msgKey));
+      }
+      await sleep(POLL_MS);
+    }
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'im-bench-http-'));
-  chmodSync(dataDir, 0o755);
-  const { child, url } = await startServer(dataDir);
+  const db = await database();
+  const limits = {
+    SEND_RATE_PER_SECOND: '100000',
+    SEND_RATE_BURST: '100000',
+    SEND_DAILY_CAP: '100000000',
+  };
+  // PROJECTOR_PROCESS=1: the API servers without projections, and one more server process on the
+  // same database that runs them and serves nothing. API_PROCESSES=n: n API servers on the same
+  // database (projections in the first), pair p on server p % n.
+  const separate = Boolean(process.env.PROJECTOR_PROCESS);
+  const servers: BenchServer[] = [];
+  for (let n = 0; n < API_PROCESSES; n++) {
+    servers.push(
+      await startServer(db.url, {
+        ...limits,
+        ...(separate || n > 0 ? { PROJECTIONS: 'off' } : {}),
+      }),
+    );
+  }
+  const projector = separate ? await startServer(db.url, { PROJECTIONS: 'on' }) : null;
+  const clients = servers.map((s) => new HttpClient(s.url, SENDERS));
+  const clientOf = (i: number) => clients[(i >> 1) % clients.length];
+  const probePool = new Pool({ connectionString: db.url, max: 1 });
+  probePool.on('error', () => undefined);
   try {
-    const key = (
-      JSON.parse(readFileSync(join(dataDir, 'secrets.json'), 'utf8')) as { adminApiKey: string }
-    ).adminApiKey;
+    const users = Array.from({ length: SENDERS }, (_, i) => `u${i}`);
+    const partner = (i: number) => i ^ 1;
     const tokens: string[] = [];
-    for (let i = 0; i < SENDERS; i++) {
-      const res = await call(
-        url,
-        'POST',
-        '/inner/get_token',
-        { 'x-admin-key': key },
-        { session: `u${i}`, platform: 7 },
-      );
-      tokens.push((res.json as { data: string }).data);
-    }
+    for (const uid of users) tokens.push(await clients[0].token(servers[0].adminKey, uid));
+    // Everyone follows their partner: either may send any number of messages in a row.
+    await Promise.all(
+      users.map(async (_, i) => {
+        const res = await clientOf(i).call(
+          'PUT',
+          `/api/v1/relations/following/${users[partner(i)]}`,
+          {
+            authorization: `Bearer ${tokens[i]}`,
+          },
+        );
+        if (res.status !== 200)
+          throw new Error(`follow: ${res.status} ${JSON.stringify(res.json)}`);
+      }),
+    );
+    if (process.env.PGSS) await db.pool.query('SELECT pg_stat_statements_reset()');
+
+    const cpu = new CpuMeter({
+      ...Object.fromEntries(servers.map((s, n) => [n ? `server ${n + 1}` : 'server', s.child.pid])),
+      projector: projector?.child.pid,
+    });
+    cpu.start();
+    const probe = new LagProbe(probePool);
     const latencies: number[] = [];
-    let failures = 0;
+    const acks: number[] = [];
+    const failures = new Map<string, number>();
     const perSender = Math.ceil(MESSAGES / SENDERS);
     const t0 = performance.now();
     await Promise.all(
       tokens.map(async (token, i) => {
-        const partner = `u${i % 2 === 0 ? i + 1 : i - 1}`;
+        const receiver = users[partner(i)];
         for (let k = 0; k < perSender; k++) {
           const s = performance.now();
-          const res = await call(
-            url,
+          const res = await clientOf(i).call(
             'POST',
             '/api/v1/messages',
             { authorization: `Bearer ${token}` },
             {
-              receiver_id: partner,
+              receiver_id: receiver,
               receiver_type: 1,
               msg_type: 1,
               content: JSON.stringify({ content: `message ${k} from u${i}` }),
               dev_id: randomUUID(),
             },
           );
-          latencies.push(performance.now() - s);
-          if (res.status !== 201) failures++;
+          const now = performance.now();
+          latencies.push(now - s);
+          if (res.status !== 201) {
+            const code = `${res.status} ${(res.json as { code?: number } | null)?.code ?? ''}`;
+            failures.set(code, (failures.get(code) ?? 0) + 1);
+            continue;
+          }
+          acks.push(now - t0);
+          if (k % SAMPLE === 0) {
+            const body = res.json as { msg_key: string; msg_seqno: number };
+            probe.add({
+              msgKey: body.msg_key,
+              seqno: body.msg_seqno,
+              receiver,
+              sender: users[i],
+              ackedAt: now,
+            });
+          }
         }
       }),
     );
     const ms = performance.now() - t0;
-    const sent = perSender * SENDERS;
-    report(`REST sends, ${SENDERS} concurrent senders`, sent, ms, 'msgs');
-    latencies.sort((a, b) => a - b);
-    const pct = (p: number) =>
-      latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))].toFixed(
-        1,
-      );
+    const lastAck = performance.now();
+    const cpuLine = cpu.stop(acks.length);
+    const api = API_PROCESSES > 1 ? `, ${API_PROCESSES} API processes` : '';
+    const proj = separate ? ', projections in their own process' : '';
+    report(`REST sends, ${SENDERS} concurrent senders${api}${proj}`, acks.length, ms, 'msgs');
+    const windows: string[] = [];
+    for (let w = 0; w * WINDOW_MS < ms; w++) {
+      const n = acks.filter((a) => a >= w * WINDOW_MS && a < (w + 1) * WINDOW_MS).length;
+      const span = Math.min(WINDOW_MS, ms - w * WINDOW_MS);
+      if (span >= 1000) windows.push(Math.round((n * 1000) / span).toLocaleString('en-US'));
+    }
+    process.stdout.write(`msgs/s per ${WINDOW_MS / 1000} s window: ${windows.join(' ')}\n`);
+    const l = latency(latencies);
+    const fails = [...failures].map(([c, n]) => `${n} x ${c}`).join(', ') || '0';
     process.stdout.write(
-      `latency ms: p50 ${pct(50)}  p95 ${pct(95)}  p99 ${pct(99)}  failures ${failures}\n`,
+      `send latency ms: p50 ${l.p50.toFixed(1)}  p95 ${l.p95.toFixed(1)}  p99 ${l.p99.toFixed(1)}  max ${l.max.toFixed(1)}  failures ${fails}\n`,
     );
 
-    // How far behind were the projections when the last send was acknowledged?
-    const lagStart = performance.now();
-    for (;;) {
-      const health = await call(url, 'GET', '/health', {});
-      const p = (
-        health.json as { info?: { projections?: Record<string, { lag_events?: number }> } }
-      ).info?.projections;
-      const lags = p ? Object.values(p).map((x) => x.lag_events ?? 0) : [1];
-      if (lags.every((l) => l === 0)) break;
-      await new Promise((r) => setTimeout(r, 20));
+    process.stdout.write(`${cpuLine}\n`);
+    const projections = separate || process.env.PROJECTIONS !== 'off';
+    const unseen = await probe.finish(projections ? 60_000 : 0);
+    if (projections) {
+      const lag = latency(probe.lags);
+      process.stdout.write(
+        `projection lag ms (201 -> visible in the receiver's rm_messages and rm_sessions, ` +
+          `${probe.lags.length} samples${unseen ? `, ${unseen} never seen` : ''}): ` +
+          `p50 ${lag.p50.toFixed(0)}  p95 ${lag.p95.toFixed(0)}  p99 ${lag.p99.toFixed(0)}  max ${lag.max.toFixed(0)}\n`,
+      );
+      for (;;) {
+        const { rows } = await probePool.query<{ behind: string }>(
+          `SELECT count(*) AS behind FROM projection_checkpoints c
+            WHERE (c.commit_position, c.prepare_position) <
+                  (SELECT transaction_id::text::bigint, global_position FROM es_events
+                    ORDER BY transaction_id DESC, global_position DESC LIMIT 1)`,
+        );
+        if (rows[0].behind === '0') break;
+        await sleep(POLL_MS);
+      }
+      process.stdout.write(
+        `every projection at the head ${(performance.now() - lastAck).toFixed(0)} ms after the last acknowledgement\n`,
+      );
     }
-    process.stdout.write(
-      `projections caught up ${(performance.now() - lagStart).toFixed(0)} ms after the last acknowledgement\n`,
-    );
+
+    if (process.env.PGSS) {
+      const sent = acks.length;
+      // The server's statements: this database, not the probe's or these.
+      const OURS = `dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+        AND query NOT LIKE '%i(k, o, t, seq)%' AND query NOT LIKE '%pg_stat_statements%'
+        AND query NOT LIKE '%projection_checkpoints c%'`;
+      const { rows } = await db.pool.query<{
+        calls: string;
+        total: number;
+        mean: number;
+        toplevel: boolean;
+        query: string;
+      }>(
+        `SELECT calls, total_exec_time AS total, mean_exec_time AS mean, toplevel,
+                regexp_replace(query, '\\s+', ' ', 'g') AS query
+           FROM pg_stat_statements WHERE ${OURS}
+          ORDER BY total_exec_time DESC LIMIT 20`,
+      );
+      const all = await db.pool.query<{ calls: string; total: number }>(
+        `SELECT sum(calls) AS calls, sum(total_exec_time) AS total FROM pg_stat_statements
+          WHERE toplevel AND ${OURS}`,
+      );
+      process.stdout.write(
+        `\npg_stat_statements over the run: ${(Number(all.rows[0].calls) / sent).toFixed(2)} top-level statements and ` +
+          `${(all.rows[0].total / sent).toFixed(3)} ms of execution per message\n` +
+          `   calls/msg   ms/msg  mean ms  statement\n`,
+      );
+      for (const r of rows) {
+        process.stdout.write(
+          `${(Number(r.calls) / sent).toFixed(3).padStart(12)} ${(r.total / sent).toFixed(3).padStart(8)} ${r.mean.toFixed(3).padStart(8)}  ${r.toplevel ? '' : '(nested) '}${r.query.slice(0, 110)}\n`,
+        );
+      }
+    }
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-    rmSync(dataDir, { recursive: true, force: true });
-    agent.destroy();
+    for (const c of clients) c.close();
+    for (const s of servers) await s.stop();
+    await projector?.stop();
+    await probePool.end();
+    await db.close();
   }
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`${String(err)}\n`);
+  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
   process.exit(1);
 });
