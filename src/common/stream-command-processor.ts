@@ -74,8 +74,9 @@ export interface ProcessorOptions {
 }
 
 /**
- * Runs commands against event-sourced streams: load state (cached by revision, topped up with
- * newer events only), decide, append with the expected revision. Commands for one stream that
+ * Runs commands against event-sourced streams: load state (cached by revision; a cached stream is
+ * appended to at its cached revision, and read again only when that append meets a newer one),
+ * decide, append with the expected revision. Commands for one stream that
  * arrive while an append is in flight are decided together and appended as one batch; a conflict
  * with another node reloads the newer events and decides again, a bounded number of times.
  */
@@ -137,7 +138,11 @@ export class StreamCommandProcessor<S, C, R> {
   private async processBatch(streamId: string, batch: readonly Pending<C, R>[]): Promise<void> {
     let open = batch;
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
-      const { state: initial, revision } = await this.load(streamId);
+      // First try at the cached revision without reading the store: if another node wrote since,
+      // the append fails with WrongExpectedVersion and the retry reads the newer events. That
+      // saves a round trip per command while this node is the stream's only writer.
+      const cached = attempt === 0 ? this.cache.get(streamId) : undefined;
+      const { state: initial, revision } = cached ?? (await this.load(streamId));
       let state = initial;
       const events: EventData[] = [];
       const decided: { pending: Pending<C, R>; result: R }[] = [];

@@ -42,8 +42,11 @@ export class SendLimits {
 
   /** Takes one send from the sender's allowance, or throws 21020 / 21046 and takes nothing. */
   async take(uid: string): Promise<Refund> {
-    const { SEND_RATE_PER_SECOND: rate, SEND_RATE_BURST: burst, SEND_DAILY_CAP: cap } =
-      this.settings.config;
+    const {
+      SEND_RATE_PER_SECOND: rate,
+      SEND_RATE_BURST: burst,
+      SEND_DAILY_CAP: cap,
+    } = this.settings.config;
     const day = Math.floor(this.clock.nowMs() / DAY_MS);
     if (this.allowances.get(uid)?.day !== day) {
       const counted = await this.countedToday(uid, day);

@@ -1,5 +1,6 @@
 import { Errors } from '../../common/errors';
 import { uuidV5 } from '../../common/ids';
+import { RecentWindow } from '../../common/recent-window';
 import type { Decision, NewEvent, StreamDecider } from '../../common/stream-command-processor';
 import type { RecordedEvent } from '../../event-store/event-store.port';
 import {
@@ -39,17 +40,20 @@ export type ConversationState =
       readonly status: 'active';
       readonly lastSeqno: number;
       /**
-       * (sender, dev_id) → the message it produced, for the last {@link RECENT_SENDS} sends. Keyed
-       * by sender too: both users write to the stream, and one's dev_id says nothing of the other.
+       * The last {@link RECENT_SENDS} messages, by msg_key: which (sender, dev_id) produced them
+       * (a retry's answer; keyed by sender too, since both users write to the stream), what a
+       * recall may target, and who has written lately (the one-message-before-a-reply rule). Only
+       * this suffix counts, so a state folded from the whole stream and one loaded from its tail
+       * decide alike.
        */
-      readonly recent: ReadonlyMap<string, SentRef>;
-      /**
-       * msg_key → the message, for the last {@link RECENT_SENDS}: what a recall may target, and
-       * who has written lately (the one-message-before-a-reply rule). Only this suffix counts, so
-       * a state folded from the whole stream and one loaded from its tail decide alike.
-       */
-      readonly messages: ReadonlyMap<string, RecentMessage>;
+      readonly messages: RecentWindow<WindowEntry>;
     };
+
+/** A message in the conversation's recent window. */
+export interface WindowEntry extends RecentMessage, SentRef {
+  /** sender and dev_id of the send that produced it. */
+  readonly devKey: string;
+}
 
 export interface SendMessage extends MessageDraft {
   readonly kind: 'SendMessage';
@@ -122,57 +126,41 @@ export function initialState(): ConversationState {
   return { status: 'empty' };
 }
 
-function bounded<K, V>(map: ReadonlyMap<K, V>, key: K, value: V): Map<K, V> {
-  const next = new Map(map);
-  next.delete(key);
-  next.set(key, value);
-  if (next.size > RECENT_SENDS) next.delete(next.keys().next().value as K);
-  return next;
-}
+const emptyWindow = () => RecentWindow.empty<WindowEntry>(RECENT_SENDS, (e) => e.msgKey);
 
-function appended(
-  state: ConversationState,
-  sender: string,
-  devId: string,
-  ref: SentRef,
-  message: RecentMessage,
-): ConversationState {
-  const active = state.status === 'active' ? state : undefined;
-  return {
-    status: 'active',
-    lastSeqno: ref.seqno,
-    recent: bounded(active?.recent ?? new Map(), sendKey(sender, devId), ref),
-    messages: bounded(active?.messages ?? new Map(), ref.msgKey, message),
-  };
+function appended(state: ConversationState, entry: WindowEntry): ConversationState {
+  const window = state.status === 'active' ? state.messages : emptyWindow();
+  return { status: 'active', lastSeqno: entry.seqno, messages: window.push(entry) };
 }
 
 export function evolve(state: ConversationState, event: NewEvent): ConversationState {
   switch (event.type) {
     case MESSAGE_SENT: {
       const m = event.data as MessageSentData;
-      const ref = { msgKey: m.msgKey, seqno: m.seqno, sentAtUs: m.sentAtUs };
-      return appended(state, m.senderUid, m.devId, ref, {
+      return appended(state, {
+        msgKey: m.msgKey,
         seqno: m.seqno,
         senderUid: m.senderUid,
         sentAtUs: m.sentAtUs,
+        devKey: sendKey(m.senderUid, m.devId),
         recalled: false,
       });
     }
     case MESSAGE_RECALLED: {
       const r = event.data as MessageRecalledData;
-      const ref = { msgKey: r.msgKey, seqno: r.seqno, sentAtUs: r.sentAtUs };
-      const next = appended(state, r.senderUid, r.devId, ref, {
+      const next = appended(state, {
+        msgKey: r.msgKey,
         seqno: r.seqno,
         senderUid: r.senderUid,
         sentAtUs: r.sentAtUs,
+        devKey: sendKey(r.senderUid, r.devId),
         recalled: true, // a notice cannot itself be recalled
       });
       if (next.status !== 'active') return next;
-      const target = next.messages.get(r.targetMsgKey);
-      if (!target) return next;
-      const messages = new Map(next.messages);
-      messages.set(r.targetMsgKey, { ...target, recalled: true });
-      return { ...next, messages };
+      return {
+        ...next,
+        messages: next.messages.update(r.targetMsgKey, (t) => ({ ...t, recalled: true })),
+      };
     }
     default:
       return state;
@@ -190,7 +178,10 @@ export function recentSend(
   senderUid: string,
   devId: string,
 ): SentRef | undefined {
-  return state.status === 'active' ? state.recent.get(sendKey(senderUid, devId)) : undefined;
+  if (state.status !== 'active') return undefined;
+  const key = sendKey(senderUid, devId);
+  const e = state.messages.find((m) => m.devKey === key);
+  return e ? { msgKey: e.msgKey, seqno: e.seqno, sentAtUs: e.sentAtUs } : undefined;
 }
 
 function earlierSend(
@@ -205,9 +196,7 @@ function earlierSend(
 
 /** Whether `uid` wrote one of the conversation's recent messages (notices included). */
 function hasWritten(state: ConversationState, uid: string): boolean {
-  if (state.status !== 'active') return false;
-  for (const m of state.messages.values()) if (m.senderUid === uid) return true;
-  return false;
+  return state.status === 'active' && state.messages.find((m) => m.senderUid === uid) !== undefined;
 }
 
 function decideSend(command: SendMessage, state: ConversationState): Decision<SendResult> {

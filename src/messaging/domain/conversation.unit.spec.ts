@@ -19,6 +19,7 @@ import {
   RecallMessage,
   RecallTargetUnknown,
   RECENT_SENDS,
+  recentSend,
   SendMessage,
   SendResult,
 } from './conversation';
@@ -251,7 +252,7 @@ describe('conversation', () => {
       expect(state.status).toBe('active');
       const active = state as Extract<ConversationState, { status: 'active' }>;
       expect(active.lastSeqno).toBe(RECENT_SENDS * 3);
-      expect(active.recent.size).toBe(RECENT_SENDS);
+      expect(active.messages.size).toBe(RECENT_SENDS);
       const oldestKept = `dev-${RECENT_SENDS * 2 + 1}`;
       const newestForgotten = `dev-${RECENT_SENDS * 2}`;
       expect(decide(send({ devId: oldestKept }), state).result.duplicate).toBe(true);
@@ -470,7 +471,7 @@ describe('conversation', () => {
         senderUid: ALICE,
         recalled: true,
       });
-      expect(state.recent.get(`${ALICE}\u0000dev-recall`)).toEqual({
+      expect(recentSend(state, ALICE, 'dev-recall')).toEqual({
         msgKey: '9001',
         seqno: 3,
         sentAtUs: T0_US + 1_000_000,
@@ -503,7 +504,7 @@ describe('conversation', () => {
       }
       const state = active(given(...history).state);
       expect(state.lastSeqno).toBe(RECENT_SENDS * 3);
-      expect(state.recent.size).toBe(RECENT_SENDS);
+      expect(state.messages.size).toBe(RECENT_SENDS);
       expect(state.messages.size).toBe(RECENT_SENDS);
     });
 
@@ -529,7 +530,7 @@ describe('conversation', () => {
       evolve(before, sent(2, 'dev-b', FROM_BOB));
       evolve(before, recalledBy(recall(), 2, 1));
       expect(before.lastSeqno).toBe(1);
-      expect(before.recent.size).toBe(1);
+      expect(before.messages.size).toBe(1);
       expect(before.messages.size).toBe(1);
       expect(before.messages.get('5001')?.recalled).toBe(false);
       expect(decide(send({ devId: 'dev-b' }), before).result).toMatchObject({
