@@ -22,7 +22,6 @@ interface Outcome {
 describe('admin messages over HTTP', () => {
   let t: TestApp;
   let db: Client;
-  const tokens = new Map<string, string>();
 
   beforeAll(async () => {
     t = await startTestApp({
@@ -38,27 +37,15 @@ describe('admin messages over HTTP', () => {
     await t.close();
   });
 
-  async function user(uid: string): Promise<string> {
-    let token = tokens.get(uid);
-    if (!token) {
-      token = await t.tokenFor(uid);
-      tokens.set(uid, token);
-    }
+  /** Tokens of the users registered so far, for requests that need them synchronously. */
+  const tokens = new Map<string, string>();
+  const user = async (uid: string) => {
+    const token = await t.user(uid);
+    tokens.set(uid, token);
     return token;
-  }
-
-  const eventCount = async () =>
-    Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM es_events')).rows[0].n);
-
-  /** Sends the request, expects the status and code, and checks that nothing was written. */
-  async function rejects(req: request.Test, status: number, code: number) {
-    const before = await eventCount();
-    const res = await req;
-    expect({ status: res.status, code: res.body.code }).toEqual({ status, code });
-    expect(typeof res.body.message).toBe('string');
-    expect(await eventCount()).toBe(before);
-    return res;
-  }
+  };
+  const eventCount = () => t.eventCount();
+  const rejects = (req: request.Test, status: number, code: number) => t.rejects(req, status, code);
 
   const profile = (uid: string, body: Record<string, unknown> = {}, key = t.adminKey) =>
     request(t.url)

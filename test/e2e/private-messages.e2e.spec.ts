@@ -47,7 +47,6 @@ describe('private messages over HTTP: send rules, retries, content and recall', 
   const DAILY_CAP = 4;
   let t: TestApp;
   let db: Client;
-  const tokens = new Map<string, string>();
 
   beforeAll(async () => {
     t = await startTestApp({
@@ -65,28 +64,11 @@ describe('private messages over HTTP: send rules, retries, content and recall', 
     await t.close();
   });
 
+  const user = (uid: string) => t.user(uid);
+  const eventCount = () => t.eventCount();
+  const rejects = (req: request.Test, status: number, code: number) => t.rejects(req, status, code);
+
   /** A registered user's token (registering them on first use). */
-  async function user(uid: string): Promise<string> {
-    let token = tokens.get(uid);
-    if (!token) {
-      token = await t.tokenFor(uid);
-      tokens.set(uid, token);
-    }
-    return token;
-  }
-
-  const eventCount = async () =>
-    Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM es_events')).rows[0].n);
-
-  /** Sends the request, expects the status and code, and checks that nothing was written. */
-  async function rejects(req: request.Test, status: number, code: number) {
-    const before = await eventCount();
-    const res = await req;
-    expect({ status: res.status, code: res.body.code }).toEqual({ status, code });
-    expect(typeof res.body.message).toBe('string');
-    expect(await eventCount()).toBe(before);
-    return res;
-  }
 
   const send = (token: string, receiver: string, body: Record<string, unknown> = {}) =>
     request(t.url)

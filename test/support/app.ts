@@ -6,6 +6,7 @@ import { TEST_MASTER_KEY } from './test-keys';
 import request from 'supertest';
 import { createApp } from '../../src/app.factory';
 import { loadConfig } from '../../src/config/app-config';
+import { Pool } from 'pg';
 import { createTestDatabase, TestDatabase } from './database';
 
 export interface TestApp {
@@ -18,6 +19,12 @@ export interface TestApp {
   tokenFor(uid: string, platform?: number): Promise<string>;
   /** The token's user follows `uid` (lifting the one-message-before-a-reply rule for them). */
   follow(token: string, uid: string): Promise<void>;
+  /** `uid`'s token, registering them on first use; the same token on every later call. */
+  user(uid: string): Promise<string>;
+  /** How many events the log holds. */
+  eventCount(): Promise<number>;
+  /** Sends the request, expects the status and code, and checks that nothing was written. */
+  rejects(req: request.Test, status: number, code: number): Promise<request.Response>;
   close(): Promise<void>;
 }
 
@@ -43,27 +50,55 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   await app.listen(0, '127.0.0.1');
   const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
+  const tokenFor = async (uid: string, platform = 1): Promise<string> => {
+    const res = await request(url)
+      .post('/inner/get_token')
+      .set('X-Admin-Key', adminKey)
+      .send({ session: uid, platform });
+    if (res.status !== 200) throw new Error(`get_token ${uid}: ${res.status} ${res.text}`);
+    return (res.body as { data: string }).data;
+  };
+  const tokens = new Map<string, Promise<string>>();
+  let pool: Pool | undefined;
+  const eventCount = async () => {
+    pool ??= new Pool({ connectionString: db.url, max: 2 });
+    const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM es_events');
+    return Number(rows[0].n);
+  };
   return {
     app,
     url,
     db,
     adminKey,
     jwtSecret,
-    async tokenFor(uid, platform = 1) {
-      const res = await request(url)
-        .post('/inner/get_token')
-        .set('X-Admin-Key', adminKey)
-        .send({ session: uid, platform });
-      if (res.status !== 200) throw new Error(`get_token ${uid}: ${res.status} ${res.text}`);
-      return (res.body as { data: string }).data;
-    },
+    tokenFor,
     async follow(token, uid) {
       const res = await request(url)
         .put(`/api/v1/relations/following/${uid}`)
         .set('Authorization', `Bearer ${token}`);
       if (res.status !== 200) throw new Error(`follow ${uid}: ${res.status} ${res.text}`);
     },
+    user(uid) {
+      const known = tokens.get(uid);
+      if (known) return known;
+      const token = tokenFor(uid);
+      tokens.set(uid, token);
+      return token;
+    },
+    eventCount,
+    async rejects(req, status, code) {
+      const before = await eventCount();
+      const res = await req;
+      expect({ status: res.status, code: (res.body as { code?: number }).code }).toEqual({
+        status,
+        code,
+      });
+      expect(typeof (res.body as { message?: unknown }).message).toBe('string');
+      expect(await eventCount()).toBe(before);
+      return res;
+    },
     async close() {
+      await pool?.end();
       await app.close();
       await db.drop();
     },
