@@ -18,9 +18,5 @@ module.exports = {
   maxWorkers: 2,
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
   testTimeout: 60_000,
-  projects: [
-    project('unit', 'unit'),
-    project('int', 'int'),
-    project('e2e', 'e2e'),
-  ],
+  projects: [project('unit', 'unit'), project('int', 'int'), project('e2e', 'e2e')],
 };
