@@ -68,9 +68,11 @@ export class RelationsProjector implements Projector {
     }
     if (added.length > 0) {
       await tx.query(
+        // A Followed/Blocked event always starts a new relation (the decider emits none for one
+        // that already holds), so its time wins even over a row an earlier batch left.
         `INSERT INTO rm_relations (owner_uid, kind, target_uid, since_us)
          SELECT * FROM unnest($1::text[], $2::int2[], $3::text[], $4::bigint[])
-         ON CONFLICT DO NOTHING`,
+         ON CONFLICT (owner_uid, kind, target_uid) DO UPDATE SET since_us = EXCLUDED.since_us`,
         [
           added.map((f) => f.d.uid),
           added.map((f) => f.kind),
