@@ -10,9 +10,6 @@ export const UNBLOCKED = 'Unblocked';
 export const PRIVACY_CHANGED = 'PrivacyChanged';
 export const PROFILE_UPDATED = 'ProfileUpdated';
 
-export const RELATION_EVENT_TYPES = [FOLLOWED, UNFOLLOWED, BLOCKED, UNBLOCKED] as const;
-export type RelationEventType = (typeof RELATION_EVENT_TYPES)[number];
-
 /** The op-log's operation codes, as SyncRelation returns them. */
 export const RelationOp = { follow: 1, unfollow: 2, block: 3, unblock: 4 } as const;
 

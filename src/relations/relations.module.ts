@@ -5,10 +5,8 @@ import {
   ChangeRelationHandler,
   SetPrivacyHandler,
 } from './commands/change-relation/change-relation.handler';
-import {
-  UpdateProfileHandler,
-  UpdateProfileHttpController,
-} from './commands/update-profile/update-profile.http.controller';
+import { UpdateProfileHandler } from './commands/update-profile/update-profile.handler';
+import { UpdateProfileHttpController } from './commands/update-profile/update-profile.http.controller';
 import { SyncRelationHandler } from './queries/sync-relation/sync-relation.handler';
 import { RelationsHttpController } from './relations.http.controller';
 import { UserRelationsStore } from './user-relations.store';

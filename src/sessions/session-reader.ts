@@ -35,7 +35,7 @@ const COLUMNS = `s.talker_id, s.session_type, s.top_ts, s.is_dnd, s.is_trust, s.
   COALESCE(p.system_msg_type, 0) AS system_msg_type, p.name AS talker_name, p.face AS talker_face,
   m.msg_seqno IS NOT NULL AS has_last, ${messageColumns('m')}`;
 
-export function filterSql(filter: SessionFilter, unfollowFold: boolean): string {
+function filterSql(filter: SessionFilter, unfollowFold: boolean): string {
   switch (filter) {
     case 'all':
       return 'true';

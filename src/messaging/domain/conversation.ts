@@ -110,8 +110,6 @@ export class RecallTargetUnknown extends Error {
 /** Namespace of the event ids of sends (a random constant: only its stability matters). */
 const SEND_NAMESPACE = '6f1c8e52-3b0a-4f7e-9d51-2c4a8b7e0f13';
 
-export const MSG_TYPE_TEXT = 1;
-
 export function privateConversationId(a: string, b: string): string {
   // '~' cannot appear in a user id, so the pair is unambiguous.
   return a < b ? `${a}~${b}` : `${b}~${a}`;

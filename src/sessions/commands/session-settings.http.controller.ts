@@ -21,8 +21,7 @@ import {
 } from 'class-validator';
 import { AuthUser, CurrentUser, RequestMetadata } from '../../common/http/request-context';
 import type { EventMetadata } from '../../event-store/event-store.port';
-import { SessionParamsDto } from '../../messaging/queries/get-history/get-history.http.controller';
-import { SessionRefDto, toSessionRef } from '../session-ref.dto';
+import { SessionParamsDto, SessionRefDto, toSessionRef } from '../session-ref.dto';
 import { ReadUnfollowedCommand } from './read-unfollowed/read-unfollowed.command';
 import {
   MAX_BATCH_SESSIONS,

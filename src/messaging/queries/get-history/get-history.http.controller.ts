@@ -1,34 +1,12 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
-import {
-  ApiBearerAuth,
-  ApiOperation,
-  ApiProperty,
-  ApiPropertyOptional,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
-import {
-  UID_PATTERN,
-  UID_RULE,
-} from '../../../accounts/commands/issue-token/get-token.request.dto';
+import { IsInt, IsOptional, Max, Min } from 'class-validator';
 import { Errors } from '../../../common/errors';
 import { AuthUser, CurrentUser } from '../../../common/http/request-context';
-import type { SessionType } from '../../messaging.events';
+import { SessionParamsDto } from '../../../sessions/session-ref.dto';
 import { GetHistoryQuery, History } from './get-history.query';
-
-export class SessionParamsDto {
-  @ApiProperty({ description: '1: user, 2: group' })
-  @Type(() => Number)
-  @IsInt()
-  @IsIn([1, 2])
-  session_type!: SessionType;
-
-  @ApiProperty({ description: 'The other user (or the group)' })
-  @Matches(UID_PATTERN, { message: `talker_id must be a user id: ${UID_RULE}` })
-  talker_id!: string;
-}
 
 export class GetHistoryRequestDto {
   @ApiPropertyOptional({ description: 'Messages per page, default 20, at most 200' })

@@ -4,8 +4,7 @@ import { ApiBearerAuth, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagg
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, ValidateNested } from 'class-validator';
 import { AuthUser, CurrentUser } from '../../../common/http/request-context';
-import { SessionParamsDto } from '../../../messaging/queries/get-history/get-history.http.controller';
-import { SessionRefDto, toSessionRef } from '../../session-ref.dto';
+import { SessionParamsDto, SessionRefDto, toSessionRef } from '../../session-ref.dto';
 import type { SessionView } from '../../session.view';
 import { MAX_SESSION_REFS, SessionDetailQuery, SessionDetailsQuery } from './session-detail.query';
 
