@@ -18,7 +18,7 @@ function relationEvent(type: string, oplogSeqno: number, atUs: number): Recorded
     revision: oplogSeqno,
     position: { commit: position, prepare: position },
     createdAt: new Date(0),
-  } as RecordedEvent;
+  };
 }
 
 describe('relations projector', () => {
@@ -47,7 +47,7 @@ describe('relations projector', () => {
         client.release();
       }
     }
-    return (await pool.query('SELECT * FROM rm_relations')).rows;
+    return (await pool.query<Record<string, unknown>>('SELECT * FROM rm_relations')).rows;
   }
 
   it('gives a follow that was undone and redone the same row whatever the batch cuts', async () => {
