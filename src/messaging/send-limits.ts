@@ -2,13 +2,13 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Pool } from 'pg';
 import { Errors } from '../common/errors';
 import { Lru } from '../common/lru';
+import { TokenBucket } from '../common/token-bucket';
 import { APP_SETTINGS, AppSettings } from '../config/app-config';
 import { Clock } from '../core/clock';
 import { PG_POOL } from '../core/core.module';
 
 interface Allowance {
-  tokens: number;
-  refilledAtMs: number;
+  readonly rate: TokenBucket;
   day: number;
   sentToday: number;
 }
@@ -53,26 +53,22 @@ export class SendLimits {
       const current = this.allowances.get(uid);
       if (current?.day !== day) {
         this.allowances.set(uid, {
-          tokens: current?.tokens ?? burst,
-          refilledAtMs: current?.refilledAtMs ?? this.clock.nowMs(),
+          rate: current?.rate ?? new TokenBucket(rate, burst, this.clock.nowMs()),
           day,
           sentToday: counted,
         });
       }
     }
     const a = this.allowances.get(uid)!;
-    const now = this.clock.nowMs();
-    a.tokens = Math.min(burst, a.tokens + ((now - a.refilledAtMs) / 1000) * rate);
-    a.refilledAtMs = now;
-    if (a.tokens < 1) throw Errors.sendTooFast(rate);
+    if (!a.rate.has(this.clock.nowMs())) throw Errors.sendTooFast(rate);
     if (a.sentToday >= cap) throw Errors.dailyCapReached(cap);
-    a.tokens -= 1;
+    a.rate.take(this.clock.nowMs());
     a.sentToday += 1;
     let refunded = false;
     return () => {
       if (refunded) return;
       refunded = true;
-      a.tokens = Math.min(burst, a.tokens + 1);
+      a.rate.giveBack();
       if (a.day === day) a.sentToday = Math.max(0, a.sentToday - 1);
     };
   }
