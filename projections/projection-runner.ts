@@ -74,6 +74,11 @@ export class ProjectionRunner {
     this.retryDelayMs = options.retryDelayMs ?? 200;
   }
 
+  /** True while the runner is started in this process. */
+  get started(): boolean {
+    return this.controller !== null;
+  }
+
   get projectorNames(): string[] {
     return this.loops.map((l) => l.projector.name);
   }
@@ -103,10 +108,14 @@ export class ProjectionRunner {
     }));
   }
 
-  /** Resolves when every projector has applied the log up to `position` (inclusive). */
-  async waitFor(position: Position, signal?: AbortSignal): Promise<void> {
+  /**
+   * Resolves when every projector (or each one named) has applied the log up to `position`
+   * (inclusive), or when the signal aborts.
+   */
+  async waitFor(position: Position, signal?: AbortSignal, names?: readonly string[]): Promise<void> {
+    const loops = names ? this.loops.filter((l) => names.includes(l.projector.name)) : this.loops;
     await Promise.all(
-      this.loops.map(
+      loops.map(
         (loop) =>
           new Promise<void>((resolve) => {
             if (cmp(loop.position, position) >= 0) return resolve();

@@ -8,6 +8,7 @@ import { AppModule } from './app.module';
 import { createValidationPipe, StorableTextPipe } from './common/http/validation';
 import { bodyParseError } from './common/http/error.filter';
 import { AppSettings } from './config/app-config';
+import { ConfiguredIoAdapter } from './realtime/socket-io.adapter';
 
 type Middleware = (req: Request, res: Response, next: (err?: unknown) => void) => void;
 
@@ -29,6 +30,7 @@ export async function createApp(settings: AppSettings): Promise<INestApplication
   app.set('trust proxy', 'loopback');
   app.disable('x-powered-by');
   app.useGlobalPipes(new StorableTextPipe(), createValidationPipe());
+  app.useWebSocketAdapter(new ConfiguredIoAdapter(app, settings.config));
 
   const openApi = new DocumentBuilder()
     .setTitle('IM backend')

@@ -12,6 +12,7 @@ import { ConfigModule } from '@nestjs/config';
 import { CoreModule } from './core/core.module';
 import { HealthModule } from './health/health.module';
 import { MessagingModule } from './messaging/messaging.module';
+import { RealtimeModule } from './realtime/realtime.module';
 import { RelationsModule } from './relations/relations.module';
 import { SessionsModule } from './sessions/sessions.module';
 
@@ -66,7 +67,8 @@ export class AppModule {
                 req: (req: SerializedRequest) => ({
                   id: req.id,
                   method: req.method,
-                  url: req.url,
+                  // A token in the query (`/notify?token=`, for EventSource) stays out of the log.
+                  url: req.url.replace(/([?&]token=)[^&]*/gi, '$1[redacted]'),
                   ip: req.remoteAddress,
                   device: req.headers['x-device-id'],
                 }),
@@ -88,6 +90,7 @@ export class AppModule {
         RelationsModule,
         MessagingModule,
         SessionsModule,
+        RealtimeModule,
         BilibiliCompatModule,
         HealthModule,
       ],

@@ -153,6 +153,23 @@ export class SessionReader {
     return { rows: rows.slice(0, o.size), hasMore: rows.length > o.size };
   }
 
+  /**
+   * Sessions of several owners at once (the realtime `session_updated`), each with its owner and
+   * whether it is in the list (`visible`: false once removed, until a newer message).
+   */
+  async ofOwners(
+    refs: readonly (SessionRef & { readonly owner: string })[],
+  ): Promise<(SessionRow & { owner_uid: string; visible: boolean })[]> {
+    if (refs.length === 0) return [];
+    const { rows } = await this.pool.query<SessionRow & { owner_uid: string; visible: boolean }>(
+      `SELECT ${COLUMNS}, s.owner_uid, ${VISIBLE} AS visible FROM ${FROM}
+         JOIN unnest($1::text[], $2::int2[], $3::text[]) AS i(o, ty, t)
+           ON s.owner_uid = i.o AND s.session_type = i.ty AND s.talker_id = i.t`,
+      [refs.map((r) => r.owner), refs.map((r) => r.sessionType), refs.map((r) => r.talkerId)],
+    );
+    return rows;
+  }
+
   /** The named sessions that exist, in the order asked (removed ones included). */
   async byRefs(owner: string, refs: readonly SessionRef[]): Promise<SessionRow[]> {
     if (refs.length === 0) return [];

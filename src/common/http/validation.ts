@@ -1,4 +1,6 @@
 import { Injectable, PipeTransform, ValidationError, ValidationPipe } from '@nestjs/common';
+import { plainToInstance } from 'class-transformer';
+import { validateSync } from 'class-validator';
 import { Errors } from '../errors';
 
 function flatten(errors: ValidationError[], parent = ''): string[] {
@@ -56,4 +58,26 @@ export class StorableTextPipe implements PipeTransform {
     }
     return value;
   }
+}
+
+/**
+ * A payload that arrived outside HTTP (a Socket.IO event) as a validated DTO, under the same rules
+ * as the HTTP pipes: an object, storable text, no unknown fields, no coerced types.
+ * @throws DomainError 40000 naming each problem.
+ */
+export function parsePayload<T extends object>(cls: new () => T, payload: unknown): T {
+  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
+    throw Errors.validation('the payload must be a JSON object');
+  }
+  const path = badTextPath(payload, '', 0);
+  if (path) {
+    throw Errors.validation(`${path} holds a NUL character or an unpaired UTF-16 surrogate`);
+  }
+  const dto = plainToInstance(cls, payload, { enableImplicitConversion: false });
+  const errors = validateSync(dto, { whitelist: true, forbidNonWhitelisted: true });
+  if (errors.length > 0) {
+    const problems = flatten(errors);
+    throw Errors.validation(problems.join('; ') || 'invalid payload', problems);
+  }
+  return dto;
 }

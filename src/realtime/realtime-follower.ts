@@ -1,0 +1,205 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { KeyRing } from '../crypto/key-ring';
+import {
+  comparePositions,
+  EventStore,
+  Position,
+  RecordedEvent,
+  START,
+} from '../event-store/event-store.port';
+import { ERASED_CONTENT } from '../../projections/messages.projector';
+import { SessionReader, toSessionView } from '../sessions/session-reader';
+import type { SessionView } from '../sessions/session.view';
+import { ProjectionProgress } from './projection-progress';
+import { Push, routeEvent, sealedMessage, SessionTouch } from './push-router';
+
+/** A session object pushed after the projection applied a change (`removed` 1 once removed). */
+export type SessionUpdatedPush = SessionView & { removed: 0 | 1 };
+
+/** Where pushes go on this node: the Socket.IO gateway, the SSE and long-poll feeds. */
+export interface PushSink {
+  /** True when this node holds a connection of the user. */
+  isOnline(uid: string): boolean;
+  /** One routed push, at the log position of its event; `origin` is its correlation id. */
+  push(push: Push, position: Position, origin: string): void;
+  sessionUpdated(uid: string, session: SessionUpdatedPush): void;
+}
+
+/** What the feed replays for a client that comes back with a cursor. */
+export interface RoutedEvent {
+  readonly position: Position;
+  /** The event's correlation id: which command, and so which connection, caused it. */
+  readonly origin: string;
+  readonly pushes: Push[];
+  readonly touched: SessionTouch[];
+}
+
+const BATCH = 500;
+const RETRY_MS = 200;
+
+/**
+ * Follows the event log from where it stood when this node started and hands every committed
+ * event's pushes to the connections this node holds. Every API node runs one, so a message reaches
+ * its recipients on any node with no broker but the log. Session objects are pushed once the
+ * sessions projection has applied the change, so their unread counts match a REST read.
+ */
+@Injectable()
+export class RealtimeFollower implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly log = new Logger('realtime');
+  private readonly sinks: PushSink[] = [];
+  private controller: AbortController | null = null;
+  private task: Promise<void> = Promise.resolve();
+  private positionNow: Position = START;
+  private ready!: Promise<void>;
+  private markReady!: () => void;
+  /** Sessions to push once projected, by owner|type|talker, with the newest position touched. */
+  private pendingSessions = new Map<string, SessionTouch & { position: Position }>();
+  private sessionLoop: Promise<void> | null = null;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly keyRing: KeyRing,
+    private readonly sessions: SessionReader,
+    private readonly progress: ProjectionProgress,
+  ) {
+    this.ready = new Promise((resolve) => (this.markReady = resolve));
+  }
+
+  addSink(sink: PushSink): void {
+    this.sinks.push(sink);
+  }
+
+  /**
+   * The position of the last event whose pushes have all been handed out. Pushes of later events
+   * reach a sink only after this moves past them, in the same tick.
+   */
+  get position(): Position {
+    return this.positionNow;
+  }
+
+  /** Resolves once the follower knows where the log stands. */
+  whenReady(): Promise<void> {
+    return this.ready;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.controller = new AbortController();
+    this.positionNow = (await this.store.headPosition()) ?? START;
+    this.markReady();
+    this.task = this.run(this.controller.signal);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.controller?.abort();
+    await this.task;
+    await this.sessionLoop;
+  }
+
+  /** Routes a page of events, opening message content only for users `wanted` says. */
+  async route(
+    events: readonly RecordedEvent[],
+    wanted: (uid: string) => boolean,
+  ): Promise<RoutedEvent[]> {
+    const sealed: { id: string; content: string }[] = [];
+    for (const e of events) {
+      const m = sealedMessage(e);
+      if (m && m.to.some(wanted)) sealed.push({ id: e.id, content: m.content });
+    }
+    const opened = new Map<string, string>();
+    if (sealed.length > 0) {
+      const plain = await this.keyRing.decryptMany(
+        sealed.map((s) => (KeyRing.isEnvelope(s.content) ? s.content : '')),
+      );
+      sealed.forEach((s, i) => {
+        const text = KeyRing.isEnvelope(s.content) ? plain[i] : s.content;
+        opened.set(s.id, text ?? ERASED_CONTENT);
+      });
+    }
+    return events.map((e) => ({
+      position: e.position,
+      origin: e.metadata.correlationId,
+      ...routeEvent(e, opened.get(e.id)),
+    }));
+  }
+
+  /** The session objects of `touched`, once the sessions projection has applied `position`. */
+  async sessionsAt(
+    touched: readonly SessionTouch[],
+    position: Position,
+    signal: AbortSignal,
+  ): Promise<{ owner: string; session: SessionUpdatedPush }[]> {
+    if (touched.length === 0) return [];
+    await this.progress.reached('sessions', position, signal);
+    if (signal.aborted) return [];
+    const rows = await this.sessions.ofOwners(touched.map((t) => ({ ...t })));
+    return rows.map((r) => ({
+      owner: r.owner_uid,
+      session: { ...toSessionView(r), removed: r.visible ? 0 : 1 },
+    }));
+  }
+
+  private isOnline = (uid: string): boolean => this.sinks.some((s) => s.isOnline(uid));
+
+  private async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        for await (const batch of this.store.subscribeAll({
+          after: this.positionNow,
+          batchSize: BATCH,
+          signal,
+        })) {
+          const routed = await this.route(batch, this.isOnline);
+          // From here to the position update nothing awaits: a feed that reads the position
+          // sees every push up to it delivered, and every later one still to come.
+          for (const r of routed) this.deliver(r);
+          this.positionNow = batch[batch.length - 1].position;
+        }
+      } catch (err) {
+        if (signal.aborted) break;
+        this.log.error({ err, msg: 'following the event log failed; resuming' });
+        await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+      }
+    }
+  }
+
+  private deliver(r: RoutedEvent): void {
+    for (const push of r.pushes) {
+      for (const sink of this.sinks) {
+        if (sink.isOnline(push.to)) sink.push(push, r.position, r.origin);
+      }
+    }
+    for (const t of r.touched) {
+      if (!this.isOnline(t.owner)) continue;
+      this.pendingSessions.set(`${t.owner}|${t.sessionType}|${t.talkerId}`, {
+        ...t,
+        position: r.position,
+      });
+    }
+    if (this.pendingSessions.size > 0 && !this.sessionLoop) {
+      this.sessionLoop = this.pushSessions().finally(() => (this.sessionLoop = null));
+    }
+  }
+
+  /** Pushes pending session objects, a batch at a time, each after it is projected. */
+  private async pushSessions(): Promise<void> {
+    const signal = this.controller!.signal;
+    while (this.pendingSessions.size > 0 && !signal.aborted) {
+      const batch = [...this.pendingSessions.values()];
+      this.pendingSessions = new Map();
+      const newest = batch.reduce(
+        (max, t) => (comparePositions(t.position, max) > 0 ? t.position : max),
+        START,
+      );
+      try {
+        for (const { owner, session } of await this.sessionsAt(batch, newest, signal)) {
+          for (const sink of this.sinks) {
+            if (sink.isOnline(owner)) sink.sessionUpdated(owner, session);
+          }
+        }
+      } catch (err) {
+        if (signal.aborted) return;
+        this.log.error({ err, msg: 'reading updated sessions failed; they are not pushed' });
+      }
+    }
+  }
+}

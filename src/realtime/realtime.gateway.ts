@@ -1,0 +1,398 @@
+import { BeforeApplicationShutdown, Inject, Logger } from '@nestjs/common';
+import { CommandBus, QueryBus } from '@nestjs/cqrs';
+import { JwtService } from '@nestjs/jwt';
+import {
+  ConnectedSocket,
+  MessageBody,
+  OnGatewayConnection,
+  OnGatewayDisconnect,
+  OnGatewayInit,
+  SubscribeMessage,
+  WebSocketGateway,
+} from '@nestjs/websockets';
+import { randomUUID } from 'node:crypto';
+import type { DefaultEventsMap, Server, Socket } from 'socket.io';
+import { verifyUserToken } from '../accounts/auth.guards';
+import { DomainError, ErrorCodes, Errors } from '../common/errors';
+import type { AuthUser } from '../common/http/request-context';
+import { parsePayload } from '../common/http/validation';
+import { TokenBucket } from '../common/token-bucket';
+import { APP_SETTINGS, AppSettings } from '../config/app-config';
+import { Clock } from '../core/clock';
+import { EventMetadata, EventStore, Position } from '../event-store/event-store.port';
+import {
+  SendMessageCommand,
+  SentMessage,
+} from '../messaging/commands/send-message/send-message.command';
+import {
+  SendMessageRequestDto,
+  toSendResponse,
+} from '../messaging/commands/send-message/send-message.request.dto';
+import { GetHistoryQuery, History } from '../messaging/queries/get-history/get-history.query';
+import { AckResult, UpdateAckCommand } from '../sessions/commands/update-ack/update-ack.command';
+import { ProjectionProgress } from './projection-progress';
+import type { Push } from './push-router';
+import { PushSink, RealtimeFollower, SessionUpdatedPush } from './realtime-follower';
+import { connectError, RealtimeErrors, Reply, replyTo } from './realtime.errors';
+import { SocketAckDto, SocketSyncDto } from './socket.dto';
+
+/** Client → server events; anything else is answered with 40400. */
+const CLIENT_EVENTS = new Set(['send', 'ack', 'sync']);
+const DEFAULT_SYNC_SIZE = 50;
+/** How long a stopping node waits for commands in flight before it lets sockets go. */
+const DRAIN_MS = 5_000;
+/** Longest a `sync` waits for history to catch up with the log before it reads what is there. */
+const SYNC_WAIT_MS = 2_000;
+
+/** What a connection carries once authenticated. */
+interface SocketData {
+  user: AuthUser;
+  device: string | undefined;
+  events: TokenBucket;
+}
+
+/** A connection, its `data` set by the handshake. */
+type UserSocket = Socket<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketData>;
+
+/** engine.io keeps what a transport has not yet taken in `writeBuffer` (public in JS). */
+const writeBufferOf = (socket: Socket): unknown[] =>
+  (socket.conn as unknown as { writeBuffer: unknown[] }).writeBuffer;
+
+const userRoom = (uid: string): string => `user:${uid}`;
+
+/**
+ * Which connection on this node issued a command, by the correlation id its events carry, so the
+ * pushes those events cause skip it. Two generations, swapped every half minute, bound the memory.
+ */
+class Origins {
+  private current = new Map<string, string>();
+  private previous = new Map<string, string>();
+  private swappedAt = 0;
+
+  constructor(private readonly clock: Clock) {}
+
+  add(correlationId: string, socketId: string): void {
+    const now = this.clock.nowMs();
+    if (now - this.swappedAt > 30_000) {
+      this.previous = this.current;
+      this.current = new Map();
+      this.swappedAt = now;
+    }
+    this.current.set(correlationId, socketId);
+  }
+
+  get(correlationId: string): string | undefined {
+    return this.current.get(correlationId) ?? this.previous.get(correlationId);
+  }
+}
+
+/**
+ * Socket.IO on the server's own port, default namespace: `auth: { token }` in the handshake,
+ * `send` / `ack` / `sync` with ack callbacks, and the pushes of the log follower to every connected
+ * device of each user (docs/realtime.md).
+ */
+@WebSocketGateway()
+export class RealtimeGateway
+  implements
+    OnGatewayInit,
+    OnGatewayConnection,
+    OnGatewayDisconnect,
+    BeforeApplicationShutdown,
+    PushSink
+{
+  private readonly log = new Logger('realtime');
+  private io!: Server;
+  private readonly origins: Origins;
+  private draining = false;
+  private inFlight = 0;
+  private idle: (() => void) | null = null;
+
+  constructor(
+    private readonly commands: CommandBus,
+    private readonly queries: QueryBus,
+    private readonly jwt: JwtService,
+    private readonly clock: Clock,
+    @Inject(APP_SETTINGS) private readonly settings: AppSettings,
+    private readonly store: EventStore,
+    private readonly progress: ProjectionProgress,
+    follower: RealtimeFollower,
+  ) {
+    this.origins = new Origins(clock);
+    follower.addSink(this);
+  }
+
+  afterInit(io: Server): void {
+    this.io = io;
+    io.use((socket, next) => {
+      this.admit(socket as UserSocket).then(
+        () => next(),
+        (err: unknown) => next(connectError(err)),
+      );
+    });
+  }
+
+  handleConnection(socket: UserSocket): void {
+    const { user } = socket.data;
+    const room = userRoom(user.uid);
+    void socket.join(room);
+    // Concurrent handshakes can all pass the check in admit(); the last ones leave again.
+    if ((this.io.sockets.adapter.rooms.get(room)?.size ?? 0) > this.maxPerUser) {
+      this.dismiss(socket, RealtimeErrors.tooManyConnections(this.maxPerUser));
+      return;
+    }
+    socket.use((packet, next) => {
+      const [event, ...args] = packet as [string, ...unknown[]];
+      const last = args[args.length - 1];
+      const ack = typeof last === 'function' ? (last as (reply: Reply) => void) : null;
+      let refusal: DomainError | null = null;
+      if (!CLIENT_EVENTS.has(event)) refusal = RealtimeErrors.unknownEvent(String(event));
+      else if (!socket.data.events.take(this.clock.nowMs())) {
+        refusal = Errors.sendTooFast(this.settings.config.REALTIME_EVENT_RATE_PER_SECOND);
+      }
+      if (!refusal) return next();
+      const reply = replyTo(refusal);
+      if (ack) ack(reply);
+      else socket.emit('exception', { ...reply, event: String(event) });
+    });
+  }
+
+  handleDisconnect(): void {
+    // Rooms are left by Socket.IO itself; nothing else is held per connection.
+  }
+
+  @SubscribeMessage('send')
+  async send(@ConnectedSocket() socket: UserSocket, @MessageBody() body: unknown): Promise<Reply> {
+    return this.command(socket, async (metadata) => {
+      const dto = parsePayload(SendMessageRequestDto, body);
+      const sent: SentMessage = await this.commands.execute(
+        new SendMessageCommand(
+          {
+            senderUid: socket.data.user.uid,
+            receiverType: dto.receiver_type,
+            receiverId: dto.receiver_id,
+            msgType: dto.msg_type,
+            content: dto.content,
+            devId: dto.dev_id.toLowerCase(),
+            atUids: dto.at_uids ?? null,
+            msgSource: dto.msg_source ?? 0,
+            newFaceVersion: dto.new_face_version ?? 0,
+          },
+          metadata,
+        ),
+      );
+      return toSendResponse(sent);
+    });
+  }
+
+  @SubscribeMessage('ack')
+  async ack(@ConnectedSocket() socket: UserSocket, @MessageBody() body: unknown): Promise<Reply> {
+    return this.command(socket, async (metadata) => {
+      const dto = parsePayload(SocketAckDto, body);
+      const r: AckResult = await this.commands.execute(
+        new UpdateAckCommand(
+          socket.data.user.uid,
+          dto.session_type,
+          dto.talker_id,
+          dto.ack_seqno,
+          metadata,
+        ),
+      );
+      return { ack_seqno: r.ackSeqno, changed: r.changed };
+    });
+  }
+
+  @SubscribeMessage('sync')
+  async sync(@ConnectedSocket() socket: UserSocket, @MessageBody() body: unknown): Promise<Reply> {
+    try {
+      const dto = parsePayload(SocketSyncDto, body);
+      const size = dto.size ?? DEFAULT_SYNC_SIZE;
+      await this.historyCaughtUp();
+      const page: History = await this.queries.execute(
+        new GetHistoryQuery(
+          socket.data.user.uid,
+          dto.session_type,
+          dto.talker_id,
+          size,
+          dto.after_seqno,
+          null,
+        ),
+      );
+      // History pages are newest first; a sync is replayed oldest first.
+      const messages = page.messages.reverse();
+      return {
+        code: 0,
+        data: {
+          messages,
+          has_more: page.has_more,
+          next_after_seqno: messages.length
+            ? messages[messages.length - 1].msg_seqno
+            : dto.after_seqno,
+        },
+      };
+    } catch (err) {
+      return this.failure(socket, 'sync', err);
+    }
+  }
+
+  // --- pushes from the log follower ---
+
+  isOnline(uid: string): boolean {
+    return this.io?.sockets.adapter.rooms.has(userRoom(uid)) ?? false;
+  }
+
+  push(push: Push, _position: Position, origin: string): void {
+    const skip = push.skipOrigin ? this.origins.get(origin) : undefined;
+    this.emitTo(push.to, push.event, push.data, skip);
+  }
+
+  sessionUpdated(uid: string, session: SessionUpdatedPush): void {
+    this.emitTo(uid, 'session_updated', session, undefined);
+  }
+
+  /** Connections this node holds (for health and benchmarks). */
+  get connections(): number {
+    return this.io?.engine.clientsCount ?? 0;
+  }
+
+  /**
+   * Stopping: new commands are refused with 50302, those in flight finish, then every socket is
+   * told why and its transport closed, so clients reconnect (to another node) on their own.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    if (!this.io) return;
+    this.draining = true;
+    if (this.inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, DRAIN_MS);
+        this.idle = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    const reason = replyTo(RealtimeErrors.shuttingDown());
+    for (const socket of this.io.sockets.sockets.values()) {
+      socket.emit('server_shutdown', reason);
+      // Closing the transport (not disconnecting the socket) makes clients reconnect by themselves.
+      socket.conn.close();
+    }
+  }
+
+  // --- internals ---
+
+  /**
+   * Waits (bounded) until message history holds every event committed so far, so a `sync` after
+   * a reconnect sees each message that was pushed while the client was away.
+   */
+  private async historyCaughtUp(): Promise<void> {
+    const head = await this.store.headPosition();
+    if (!head) return;
+    const signal = AbortSignal.timeout(SYNC_WAIT_MS);
+    await this.progress.reached('messages', head, signal);
+  }
+
+  private get maxPerUser(): number {
+    return this.settings.config.REALTIME_MAX_SOCKETS_PER_USER;
+  }
+
+  /** Handshake: a valid token, room for one more connection, a node that is not stopping. */
+  private async admit(socket: UserSocket): Promise<void> {
+    if (this.draining) throw RealtimeErrors.shuttingDown();
+    if (this.io.engine.clientsCount > this.settings.config.REALTIME_MAX_CONNECTIONS) {
+      throw RealtimeErrors.nodeFull();
+    }
+    const auth = socket.handshake.auth as Record<string, unknown> | undefined;
+    const token = typeof auth?.token === 'string' ? auth.token : null;
+    if (!token) {
+      throw new DomainError(
+        ErrorCodes.TOKEN_MISSING,
+        401,
+        'a token is required: connect with auth: { token: "<jwt>" }',
+      );
+    }
+    const user = await verifyUserToken(this.jwt, token);
+    if ((this.io.sockets.adapter.rooms.get(userRoom(user.uid))?.size ?? 0) >= this.maxPerUser) {
+      throw RealtimeErrors.tooManyConnections(this.maxPerUser);
+    }
+    const device = typeof auth?.device === 'string' ? auth.device.slice(0, 128) : undefined;
+    const { REALTIME_EVENT_RATE_PER_SECOND: rate, REALTIME_EVENT_BURST: burst } =
+      this.settings.config;
+    socket.data = { user, device, events: new TokenBucket(rate, burst, this.clock.nowMs()) };
+  }
+
+  /** Runs a command for a socket: metadata, its origin for the pushes, the drain count, a reply. */
+  private async command(
+    socket: UserSocket,
+    run: (metadata: EventMetadata) => Promise<unknown>,
+  ): Promise<Reply> {
+    if (this.draining) return replyTo(RealtimeErrors.shuttingDown());
+    const { user, device } = socket.data;
+    const metadata: EventMetadata = {
+      actor: { kind: 'user', id: user.uid },
+      correlationId: randomUUID(),
+      ip: socket.handshake.address,
+      device: device ?? `platform:${user.platform}`,
+      at: new Date(this.clock.nowMs()).toISOString(),
+    };
+    this.origins.add(metadata.correlationId, socket.id);
+    this.inFlight += 1;
+    try {
+      return { code: 0, data: await run(metadata) };
+    } catch (err) {
+      return this.failure(socket, 'command', err);
+    } finally {
+      this.inFlight -= 1;
+      if (this.inFlight === 0 && this.idle) this.idle();
+    }
+  }
+
+  private failure(socket: UserSocket, what: string, err: unknown): Reply {
+    if (!(err instanceof DomainError)) {
+      this.log.error({ err, msg: `socket ${what} failed`, uid: socket.data.user.uid });
+    }
+    return replyTo(err);
+  }
+
+  /**
+   * Emits to each connection of a user, except `skip`. A connection whose unsent backlog is over
+   * its bound is dropped instead (its backlog discarded) with the reason: it catches up with `sync`.
+   */
+  private emitTo(uid: string, event: string, data: unknown, skip: string | undefined): void {
+    const ids = this.io.sockets.adapter.rooms.get(userRoom(uid));
+    if (!ids) return;
+    for (const id of ids) {
+      if (id === skip) continue;
+      const socket = this.io.sockets.sockets.get(id);
+      if (!socket) continue;
+      if (this.backlogged(socket)) {
+        this.dismiss(socket, RealtimeErrors.slowConsumer());
+        continue;
+      }
+      socket.emit(event, data);
+    }
+  }
+
+  private backlogged(socket: Socket): boolean {
+    const { REALTIME_MAX_QUEUED: maxQueued, REALTIME_MAX_BUFFERED_BYTES: maxBytes } =
+      this.settings.config;
+    // What the websocket holds above the kernel's buffers, when the transport is a websocket.
+    const ws = (socket.conn.transport as unknown as { socket?: { bufferedAmount?: number } })
+      .socket;
+    return writeBufferOf(socket).length >= maxQueued || (ws?.bufferedAmount ?? 0) >= maxBytes;
+  }
+
+  /** Drops a connection with its reason, discarding what it has not yet been sent. */
+  private dismiss(socket: Socket, why: DomainError): void {
+    this.log.warn({
+      msg: 'disconnecting a socket',
+      reason: why.message,
+      code: why.code,
+      socket: socket.id,
+    });
+    writeBufferOf(socket).length = 0;
+    socket.emit('disconnect_reason', replyTo(why));
+    socket.disconnect(true);
+    // A connection that takes nothing at all would hold its close open: end it regardless.
+    setTimeout(() => socket.conn.close(true), 2_000).unref();
+  }
+}
