@@ -22,7 +22,8 @@ export class TokenBucket {
       this.tokens + ((nowMs - this.refilledAtMs) / 1000) * this.ratePerSecond,
     );
     this.refilledAtMs = nowMs;
-    return this.tokens >= 1;
+    // Refills summed in floating point may fall a hair short of a whole token.
+    return this.tokens >= 1 - 1e-9;
   }
 
   /** Takes one token if there is one. */

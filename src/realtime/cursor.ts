@@ -14,9 +14,11 @@ export function encodeCursor(p: Position): string {
 export function decodeCursor(text: string): Position | null {
   const m = CURSOR.exec(text);
   if (!m) return null;
-  const commit = BigInt(parseInt(m[1], 36));
-  const prepare = BigInt(parseInt(m[2], 36));
-  // parseInt loses precision above 2^53; such a cursor was never issued.
+  const commit = parseInt(m[1], 36);
+  const prepare = parseInt(m[2], 36);
+  // Positions this server hands out stay below 2^53; anything larger was never issued, and
+  // leading zeros would make two texts name one position.
+  if (!Number.isSafeInteger(commit) || !Number.isSafeInteger(prepare)) return null;
   if (commit.toString(36) !== m[1] || prepare.toString(36) !== m[2]) return null;
-  return { commit, prepare };
+  return { commit: BigInt(commit), prepare: BigInt(prepare) };
 }
