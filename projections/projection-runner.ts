@@ -119,8 +119,14 @@ export class ProjectionRunner {
         (loop) =>
           new Promise<void>((resolve) => {
             if (cmp(loop.position, position) >= 0) return resolve();
-            loop.waiters.push({ position, resolve });
-            signal?.addEventListener('abort', () => resolve(), { once: true });
+            // The listener goes once the wait ends either way: a signal that outlives many
+            // waits (the realtime follower's) must not collect one per wait.
+            const done = () => {
+              signal?.removeEventListener('abort', done);
+              resolve();
+            };
+            loop.waiters.push({ position, resolve: done });
+            signal?.addEventListener('abort', done, { once: true });
           }),
       ),
     );
