@@ -100,13 +100,16 @@ export class RealtimeFollower implements OnApplicationBootstrap, OnApplicationSh
     events: readonly RecordedEvent[],
     wanted: (uid: string) => boolean,
   ): Promise<RoutedEvent[]> {
-    const sealed: { id: string; content: string }[] = [];
-    for (const e of events) {
-      const m = sealedMessage(e);
-      if (m && m.to.some(wanted)) sealed.push({ id: e.id, content: m.content });
-    }
     const opened = new Map<string, string>();
-    if (sealed.length > 0) {
+    // Whoever is wanted is asked again after each decryption, right before routing (no await in
+    // between), so a user who connected meanwhile still gets the content, never an empty one.
+    for (;;) {
+      const sealed: { id: string; content: string }[] = [];
+      for (const e of events) {
+        const m = opened.has(e.id) ? null : sealedMessage(e);
+        if (m && m.to.some(wanted)) sealed.push({ id: e.id, content: m.content });
+      }
+      if (sealed.length === 0) break;
       const plain = await this.keyRing.decryptMany(
         sealed.map((s) => (KeyRing.isEnvelope(s.content) ? s.content : '')),
       );

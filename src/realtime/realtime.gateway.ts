@@ -2,6 +2,7 @@ import { BeforeApplicationShutdown, Inject, Logger } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { JwtService } from '@nestjs/jwt';
 import {
+  Ack,
   ConnectedSocket,
   MessageBody,
   OnGatewayConnection,
@@ -35,6 +36,9 @@ import type { Push } from './push-router';
 import { PushSink, RealtimeFollower, SessionUpdatedPush } from './realtime-follower';
 import { connectError, RealtimeErrors, Reply, replyTo } from './realtime.errors';
 import { SocketAckDto, SocketSyncDto } from './socket.dto';
+
+/** A client's ack callback. */
+type AckFn = (reply: Reply) => void;
 
 /** Client → server events; anything else is answered with 40400. */
 const CLIENT_EVENTS = new Set(['send', 'ack', 'sync']);
@@ -143,7 +147,7 @@ export class RealtimeGateway
     socket.use((packet, next) => {
       const [event, ...args] = packet as [string, ...unknown[]];
       const last = args[args.length - 1];
-      const ack = typeof last === 'function' ? (last as (reply: Reply) => void) : null;
+      const ack = typeof last === 'function' ? (last as AckFn) : null;
       let refusal: DomainError | null = null;
       if (!CLIENT_EVENTS.has(event)) refusal = RealtimeErrors.unknownEvent(String(event));
       else if (!socket.data.events.take(this.clock.nowMs())) {
@@ -161,8 +165,12 @@ export class RealtimeGateway
   }
 
   @SubscribeMessage('send')
-  async send(@ConnectedSocket() socket: UserSocket, @MessageBody() body: unknown): Promise<Reply> {
-    return this.command(socket, async (metadata) => {
+  async send(
+    @ConnectedSocket() socket: UserSocket,
+    @MessageBody() body: unknown,
+    @Ack() ack: AckFn | undefined,
+  ): Promise<void> {
+    await this.command(socket, ack, async (metadata) => {
       const dto = parsePayload(SendMessageRequestDto, body);
       const sent: SentMessage = await this.commands.execute(
         new SendMessageCommand(
@@ -185,8 +193,12 @@ export class RealtimeGateway
   }
 
   @SubscribeMessage('ack')
-  async ack(@ConnectedSocket() socket: UserSocket, @MessageBody() body: unknown): Promise<Reply> {
-    return this.command(socket, async (metadata) => {
+  async ack(
+    @ConnectedSocket() socket: UserSocket,
+    @MessageBody() body: unknown,
+    @Ack() ack: AckFn | undefined,
+  ): Promise<void> {
+    await this.command(socket, ack, async (metadata) => {
       const dto = parsePayload(SocketAckDto, body);
       const r: AckResult = await this.commands.execute(
         new UpdateAckCommand(
@@ -202,7 +214,15 @@ export class RealtimeGateway
   }
 
   @SubscribeMessage('sync')
-  async sync(@ConnectedSocket() socket: UserSocket, @MessageBody() body: unknown): Promise<Reply> {
+  async sync(
+    @ConnectedSocket() socket: UserSocket,
+    @MessageBody() body: unknown,
+    @Ack() ack: AckFn | undefined,
+  ): Promise<void> {
+    ack?.(await this.syncPage(socket, body));
+  }
+
+  private async syncPage(socket: UserSocket, body: unknown): Promise<Reply> {
     try {
       const dto = parsePayload(SocketSyncDto, body);
       const size = dto.size ?? DEFAULT_SYNC_SIZE;
@@ -271,11 +291,16 @@ export class RealtimeGateway
       });
     }
     const reason = replyTo(RealtimeErrors.shuttingDown());
+    const closed: Promise<void>[] = [];
     for (const socket of this.io.sockets.sockets.values()) {
+      closed.push(new Promise((resolve) => socket.conn.once('close', () => resolve())));
       socket.emit('server_shutdown', reason);
-      // Closing the transport (not disconnecting the socket) makes clients reconnect by themselves.
+      // Closing the transport (not disconnecting the socket) makes clients reconnect by
+      // themselves. It closes once what is queued is written: the last acks and the reason.
       socket.conn.close();
     }
+    // Socket.IO's own close, next, discards whatever is still queued: let the queues drain first.
+    await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, DRAIN_MS).unref())]);
   }
 
   // --- internals ---
@@ -320,12 +345,20 @@ export class RealtimeGateway
     socket.data = { user, device, events: new TokenBucket(rate, burst, this.clock.nowMs()) };
   }
 
-  /** Runs a command for a socket: metadata, its origin for the pushes, the drain count, a reply. */
+  /**
+   * Runs a command for a socket: its metadata, its origin for the pushes, and the reply, which is
+   * handed to the transport before the command stops counting as in flight, so a stopping node
+   * closes no connection with an answer still unsent.
+   */
   private async command(
     socket: UserSocket,
+    ack: AckFn | undefined,
     run: (metadata: EventMetadata) => Promise<unknown>,
-  ): Promise<Reply> {
-    if (this.draining) return replyTo(RealtimeErrors.shuttingDown());
+  ): Promise<void> {
+    if (this.draining) {
+      ack?.(replyTo(RealtimeErrors.shuttingDown()));
+      return;
+    }
     const { user, device } = socket.data;
     const metadata: EventMetadata = {
       actor: { kind: 'user', id: user.uid },
@@ -337,9 +370,13 @@ export class RealtimeGateway
     this.origins.add(metadata.correlationId, socket.id);
     this.inFlight += 1;
     try {
-      return { code: 0, data: await run(metadata) };
-    } catch (err) {
-      return this.failure(socket, 'command', err);
+      let reply: Reply;
+      try {
+        reply = { code: 0, data: await run(metadata) };
+      } catch (err) {
+        reply = this.failure(socket, 'command', err);
+      }
+      ack?.(reply);
     } finally {
       this.inFlight -= 1;
       if (this.inFlight === 0 && this.idle) this.idle();
