@@ -83,6 +83,8 @@ export interface ProcessorOptions {
 export class StreamCommandProcessor<S, C, R> {
   private readonly cache: Lru<string, Cached<S>>;
   private readonly queues = new Map<string, Pending<C, R>[]>();
+  /** Loads in flight for {@link read}, by stream. */
+  private readonly loading = new Map<string, { startedAt: number; state: Promise<Cached<S>> }>();
   private readonly maxBatch: number;
   private readonly maxAttempts: number;
   private readonly maxQueued: number;
@@ -117,9 +119,20 @@ export class StreamCommandProcessor<S, C, R> {
    * may be that late): answered from the cache when it was confirmed recently, else loaded.
    */
   async read(streamId: string, maxAgeMs: number): Promise<S> {
+    const now = Date.now();
     const cached = this.cache.get(streamId);
-    if (cached && Date.now() - cached.checkedAt <= maxAgeMs) return cached.state;
-    return (await this.load(streamId)).state;
+    if (cached && now - cached.checkedAt <= maxAgeMs) return cached.state;
+    // Concurrent checks of one stale stream share one load, if it began recently enough.
+    const loading = this.loading.get(streamId);
+    if (loading && now - loading.startedAt <= maxAgeMs) return (await loading.state).state;
+    const state = this.load(streamId);
+    const entry = { startedAt: now, state };
+    this.loading.set(streamId, entry);
+    try {
+      return (await state).state;
+    } finally {
+      if (this.loading.get(streamId) === entry) this.loading.delete(streamId);
+    }
   }
 
   private async drain(streamId: string): Promise<void> {
