@@ -143,7 +143,6 @@ export class PostgresEventStore extends EventStore {
     const batchSize = options.batchSize ?? 1000;
     const signal = options.signal;
     let after = options.after ?? START;
-    let hiddenDelay = 0;
     this.notifier.retain();
     try {
       while (!signal?.aborted) {
@@ -151,16 +150,13 @@ export class PostgresEventStore extends EventStore {
         const batch = await this.readAll({ after, limit: batchSize });
         if (batch.length > 0) {
           after = batch[batch.length - 1].position;
-          hiddenDelay = 0;
           yield batch;
           continue;
         }
-        // Committed events may be hidden behind an older transaction that is still running;
-        // it wakes nobody when it ends, so look again soon rather than at the next poll, backing
-        // off while that transaction lasts.
-        const hidden = await this.hasHiddenEvents(after);
-        hiddenDelay = hidden ? Math.min(hiddenDelay ? hiddenDelay * 2 : 5, this.pollIntervalMs) : 0;
-        await this.notifier.waitForChange(seen, hidden ? hiddenDelay : this.pollIntervalMs, signal);
+        // Nothing new, or committed events hidden behind an older append still running: that
+        // one notifies when it commits, and a failed one is followed by a notification too
+        // (appendBatch), so the next notification, or the poll, is the time to look again.
+        await this.notifier.waitForChange(seen, this.pollIntervalMs, signal);
       }
     } finally {
       this.notifier.release();
@@ -201,15 +197,6 @@ export class PostgresEventStore extends EventStore {
   private async visibleHorizon(): Promise<string> {
     const { rows } = await this.pool.query<{ h: string }>('SELECT es_visible_horizon()::text AS h');
     return rows[0].h;
-  }
-
-  private async hasHiddenEvents(after: Position): Promise<boolean> {
-    const { rows } = await this.pool.query(
-      `SELECT 1 FROM es_events
-        WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint) LIMIT 1`,
-      [after.commit.toString(), after.prepare.toString()],
-    );
-    return rows.length > 0;
   }
 
   private async appendBatch(
@@ -275,7 +262,12 @@ export class PostgresEventStore extends EventStore {
         data,
         metadata,
       ]),
-    );
+    ).catch((err: unknown) => {
+      // The failed transaction may have held back committed events of later ones (see
+      // es_visible_horizon); a rollback notifies nobody, so wake the subscribers here.
+      this.pool.query(`SELECT pg_notify('es_appended', '')`).catch(() => undefined);
+      throw err;
+    });
     return requests.map((r, i): PromiseSettledResult<AppendResult> => {
       const row = rows[i];
       const revision = row.revision === null ? -1 : Number(row.revision);
