@@ -56,10 +56,16 @@ const schema = z.object({
   SEND_DAILY_CAP: z.coerce.number().int().min(1).max(100_000_000).default(5_000),
   REALTIME_MAX_FRAME_BYTES: z.coerce.number().int().min(1024).max(10_485_760).default(262_144),
   REALTIME_MAX_QUEUED: z.coerce.number().int().min(1).max(1_000_000).default(1_000),
-  REALTIME_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1024).max(1_073_741_824).default(1_048_576),
+  REALTIME_MAX_BUFFERED_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(1_073_741_824)
+    .default(1_048_576),
   REALTIME_EVENT_RATE_PER_SECOND: z.coerce.number().min(0.01).max(100_000).default(50),
   REALTIME_EVENT_BURST: z.coerce.number().int().min(1).max(100_000).default(100),
   REALTIME_MAX_SOCKETS_PER_USER: z.coerce.number().int().min(1).max(10_000).default(10),
+  REALTIME_MAX_UNPUSHED: z.coerce.number().int().min(1).max(1_000_000).default(1_000),
   REALTIME_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(10_000_000).default(50_000),
   EMOTICONS_FILE: z.string().min(1).optional(),
   KEYWORD_RULES_FILE: z.string().min(1).optional(),

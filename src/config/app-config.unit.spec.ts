@@ -30,6 +30,7 @@ const VARIABLES = [
   'REALTIME_EVENT_BURST',
   'REALTIME_MAX_SOCKETS_PER_USER',
   'REALTIME_MAX_CONNECTIONS',
+  'REALTIME_MAX_UNPUSHED',
   'EMOTICONS_FILE',
   'KEYWORD_RULES_FILE',
 ] as const;
@@ -55,6 +56,7 @@ const DEFAULTS = {
   REALTIME_EVENT_BURST: 100,
   REALTIME_MAX_SOCKETS_PER_USER: 10,
   REALTIME_MAX_CONNECTIONS: 50_000,
+  REALTIME_MAX_UNPUSHED: 1_000,
 };
 
 /** The ConfigError a bad environment throws (fails the test if it does not throw one). */
@@ -125,6 +127,7 @@ describe('loadConfig', () => {
       REALTIME_EVENT_BURST: '9',
       REALTIME_MAX_SOCKETS_PER_USER: '3',
       REALTIME_MAX_CONNECTIONS: '100',
+      REALTIME_MAX_UNPUSHED: '4',
       EMOTICONS_FILE: '/etc/im/emoticons.json',
       KEYWORD_RULES_FILE: '/etc/im/rules.json',
     };
@@ -154,6 +157,7 @@ describe('loadConfig', () => {
       REALTIME_EVENT_BURST: 9,
       REALTIME_MAX_SOCKETS_PER_USER: 3,
       REALTIME_MAX_CONNECTIONS: 100,
+      REALTIME_MAX_UNPUSHED: 4,
       EMOTICONS_FILE: '/etc/im/emoticons.json',
       KEYWORD_RULES_FILE: '/etc/im/rules.json',
     });
@@ -212,6 +216,7 @@ describe('loadConfig', () => {
     ['REALTIME_EVENT_BURST', '0'],
     ['REALTIME_MAX_SOCKETS_PER_USER', '0'],
     ['REALTIME_MAX_CONNECTIONS', '2.5'],
+    ['REALTIME_MAX_UNPUSHED', '0'],
     ['MASTER_KEY', Buffer.alloc(31, 7).toString('base64')],
     ['MASTER_KEY', Buffer.alloc(33, 7).toString('base64')],
     ['MASTER_KEY', Buffer.alloc(32, 7).toString('hex')],

@@ -110,6 +110,9 @@ export class RealtimeGateway
   private draining = false;
   private inFlight = 0;
   private idle: (() => void) | null = null;
+  /** Sends admitted and not yet pushed, and the sends waiting for that to drop. */
+  private unpushed = 0;
+  private readonly admissions: (() => void)[] = [];
 
   constructor(
     private readonly commands: CommandBus,
@@ -119,7 +122,7 @@ export class RealtimeGateway
     @Inject(APP_SETTINGS) private readonly settings: AppSettings,
     private readonly store: EventStore,
     private readonly progress: ProjectionProgress,
-    follower: RealtimeFollower,
+    private readonly follower: RealtimeFollower,
   ) {
     this.origins = new Origins(clock);
     follower.addSink(this);
@@ -172,22 +175,34 @@ export class RealtimeGateway
   ): Promise<void> {
     await this.command(socket, ack, async (metadata) => {
       const dto = parsePayload(SendMessageRequestDto, body);
-      const sent: SentMessage = await this.commands.execute(
-        new SendMessageCommand(
-          {
-            senderUid: socket.data.user.uid,
-            receiverType: dto.receiver_type,
-            receiverId: dto.receiver_id,
-            msgType: dto.msg_type,
-            content: dto.content,
-            devId: dto.dev_id.toLowerCase(),
-            atUids: dto.at_uids ?? null,
-            msgSource: dto.msg_source ?? 0,
-            newFaceVersion: dto.new_face_version ?? 0,
-          },
-          metadata,
-        ),
-      );
+      // Sends this node has admitted and its log follower not yet pushed, past a bound, hold
+      // new sends back: under overload the node answers sends only as fast as it delivers them,
+      // rather than letting deliveries fall ever further behind.
+      await this.admitSend();
+      let sent: SentMessage;
+      try {
+        sent = await this.commands.execute(
+          new SendMessageCommand(
+            {
+              senderUid: socket.data.user.uid,
+              receiverType: dto.receiver_type,
+              receiverId: dto.receiver_id,
+              msgType: dto.msg_type,
+              content: dto.content,
+              devId: dto.dev_id.toLowerCase(),
+              atUids: dto.at_uids ?? null,
+              msgSource: dto.msg_source ?? 0,
+              newFaceVersion: dto.new_face_version ?? 0,
+            },
+            metadata,
+          ),
+        );
+      } catch (err) {
+        this.releaseSend();
+        throw err;
+      }
+      if (sent.position) void this.follower.passed(sent.position).then(() => this.releaseSend());
+      else this.releaseSend();
       return toSendResponse(sent);
     });
   }
@@ -304,6 +319,20 @@ export class RealtimeGateway
   }
 
   // --- internals ---
+
+  /** Waits until fewer than REALTIME_MAX_UNPUSHED sends are admitted and not yet pushed. */
+  private async admitSend(): Promise<void> {
+    while (this.unpushed >= this.settings.config.REALTIME_MAX_UNPUSHED) {
+      await new Promise<void>((resolve) => this.admissions.push(resolve));
+    }
+    this.unpushed += 1;
+  }
+
+  /** An admitted send was pushed (or failed): one waiting send may go. */
+  private releaseSend(): void {
+    this.unpushed -= 1;
+    this.admissions.shift()?.();
+  }
 
   /**
    * Waits (bounded) until message history holds every event committed so far, so a `sync` after

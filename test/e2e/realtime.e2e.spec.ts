@@ -286,8 +286,12 @@ describe('realtime limits: event floods, connections per user, slow consumers', 
     const open = await request(base).get('');
     const sid = (JSON.parse(open.text.slice(1)) as { sid: string }).sid;
     const token = await t.user('slow-b');
-    await t.user('slow-a');
-    await t.follow(token, 'slow-a');
+    // Three senders, three messages each: past the bound, within each sender's send limit.
+    const senders = ['slow-a1', 'slow-a2', 'slow-a3'];
+    for (const uid of senders) {
+      await t.user(uid);
+      await t.follow(token, uid);
+    }
     const connect = await request(`${base}&sid=${sid}`)
       .post('')
       .set('Content-Type', 'text/plain')
@@ -295,19 +299,22 @@ describe('realtime limits: event floods, connections per user, slow consumers', 
     expect(connect.text).toBe('ok');
     expect((await request(`${base}&sid=${sid}`).get('')).text).toMatch(/^40/);
 
-    const a = await connectSocket(t.url, { token: await t.user('slow-a') });
-    sockets.push(a);
-    const keys: string[] = [];
-    for (let i = 0; i < 3; i++) {
-      const reply = await a.call<{ code: number; data: { msg_key: string } }>(
-        'send',
-        send('slow-b', `${i}`),
-      );
-      expect(reply.code).toBe(0);
-      keys.push(reply.data.msg_key);
+    const keys = new Map<string, string[]>();
+    for (const uid of senders) {
+      const a = await connectSocket(t.url, { token: await t.user(uid) });
+      sockets.push(a);
+      keys.set(uid, []);
+      for (let i = 0; i < 3; i++) {
+        const reply = await a.call<{ code: number; data: { msg_key: string } }>(
+          'send',
+          send('slow-b', `${i}`),
+        );
+        expect(reply.code).toBe(0);
+        keys.get(uid)!.push(reply.data.msg_key);
+      }
     }
-    // Three messages and their session objects pass the bound of 5 queued packets: what is
-    // waiting is dropped, and the reason is the one thing left to read.
+    // Nine messages pass the bound of 5 queued packets: what is waiting is dropped, and the
+    // reason is the one thing left to read.
     const gateway = t.app.get(RealtimeGateway);
     await waitFor(() => !gateway.isOnline('slow-b'), 'the slow client to be dropped');
     const rest = await request(`${base}&sid=${sid}`).get('');
@@ -317,11 +324,55 @@ describe('realtime limits: event floods, connections per user, slow consumers', 
     // The sender was not held up, and the dropped client gets everything back with sync.
     const back = await connectSocket(t.url, { token });
     sockets.push(back);
-    const synced = await back.call<{ data: { messages: { msg_key: string }[] } }>('sync', {
-      talker_id: 'slow-a',
-      session_type: 1,
-      after_seqno: 0,
-    });
-    expect(synced.data.messages.map((m) => m.msg_key)).toEqual(keys);
+    for (const uid of senders) {
+      const synced = await back.call<{ data: { messages: { msg_key: string }[] } }>('sync', {
+        talker_id: uid,
+        session_type: 1,
+        after_seqno: 0,
+      });
+      expect(synced.data.messages.map((m) => m.msg_key)).toEqual(keys.get(uid));
+    }
+  });
+});
+
+describe('realtime under overload: sends wait for the follower to push earlier ones', () => {
+  let t: TestApp;
+  const sockets: TestSocket[] = [];
+  beforeAll(async () => {
+    t = await startTestApp({ REALTIME_MAX_UNPUSHED: '1' });
+  });
+  afterAll(async () => {
+    sockets.forEach((s) => s.close());
+    await t.close();
+  });
+
+  it('answers a burst of sends one push at a time, every one acknowledged and delivered in order', async () => {
+    const [a, b] = [
+      await connectSocket(t.url, { token: await t.user('ov-a') }),
+      await connectSocket(t.url, { token: await t.user('ov-b') }),
+    ];
+    sockets.push(a, b);
+    await t.follow(await t.user('ov-b'), 'ov-a');
+    // How many messages the receiver had when each ack arrived, in the order they arrived.
+    const deliveredAtAck: number[] = [];
+    const replies = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        a
+          .call<{ code: number; data: { msg_seqno: number } }>('send', send('ov-b', `${i}`))
+          .then((r) => {
+            deliveredAtAck.push(b.all('message').length);
+            return r;
+          }),
+      ),
+    );
+    // With one unpushed send allowed, the k-th ack comes after the earlier sends were pushed
+    // (a little slack for the two sockets' own delivery order).
+    deliveredAtAck.forEach((delivered, k) => expect(delivered).toBeGreaterThanOrEqual(k - 3));
+    expect(replies.map((r) => r.code)).toEqual(replies.map(() => 0));
+    expect(replies.map((r) => r.data.msg_seqno).sort((x, y) => x - y)).toEqual(
+      replies.map((_, i) => i + 1),
+    );
+    await b.next<Pushed>('message', (m) => m.msg_seqno === 30);
+    expect(b.all<Pushed>('message').map((m) => m.msg_seqno)).toEqual(replies.map((_, i) => i + 1));
   });
 });
