@@ -35,6 +35,12 @@ export interface RoutedEvent {
 }
 
 const BATCH = 500;
+/**
+ * After a small batch, how long to let more events gather before reading on: a few ms of
+ * delivery latency for far fewer reads of the log under moderate load (each read also asks
+ * PostgreSQL for the visible horizon, which scans its lock table).
+ */
+const GATHER_MS = 3;
 const RETRY_MS = 200;
 
 /**
@@ -55,6 +61,9 @@ export class RealtimeFollower implements OnApplicationBootstrap, OnApplicationSh
   /** Sessions to push once projected, by owner|type|talker, with the newest position touched. */
   private pendingSessions = new Map<string, SessionTouch & { position: Position }>();
   private sessionLoop: Promise<void> | null = null;
+  /** Callers of {@link passed}, waiting for the follower to hand out a position. */
+  private waiters: { position: Position; resolve: () => void }[] = [];
+  private stopped = false;
 
   constructor(
     private readonly store: EventStore,
@@ -77,6 +86,14 @@ export class RealtimeFollower implements OnApplicationBootstrap, OnApplicationSh
     return this.positionNow;
   }
 
+  /** Resolves once every push of the event at `position` has been handed out (or on stop). */
+  passed(position: Position): Promise<void> {
+    if (comparePositions(this.positionNow, position) >= 0 || this.stopped) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiters.push({ position, resolve }));
+  }
+
   /** Resolves once the follower knows where the log stands. */
   whenReady(): Promise<void> {
     return this.ready;
@@ -91,6 +108,8 @@ export class RealtimeFollower implements OnApplicationBootstrap, OnApplicationSh
 
   async onApplicationShutdown(): Promise<void> {
     this.controller?.abort();
+    this.stopped = true;
+    for (const w of this.waiters.splice(0)) w.resolve();
     await this.task;
     await this.sessionLoop;
   }
@@ -156,6 +175,8 @@ export class RealtimeFollower implements OnApplicationBootstrap, OnApplicationSh
           // sees every push up to it delivered, and every later one still to come.
           for (const r of routed) this.deliver(r);
           this.positionNow = batch[batch.length - 1].position;
+          if (this.waiters.length > 0) this.releaseWaiters();
+          if (batch.length < BATCH / 10) await new Promise((r) => setTimeout(r, GATHER_MS));
         }
       } catch (err) {
         if (signal.aborted) break;
@@ -181,6 +202,14 @@ export class RealtimeFollower implements OnApplicationBootstrap, OnApplicationSh
     if (this.pendingSessions.size > 0 && !this.sessionLoop) {
       this.sessionLoop = this.pushSessions().finally(() => (this.sessionLoop = null));
     }
+  }
+
+  private releaseWaiters(): void {
+    this.waiters = this.waiters.filter((w) => {
+      if (comparePositions(w.position, this.positionNow) > 0) return true;
+      w.resolve();
+      return false;
+    });
   }
 
   /** Pushes pending session objects, a batch at a time, each after it is projected. */
