@@ -19,16 +19,11 @@
  *   API_PROCESSES=n      n API server processes on the same database, pair p on server p % n
  */
 import { randomUUID } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Pool } from 'pg';
-import { startEmbeddedPostgres } from '../src/database/embedded-postgres';
-import { runMigrations } from '../src/database/migrate';
 import { CpuMeter } from './cpu';
 import { latency } from './measure';
 import { BenchServer, HttpClient, startServer } from './server';
-import { BenchDb, benchDatabase, report } from './support';
+import { benchDatabase, printStatementStats, report, resetStatementStats } from './support';
 
 const SENDERS = Number(process.env.SENDERS ?? 200);
 const MESSAGES = Number(process.env.MESSAGES ?? 40_000);
@@ -36,31 +31,6 @@ const SAMPLE = Number(process.env.SAMPLE ?? 5);
 const API_PROCESSES = Number(process.env.API_PROCESSES ?? 1);
 const POLL_MS = 10;
 const WINDOW_MS = 5000;
-
-/** benchDatabase, or with PGSS=1 the same embedded PostgreSQL with pg_stat_statements loaded. */
-async function database(): Promise<BenchDb> {
-  if (!process.env.PGSS) return benchDatabase(4);
-  const root = mkdtempSync(join(tmpdir(), 'im-bench-'));
-  chmodSync(root, 0o755);
-  const pg = await startEmbeddedPostgres({
-    clusterDir: join(root, 'cluster'),
-    database: 'bench',
-    settings: { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' },
-  });
-  await runMigrations(pg.url);
-  const pool = new Pool({ connectionString: pg.url, max: 4 });
-  pool.on('error', () => undefined);
-  await pool.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
-  return {
-    url: pg.url,
-    pool,
-    close: async () => {
-      await pool.end();
-      await pg.stop();
-      rmSync(root, { recursive: true, force: true });
-    },
-  };
-}
 
 interface Sample {
   readonly msgKey: string;
@@ -128,7 +98,7 @@ class LagProbe {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
-  const db = await database();
+  const db = await benchDatabase(4);
   const limits = {
     SEND_RATE_PER_SECOND: '100000',
     SEND_RATE_BURST: '100000',
@@ -171,7 +141,7 @@ async function main(): Promise<void> {
           throw new Error(`follow: ${res.status} ${JSON.stringify(res.json)}`);
       }),
     );
-    if (process.env.PGSS) await db.pool.query('SELECT pg_stat_statements_reset()');
+    await resetStatementStats(db.pool);
 
     const cpu = new CpuMeter({
       ...Object.fromEntries(servers.map((s, n) => [n ? `server ${n + 1}` : 'server', s.child.pid])),
@@ -266,39 +236,7 @@ async function main(): Promise<void> {
       );
     }
 
-    if (process.env.PGSS) {
-      const sent = acks.length;
-      // The server's statements: this database, not the probe's or these.
-      const OURS = `dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-        AND query NOT LIKE '%i(k, o, t, seq)%' AND query NOT LIKE '%pg_stat_statements%'
-        AND query NOT LIKE '%projection_checkpoints c%'`;
-      const { rows } = await db.pool.query<{
-        calls: string;
-        total: number;
-        mean: number;
-        toplevel: boolean;
-        query: string;
-      }>(
-        `SELECT calls, total_exec_time AS total, mean_exec_time AS mean, toplevel,
-                regexp_replace(query, '\\s+', ' ', 'g') AS query
-           FROM pg_stat_statements WHERE ${OURS}
-          ORDER BY total_exec_time DESC LIMIT 20`,
-      );
-      const all = await db.pool.query<{ calls: string; total: number }>(
-        `SELECT sum(calls) AS calls, sum(total_exec_time) AS total FROM pg_stat_statements
-          WHERE toplevel AND ${OURS}`,
-      );
-      process.stdout.write(
-        `\npg_stat_statements over the run: ${(Number(all.rows[0].calls) / sent).toFixed(2)} top-level statements and ` +
-          `${(all.rows[0].total / sent).toFixed(3)} ms of execution per message\n` +
-          `   calls/msg   ms/msg  mean ms  statement\n`,
-      );
-      for (const r of rows) {
-        process.stdout.write(
-          `${(Number(r.calls) / sent).toFixed(3).padStart(12)} ${(r.total / sent).toFixed(3).padStart(8)} ${r.mean.toFixed(3).padStart(8)}  ${r.toplevel ? '' : '(nested) '}${r.query.slice(0, 110)}\n`,
-        );
-      }
-    }
+    await printStatementStats(db.pool, acks.length);
   } finally {
     for (const c of clients) c.close();
     for (const s of servers) await s.stop();
