@@ -134,11 +134,14 @@ export class ProjectionRunner {
             if (cmp(loop.position, position) >= 0) return resolve();
             // The listener goes once the wait ends either way: a signal that outlives many
             // waits (the realtime follower's) must not collect one per wait.
+            const waiter = { position, resolve: () => done() };
             const done = () => {
               signal?.removeEventListener('abort', done);
+              // An aborted wait leaves the list too, even while the projector is stuck.
+              loop.waiters = loop.waiters.filter((w) => w !== waiter);
               resolve();
             };
-            loop.waiters.push({ position, resolve: done });
+            loop.waiters.push(waiter);
             signal?.addEventListener('abort', done, { once: true });
           }),
       ),

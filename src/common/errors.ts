@@ -37,6 +37,7 @@ export const ErrorCodes = {
   CONTENDED: 50301,
   SHUTTING_DOWN: 50302,
   NODE_FULL: 50303,
+  NODE_BUSY: 50304,
   // The seed's codes (bilibili-private-message-api.md, send_msg).
   MSG_KEY_NOT_FOUND: 10005,
   MSG_TOO_LONG: 21007,

@@ -293,12 +293,22 @@ export class StreamCommandProcessor<S, C, R> {
     }
     if (newer.length === 0) {
       const confirmed = { ...base, checkedAt };
-      if (cached) this.cache.set(streamId, confirmed);
+      if (cached) this.remember(streamId, confirmed);
       return confirmed;
     }
     const state = newer.reduce((s, e) => this.decider.evolve(s, e), base.state);
     const loaded = { state, revision: newer[newer.length - 1].revision, checkedAt };
-    this.cache.set(streamId, loaded);
+    this.remember(streamId, loaded);
     return loaded;
+  }
+
+  /**
+   * Caches a loaded state unless the cache moved past it meanwhile (this node's own append while
+   * the read was under way): an older state must never replace a newer one.
+   */
+  private remember(streamId: string, loaded: Cached<S>): void {
+    const current = this.cache.get(streamId);
+    if (current && current.revision > loaded.revision) return;
+    this.cache.set(streamId, loaded);
   }
 }

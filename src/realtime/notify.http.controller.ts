@@ -24,6 +24,8 @@ import { FeedItem, UserFeeds } from './user-feeds';
 const DEFAULT_TIMEOUT_MS = 25_000;
 const DEFAULT_LIMIT = 100;
 const HEARTBEAT_MS = 15_000;
+/** Live items an SSE stream may hold back while it catches up before it is let go (42901). */
+const SSE_MAX_WAITING = 10_000;
 
 export class NotifyQueryDto {
   @ApiProperty({ enum: ['sse', 'poll', 'ws'], description: 'ws means Socket.IO at /socket.io/' })
@@ -118,17 +120,21 @@ export class NotifyHttpController {
     @Req() req: Request,
     @Res() res: Response,
   ): Promise<void> {
-    const uid = await this.authenticate(req, q);
     if (q.protoc === 'ws') {
       throw Errors.validation(
         'protoc=ws: connect with Socket.IO on this port (path /socket.io/, auth: { token })',
       );
     }
-    const lastEventId = req.header('last-event-id');
-    const after = await this.startAfter(q.cursor ?? (q.protoc === 'sse' ? lastEventId : undefined));
+    if (this.feeds.stopping) throw RealtimeErrors.shuttingDown();
+    const uid = await this.authenticate(req, q);
+    // A reconnecting EventSource sends the id it last saw, newer than the cursor in its URL.
+    const lastEventId = q.protoc === 'sse' ? req.header('last-event-id') : undefined;
+    const after = await this.startAfter(lastEventId || q.cursor);
     const closed = new AbortController();
     req.once('close', () => closed.abort());
     res.once('close', () => closed.abort());
+    // A client gone during the awaits above closed before anyone listened.
+    if (req.destroyed || res.destroyed || res.socket?.destroyed) return;
     if (q.protoc === 'poll') {
       await this.poll(uid, after, q, res, closed.signal);
     } else {
@@ -181,7 +187,7 @@ export class NotifyHttpController {
     try {
       let caught = await this.feeds.catchUp(uid, after, this.follower.position, limit, closed);
       if (caught.items.length === 0 && caught.complete) {
-        if (!news) {
+        if (!news && !this.feeds.stopping) {
           await new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, q.timeout_ms ?? DEFAULT_TIMEOUT_MS);
             wake = () => {
@@ -241,7 +247,15 @@ export class NotifyHttpController {
     };
     // Live items wait while the catch-up runs, then follow it.
     let queue: FeedItem[] | null = [];
-    const unlisten = this.feeds.listen(uid, (item) => (queue ? queue.push(item) : write(item)));
+    const unlisten = this.feeds.listen(uid, (item) => {
+      if (!queue) return write(item);
+      queue.push(item);
+      // Live items wait while the stream catches up; a catch-up that long is a slow consumer.
+      if (queue.length > SSE_MAX_WAITING) {
+        queue = [];
+        end('disconnect_reason', replyTo(RealtimeErrors.slowConsumer()));
+      }
+    });
     const unregister = this.feeds.onShutdown(() =>
       end('server_shutdown', replyTo(RealtimeErrors.shuttingDown())),
     );
@@ -260,6 +274,7 @@ export class NotifyHttpController {
         from = caught.scannedTo;
         if (caught.complete || closed.signal.aborted) break;
       }
+      if (closed.signal.aborted) return;
       const waiting = queue;
       queue = null;
       for (const item of waiting) {

@@ -20,8 +20,11 @@ export type SessionUpdatedPush = SessionView & { removed: 0 | 1 };
 export interface PushSink {
   /** True when this node holds a connection of the user. */
   isOnline(uid: string): boolean;
-  /** One routed push, at the log position of its event; `origin` is its correlation id. */
-  push(push: Push, position: Position, origin: string): void;
+  /**
+   * One routed push, at the log position of its event; `origin` is its correlation id; `final`
+   * when no other push of the same event goes to the same user after it.
+   */
+  push(push: Push, position: Position, origin: string, final: boolean): void;
   sessionUpdated(uid: string, session: SessionUpdatedPush): void;
 }
 
@@ -42,6 +45,8 @@ const BATCH = 500;
  */
 const GATHER_MS = 3;
 const RETRY_MS = 200;
+/** Longest a session object waits for the sessions projection before it is left out. */
+const SESSION_WAIT_MS = 2_000;
 
 /**
  * Follows the event log from where it stood when this node started and hands every committed
@@ -120,23 +125,48 @@ export class RealtimeFollower implements OnApplicationBootstrap, OnApplicationSh
     wanted: (uid: string) => boolean,
   ): Promise<RoutedEvent[]> {
     const opened = new Map<string, string>();
-    // Whoever is wanted is asked again after each decryption, right before routing (no await in
-    // between), so a user who connected meanwhile still gets the content, never an empty one.
-    for (;;) {
-      const sealed: { id: string; content: string }[] = [];
-      for (const e of events) {
-        const m = opened.has(e.id) ? null : sealedMessage(e);
-        if (m && m.to.some(wanted)) sealed.push({ id: e.id, content: m.content });
-      }
-      if (sealed.length === 0) break;
-      const plain = await this.keyRing.decryptMany(
-        sealed.map((s) => (KeyRing.isEnvelope(s.content) ? s.content : '')),
-      );
-      sealed.forEach((s, i) => {
-        const text = KeyRing.isEnvelope(s.content) ? plain[i] : s.content;
-        opened.set(s.id, text ?? ERASED_CONTENT);
-      });
+    await this.open(events, wanted, opened);
+    return this.routeOpened(events, opened);
+  }
+
+  /**
+   * Opens the content of the messages in `events` that go to a wanted user and are not yet in
+   * `opened`. Content that is not an envelope (written before encryption) is taken as it is; a
+   * destroyed key gives the erased content.
+   */
+  private async open(
+    events: readonly RecordedEvent[],
+    wanted: (uid: string) => boolean,
+    opened: Map<string, string>,
+  ): Promise<void> {
+    const sealed: { id: string; envelope: string }[] = [];
+    for (const e of events) {
+      const m = opened.has(e.id) ? null : sealedMessage(e);
+      if (!m || !m.to.some(wanted)) continue;
+      if (KeyRing.isEnvelope(m.content)) sealed.push({ id: e.id, envelope: m.content });
+      else opened.set(e.id, m.content);
     }
+    if (sealed.length === 0) return;
+    const plain = await this.keyRing.decryptMany(sealed.map((s) => s.envelope));
+    sealed.forEach((s, i) => opened.set(s.id, plain[i] ?? ERASED_CONTENT));
+  }
+
+  /** Whether some message of `events` goes to a wanted user and is not opened yet. */
+  private missingContent(
+    events: readonly RecordedEvent[],
+    wanted: (uid: string) => boolean,
+    opened: ReadonlyMap<string, string>,
+  ): boolean {
+    return events.some((e) => {
+      const m = opened.has(e.id) ? null : sealedMessage(e);
+      return m !== null && m.to.some(wanted);
+    });
+  }
+
+  private routeOpened(
+    events: readonly RecordedEvent[],
+    opened: ReadonlyMap<string, string>,
+  ): RoutedEvent[] {
     return events.map((e) => ({
       position: e.position,
       origin: e.metadata.correlationId,
@@ -151,8 +181,11 @@ export class RealtimeFollower implements OnApplicationBootstrap, OnApplicationSh
     signal: AbortSignal,
   ): Promise<{ owner: string; session: SessionUpdatedPush }[]> {
     if (touched.length === 0) return [];
-    await this.progress.reached('sessions', position, signal);
-    if (signal.aborted) return [];
+    // Bounded: a sessions projection that lags or is stuck delays the session objects, and
+    // leaves them out after SESSION_WAIT_MS, but holds nothing else back.
+    const waited = AbortSignal.any([signal, AbortSignal.timeout(SESSION_WAIT_MS)]);
+    await this.progress.reached('sessions', position, waited);
+    if (waited.aborted) return [];
     const rows = await this.sessions.ofOwners(touched.map((t) => ({ ...t })));
     return rows.map((r) => ({
       owner: r.owner_uid,
@@ -170,10 +203,16 @@ export class RealtimeFollower implements OnApplicationBootstrap, OnApplicationSh
           batchSize: BATCH,
           signal,
         })) {
-          const routed = await this.route(batch, this.isOnline);
+          const opened = new Map<string, string>();
+          await this.open(batch, this.isOnline, opened);
+          // A user may have connected while content was being opened: check again, with no
+          // await between this check and the deliveries, so nobody gets a message without it.
+          while (this.missingContent(batch, this.isOnline, opened)) {
+            await this.open(batch, this.isOnline, opened);
+          }
           // From here to the position update nothing awaits: a feed that reads the position
           // sees every push up to it delivered, and every later one still to come.
-          for (const r of routed) this.deliver(r);
+          for (const r of this.routeOpened(batch, opened)) this.deliver(r);
           this.positionNow = batch[batch.length - 1].position;
           if (this.waiters.length > 0) this.releaseWaiters();
           if (batch.length < BATCH / 10) await new Promise((r) => setTimeout(r, GATHER_MS));
@@ -187,11 +226,13 @@ export class RealtimeFollower implements OnApplicationBootstrap, OnApplicationSh
   }
 
   private deliver(r: RoutedEvent): void {
-    for (const push of r.pushes) {
+    r.pushes.forEach((push, i) => {
+      // The last push of this event to its user: a feed's cursor may move past the event.
+      const final = !r.pushes.some((later, j) => j > i && later.to === push.to);
       for (const sink of this.sinks) {
-        if (sink.isOnline(push.to)) sink.push(push, r.position, r.origin);
+        if (sink.isOnline(push.to)) sink.push(push, r.position, r.origin, final);
       }
-    }
+    });
     for (const t of r.touched) {
       if (!this.isOnline(t.owner)) continue;
       this.pendingSessions.set(`${t.owner}|${t.sessionType}|${t.talkerId}`, {

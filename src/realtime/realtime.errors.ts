@@ -34,6 +34,12 @@ export const RealtimeErrors = {
       503,
       'this node holds as many connections as it may; retry later or elsewhere',
     ),
+  busy: () =>
+    new DomainError(
+      ErrorCodes.NODE_BUSY,
+      503,
+      'this node has too many sends waiting to be delivered; retry shortly',
+    ),
   badCursor: () =>
     new DomainError(ErrorCodes.VALIDATION_FAILED, 400, 'cursor is not a cursor this server gave'),
 };

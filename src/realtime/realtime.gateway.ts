@@ -45,6 +45,8 @@ const CLIENT_EVENTS = new Set(['send', 'ack', 'sync']);
 const DEFAULT_SYNC_SIZE = 50;
 /** How long a stopping node waits for commands in flight before it lets sockets go. */
 const DRAIN_MS = 5_000;
+/** Sends that may wait for a place (REALTIME_MAX_UNPUSHED) before more are refused (50304). */
+const MAX_WAITING_SENDS = 10_000;
 /** Longest a `sync` waits for history to catch up with the log before it reads what is there. */
 const SYNC_WAIT_MS = 2_000;
 
@@ -158,8 +160,7 @@ export class RealtimeGateway
       }
       if (!refusal) return next();
       const reply = replyTo(refusal);
-      if (ack) ack(reply);
-      else socket.emit('exception', { ...reply, event: String(event) });
+      this.answer(socket, ack, reply, String(event));
     });
   }
 
@@ -234,7 +235,7 @@ export class RealtimeGateway
     @MessageBody() body: unknown,
     @Ack() ack: AckFn | undefined,
   ): Promise<void> {
-    ack?.(await this.syncPage(socket, body));
+    this.answer(socket, ack, await this.syncPage(socket, body));
   }
 
   private async syncPage(socket: UserSocket, body: unknown): Promise<Reply> {
@@ -286,7 +287,7 @@ export class RealtimeGateway
 
   /** Connections this node holds (for health and benchmarks). */
   get connections(): number {
-    return this.io?.engine.clientsCount ?? 0;
+    return this.io?.sockets.sockets.size ?? 0;
   }
 
   /**
@@ -322,16 +323,36 @@ export class RealtimeGateway
 
   /** Waits until fewer than REALTIME_MAX_UNPUSHED sends are admitted and not yet pushed. */
   private async admitSend(): Promise<void> {
-    while (this.unpushed >= this.settings.config.REALTIME_MAX_UNPUSHED) {
-      await new Promise<void>((resolve) => this.admissions.push(resolve));
+    if (
+      this.unpushed < this.settings.config.REALTIME_MAX_UNPUSHED &&
+      this.admissions.length === 0
+    ) {
+      this.unpushed += 1;
+      return;
     }
-    this.unpushed += 1;
+    if (this.admissions.length >= MAX_WAITING_SENDS) throw RealtimeErrors.busy();
+    // First come, first served: a released place passes straight to the longest waiting send.
+    await new Promise<void>((resolve) => this.admissions.push(resolve));
   }
 
-  /** An admitted send was pushed (or failed): one waiting send may go. */
+  /** An admitted send was pushed (or failed): its place goes to the next waiting send. */
   private releaseSend(): void {
-    this.unpushed -= 1;
-    this.admissions.shift()?.();
+    const next = this.admissions.shift();
+    if (next) next();
+    else this.unpushed -= 1;
+  }
+
+  /**
+   * Replies to a client event: through its ack callback, else as an `exception` event when it is a
+   * refusal. Replies count against the connection's backlog bound like pushes do.
+   */
+  private answer(socket: Socket, ack: AckFn | null | undefined, reply: Reply, event?: string) {
+    if (this.backlogged(socket)) {
+      this.dismiss(socket, RealtimeErrors.slowConsumer());
+      return;
+    }
+    if (ack) ack(reply);
+    else if (reply.code !== 0) socket.emit('exception', { ...reply, event });
   }
 
   /**
@@ -352,7 +373,8 @@ export class RealtimeGateway
   /** Handshake: a valid token, room for one more connection, a node that is not stopping. */
   private async admit(socket: UserSocket): Promise<void> {
     if (this.draining) throw RealtimeErrors.shuttingDown();
-    if (this.io.engine.clientsCount > this.settings.config.REALTIME_MAX_CONNECTIONS) {
+    // Authenticated connections: a handshake that never authenticates holds no place.
+    if (this.io.sockets.sockets.size >= this.settings.config.REALTIME_MAX_CONNECTIONS) {
       throw RealtimeErrors.nodeFull();
     }
     const auth = socket.handshake.auth as Record<string, unknown> | undefined;
@@ -385,7 +407,7 @@ export class RealtimeGateway
     run: (metadata: EventMetadata) => Promise<unknown>,
   ): Promise<void> {
     if (this.draining) {
-      ack?.(replyTo(RealtimeErrors.shuttingDown()));
+      this.answer(socket, ack, replyTo(RealtimeErrors.shuttingDown()));
       return;
     }
     const { user, device } = socket.data;
@@ -405,7 +427,7 @@ export class RealtimeGateway
       } catch (err) {
         reply = this.failure(socket, 'command', err);
       }
-      ack?.(reply);
+      this.answer(socket, ack, reply);
     } finally {
       this.inFlight -= 1;
       if (this.inFlight === 0 && this.idle) this.idle();

@@ -18,6 +18,8 @@ export class ConfiguredIoAdapter extends IoAdapter {
       // A frame over this closes that client's connection (engine.io's rule), nothing else.
       maxHttpBufferSize: this.config.REALTIME_MAX_FRAME_BYTES,
       serveClient: false,
+      // A handshake that does not authenticate is closed after this long.
+      connectTimeout: 10_000,
     }) as Server;
   }
 }

@@ -1,8 +1,10 @@
-import { BeforeApplicationShutdown, Injectable } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
+import type { Pool } from 'pg';
+import { PG_POOL } from '../core/core.module';
 import { comparePositions, EventStore, Position } from '../event-store/event-store.port';
 import { encodeCursor } from './cursor';
-import type { Push, SessionTouch } from './push-router';
-import { PushSink, RealtimeFollower, SessionUpdatedPush } from './realtime-follower';
+import type { MessagePush, MessageRecalledPush, Push, SessionTouch } from './push-router';
+import { PushSink, RealtimeFollower, RoutedEvent, SessionUpdatedPush } from './realtime-follower';
 
 /**
  * One event of a user's feed. `cursor` is set on events that come from the log (resume after it);
@@ -40,10 +42,12 @@ export class UserFeeds implements PushSink, BeforeApplicationShutdown {
   private readonly listeners = new Map<string, Set<Listener>>();
   /** Open feeds, to end when the node stops. */
   private readonly closers = new Set<() => void>();
+  private stopped = false;
 
   constructor(
     private readonly follower: RealtimeFollower,
     private readonly store: EventStore,
+    @Inject(PG_POOL) private readonly pool: Pool,
   ) {
     follower.addSink(this);
   }
@@ -52,8 +56,15 @@ export class UserFeeds implements PushSink, BeforeApplicationShutdown {
     return this.listeners.has(uid);
   }
 
-  push(push: Push, position: Position): void {
-    const item = { cursor: encodeCursor(position), event: push.event, data: push.data, position };
+  push(push: Push, position: Position, _origin: string, final: boolean): void {
+    // One event may give a user several items (a recall: its notice and message_recalled); only
+    // the last carries the cursor, so a client resuming from it has them all.
+    const item = {
+      cursor: final ? encodeCursor(position) : null,
+      event: push.event,
+      data: push.data,
+      position,
+    };
     for (const listener of this.listeners.get(push.to) ?? []) listener(item);
   }
 
@@ -73,13 +84,47 @@ export class UserFeeds implements PushSink, BeforeApplicationShutdown {
     };
   }
 
+  /**
+   * msg_status (1 recalled by its sender, 2 by the system) of the messages among `routed` that
+   * are recalled, from history and from the recalls in the same page (history may lag them).
+   */
+  private async recalledNow(routed: readonly RoutedEvent[], uid: string) {
+    const keys: string[] = [];
+    const status = new Map<string, number>();
+    for (const r of routed) {
+      for (const p of r.pushes) {
+        if (p.to !== uid) continue;
+        if (p.event === 'message') keys.push((p.data as MessagePush).msg_key);
+        if (p.event === 'message_recalled') {
+          const d = p.data as MessageRecalledPush;
+          status.set(d.msg_key, d.sys_cancel ? 2 : 1);
+        }
+      }
+    }
+    if (keys.length === 0) return status;
+    const { rows } = await this.pool.query<{ msg_key: string; msg_status: number }>(
+      `SELECT msg_key::text, msg_status FROM rm_messages
+        WHERE msg_key = ANY($1::text[]::bigint[]) AND msg_status <> 0`,
+      [keys],
+    );
+    for (const row of rows)
+      status.set(row.msg_key, Math.max(row.msg_status, status.get(row.msg_key) ?? 0));
+    return status;
+  }
+
   /** Registers what ends an open feed when the node stops; returns its removal. */
   onShutdown(close: () => void): () => void {
     this.closers.add(close);
     return () => this.closers.delete(close);
   }
 
+  /** True once the node is stopping: new feeds are refused (50302). */
+  get stopping(): boolean {
+    return this.stopped;
+  }
+
   beforeApplicationShutdown(): void {
+    this.stopped = true;
     for (const close of [...this.closers]) close();
   }
 
@@ -104,13 +149,22 @@ export class UserFeeds implements PushSink, BeforeApplicationShutdown {
       const page = await this.store.readAll({ after: scannedTo, limit: PAGE });
       const events = page.filter((e) => comparePositions(e.position, upto) <= 0);
       const routed = await this.follower.route(events, (u) => u === uid);
+      const recalled = await this.recalledNow(routed, uid);
       let stoppedEarly = false;
       for (const r of routed) {
-        for (const p of r.pushes) {
-          if (p.to !== uid) continue;
-          const cursor = encodeCursor(r.position);
-          items.push({ cursor, event: p.event, data: p.data, position: r.position });
-        }
+        const mine = r.pushes.filter((p) => p.to === uid);
+        mine.forEach((p, i) => {
+          let data = p.data;
+          if (p.event === 'message') {
+            // A replay shows a message as history does now: recalled, its content is gone;
+            // recalled by the system, it is gone entirely.
+            const status = recalled.get((data as MessagePush).msg_key);
+            if (status === 2) return;
+            if (status === 1) data = { ...(data as MessagePush), content: '', msg_status: 1 };
+          }
+          const cursor = i === mine.length - 1 ? encodeCursor(r.position) : null;
+          items.push({ cursor, event: p.event, data, position: r.position });
+        });
         for (const t of r.touched) {
           if (t.owner === uid) touched.set(`${t.sessionType}|${t.talkerId}`, t);
         }

@@ -199,6 +199,14 @@ export class PostgresEventStore extends EventStore {
     return rows[0].h;
   }
 
+  /**
+   * Wakes every subscriber: a transaction that held back committed events of later ones (see
+   * es_visible_horizon) ended without notifying (a rollback, or a batch that wrote nothing).
+   */
+  private wakeSubscribers(): void {
+    this.pool.query(`SELECT pg_notify('es_appended', '')`).catch(() => undefined);
+  }
+
   private async appendBatch(
     requests: readonly AppendRequest[],
   ): Promise<PromiseSettledResult<AppendResult>[]> {
@@ -263,11 +271,12 @@ export class PostgresEventStore extends EventStore {
         metadata,
       ]),
     ).catch((err: unknown) => {
-      // The failed transaction may have held back committed events of later ones (see
-      // es_visible_horizon); a rollback notifies nobody, so wake the subscribers here.
-      this.pool.query(`SELECT pg_notify('es_appended', '')`).catch(() => undefined);
+      this.wakeSubscribers();
       throw err;
     });
+    // A batch that wrote nothing (every append refused, or already written) still held back
+    // the visible horizon while it ran, and notifies nobody: wake the subscribers here.
+    if (!rows.some((r) => r.result_code === 0)) this.wakeSubscribers();
     return requests.map((r, i): PromiseSettledResult<AppendResult> => {
       const row = rows[i];
       const revision = row.revision === null ? -1 : Number(row.revision);
