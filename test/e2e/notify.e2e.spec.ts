@@ -262,6 +262,63 @@ describe('GET /notify: realtime events over long poll and Server-Sent Events', (
       });
     });
 
+    it('replays a recalled message as history shows it now, and one cursor per event', async () => {
+      // Given bob's cursor, then two messages to him, one recalled by alice and one by the system
+      await pair('p5-alice', 'p5-bob');
+      const { cursor } = await poll('p5-bob', { timeout_ms: 0 });
+      const kept = await sendRest('p5-alice', 'p5-bob', 'kept');
+      const oops = await sendRest('p5-alice', 'p5-bob', 'oops');
+      const gone = await sendRest('p5-alice', 'p5-bob', 'gone');
+      const recall = await request(t.url)
+        .post('/api/v1/messages')
+        .set('Authorization', `Bearer ${await t.user('p5-alice')}`)
+        .send({
+          receiver_id: 'p5-bob',
+          receiver_type: 1,
+          msg_type: 5,
+          content: oops.msg_key,
+          dev_id: randomUUID(),
+        });
+      expect(recall.status).toBe(201);
+      // (a system recall finds the message in history, so it waits for the projection)
+      let cancelled = 0;
+      await waitFor(async () => {
+        cancelled = (
+          await request(t.url)
+            .post(`/admin/v1/messages/${gone.msg_key}/sys-cancel`)
+            .set('X-Admin-Key', t.adminKey)
+            .send({})
+        ).status;
+        return cancelled !== 404;
+      }, 'the system recall');
+      expect(cancelled).toBe(200);
+
+      // When he catches up from before them all
+      const received: NotifyEvent[] = [];
+      let at = cursor;
+      await waitFor(async () => {
+        const body = await poll('p5-bob', { cursor: at, timeout_ms: 500 });
+        received.push(...body.events);
+        at = body.cursor;
+        return received.filter((e) => e.event === 'message_recalled').length >= 2;
+      }, 'both recalls');
+
+      // Then the kept message has its text, the recalled one none, the cancelled one is absent
+      const byKey = new Map(messagesOf(received).map((m) => [m.msg_key, m]));
+      expect(JSON.parse(byKey.get(kept.msg_key)!.content)).toEqual({ content: 'kept' });
+      expect(byKey.get(oops.msg_key)).toMatchObject({ content: '', msg_status: 1 });
+      expect(byKey.has(gone.msg_key)).toBe(false);
+      // And a recall's two items (its notice, then message_recalled) carry one cursor, on the last
+      const recallItems = received.filter(
+        (e) =>
+          e.event === 'message_recalled' ||
+          (e.event === 'message' && (e.data as { msg_type: number }).msg_type === 5),
+      );
+      for (const e of recallItems) {
+        expect(e.cursor === null).toBe(e.event === 'message');
+      }
+    });
+
     it('stops waiting when the client of a poll goes away', async () => {
       // Given a poll of bob's waiting for up to 20 s
       const feeds = t.app.get(UserFeeds);

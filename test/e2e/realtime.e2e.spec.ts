@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { startTestApp, TestApp } from '../support/app';
+import { EventStore } from '../../src/event-store/event-store.port';
+import { conversationStream, privateConversationId } from '../../src/messaging/domain/conversation';
+import { MESSAGE_SENT, MessageSentData } from '../../src/messaging/messaging.events';
 import { RealtimeGateway } from '../../src/realtime/realtime.gateway';
 import { waitFor } from '../support/wait-for';
 import { connectSocket, refusedConnection, TestSocket } from '../support/realtime';
@@ -374,5 +377,59 @@ describe('realtime under overload: sends wait for the follower to push earlier o
     );
     await b.next<Pushed>('message', (m) => m.msg_seqno === 30);
     expect(b.all<Pushed>('message').map((m) => m.msg_seqno)).toEqual(replies.map((_, i) => i + 1));
+  });
+});
+
+describe('realtime: messages logged before content was encrypted', () => {
+  let t: TestApp;
+  const sockets: TestSocket[] = [];
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(async () => {
+    sockets.forEach((s) => s.close());
+    await t.close();
+  });
+
+  it('pushes plain content as it is, and keeps following the log after it', async () => {
+    const b = await connectSocket(t.url, { token: await t.user('pl-b') });
+    sockets.push(b);
+    await t.user('pl-a');
+    const conversationId = privateConversationId('pl-a', 'pl-b');
+    const data: MessageSentData = {
+      conversationId,
+      seqno: 1,
+      msgKey: '4242',
+      sentAtUs: Date.now() * 1000,
+      senderUid: 'pl-a',
+      receiverType: 1,
+      receiverId: 'pl-b',
+      msgType: 1,
+      content: JSON.stringify({ content: 'from before encryption' }),
+      atUids: null,
+      msgSource: 0,
+      newFaceVersion: 0,
+      devId: randomUUID(),
+    };
+    await t.app.get(EventStore).append(
+      conversationStream(conversationId),
+      [
+        {
+          id: randomUUID(),
+          type: MESSAGE_SENT,
+          data,
+          metadata: { actor: { kind: 'system', id: 'import' }, correlationId: randomUUID() },
+        },
+      ],
+      'no_stream',
+    );
+    const old = await b.next<Pushed>('message', (m) => m.msg_key === '4242');
+    expect(JSON.parse(old.content)).toEqual({ content: 'from before encryption' });
+    // The follower did not stall on it: a message sent after it arrives too.
+    const c = await connectSocket(t.url, { token: await t.user('pl-c') });
+    sockets.push(c);
+    await t.follow(await t.user('pl-b'), 'pl-c');
+    const sent = await c.call<{ data: { msg_key: string } }>('send', send('pl-b', 'after'));
+    await b.next<Pushed>('message', (m) => m.msg_key === sent.data.msg_key);
   });
 });
