@@ -6,7 +6,6 @@ import {
   ConnectedSocket,
   MessageBody,
   OnGatewayConnection,
-  OnGatewayDisconnect,
   OnGatewayInit,
   SubscribeMessage,
   WebSocketGateway,
@@ -99,12 +98,7 @@ class Origins {
  */
 @WebSocketGateway()
 export class RealtimeGateway
-  implements
-    OnGatewayInit,
-    OnGatewayConnection,
-    OnGatewayDisconnect,
-    BeforeApplicationShutdown,
-    PushSink
+  implements OnGatewayInit, OnGatewayConnection, BeforeApplicationShutdown, PushSink
 {
   private readonly log = new Logger('realtime');
   private io!: Server;
@@ -162,10 +156,6 @@ export class RealtimeGateway
       const reply = replyTo(refusal);
       this.answer(socket, ack, reply, String(event));
     });
-  }
-
-  handleDisconnect(): void {
-    // Rooms are left by Socket.IO itself; nothing else is held per connection.
   }
 
   @SubscribeMessage('send')
