@@ -127,6 +127,9 @@ export class NotifyHttpController {
     }
     if (this.feeds.stopping) throw RealtimeErrors.shuttingDown();
     const uid = await this.authenticate(req, q);
+    // Feeds count against the same per-user bound as sockets, apart from them.
+    const max = this.settings.config.REALTIME_MAX_SOCKETS_PER_USER;
+    if (this.feeds.feedsOf(uid) >= max) throw RealtimeErrors.tooManyConnections(max);
     // A reconnecting EventSource sends the id it last saw, newer than the cursor in its URL.
     const lastEventId = q.protoc === 'sse' ? req.header('last-event-id') : undefined;
     const after = await this.startAfter(lastEventId || q.cursor);

@@ -14,7 +14,7 @@ export const RealtimeErrors = {
     new DomainError(
       ErrorCodes.TOO_MANY_CONNECTIONS,
       429,
-      `this user already holds ${max} connections to this node; close one first`,
+      `this user already holds ${max} connections of this kind to this node; close one first`,
     ),
   slowConsumer: () =>
     new DomainError(

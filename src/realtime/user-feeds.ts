@@ -73,6 +73,11 @@ export class UserFeeds implements PushSink, BeforeApplicationShutdown {
     for (const listener of this.listeners.get(uid) ?? []) listener(item);
   }
 
+  /** How many feeds (SSE streams, waiting polls) of `uid` this node holds. */
+  feedsOf(uid: string): number {
+    return this.listeners.get(uid)?.size ?? 0;
+  }
+
   /** Hears `uid`'s live items until the returned function is called. */
   listen(uid: string, listener: Listener): () => void {
     let set = this.listeners.get(uid);

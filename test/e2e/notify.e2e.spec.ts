@@ -486,6 +486,26 @@ describe('GET /notify: realtime events over long poll and Server-Sent Events', (
     const notify = () => request(t.url).get('/notify');
     const bearer = async () => `Bearer ${await t.user('bad-bob')}`;
 
+    it('refuses a feed over the per-user limit with 429 42900', async () => {
+      // Given ten polls of one user waiting (the default limit is 10)
+      const token = await t.user('many-feeds');
+      const feeds = t.app.get(UserFeeds);
+      const waiting = Array.from({ length: 10 }, () =>
+        notify()
+          .query({ protoc: 'poll', timeout_ms: 3_000 })
+          .set('Authorization', `Bearer ${token}`)
+          .then((r) => r.status),
+      );
+      await waitFor(() => feeds.feedsOf('many-feeds') === 10, 'ten waiting polls');
+      // Then an eleventh is refused, writing nothing, and the ten answer in time
+      await t.rejects(
+        notify().query({ protoc: 'poll', timeout_ms: 0 }).set('Authorization', `Bearer ${token}`),
+        429,
+        42900,
+      );
+      expect(await Promise.all(waiting)).toEqual(waiting.map(() => 200));
+    });
+
     it('needs a valid token, in the header or as a parameter', async () => {
       await t.rejects(notify().query({ protoc: 'poll', timeout_ms: 0 }), 401, 40100);
       await t.rejects(
