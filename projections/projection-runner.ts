@@ -7,6 +7,7 @@ import {
   START,
 } from '../src/event-store/event-store.port';
 import { inTransaction } from '../src/database/with-client';
+import { PositionWaiters } from '../src/common/position-waiters';
 import type { Projector } from './projector';
 
 export interface ProjectionStatus {
@@ -46,7 +47,7 @@ interface ProjectorState {
   running: boolean;
   lastError: string | null;
   lastErrorAt: Date | null;
-  waiters: { position: Position; resolve: () => void }[];
+  readonly waiters: PositionWaiters;
 }
 
 /**
@@ -76,7 +77,7 @@ export class ProjectionRunner {
       running: false,
       lastError: null,
       lastErrorAt: null,
-      waiters: [],
+      waiters: new PositionWaiters(),
     }));
     this.batchSize = options.batchSize ?? 2000;
     this.retryDelayMs = options.retryDelayMs ?? 200;
@@ -128,23 +129,9 @@ export class ProjectionRunner {
   ): Promise<void> {
     const loops = names ? this.loops.filter((l) => names.includes(l.projector.name)) : this.loops;
     await Promise.all(
-      loops.map(
-        (loop) =>
-          new Promise<void>((resolve) => {
-            if (cmp(loop.position, position) >= 0) return resolve();
-            // The listener goes once the wait ends either way: a signal that outlives many
-            // waits (the realtime follower's) must not collect one per wait.
-            const waiter = { position, resolve: () => done() };
-            const done = () => {
-              signal?.removeEventListener('abort', done);
-              // An aborted wait leaves the list too, even while the projector is stuck.
-              loop.waiters = loop.waiters.filter((w) => w !== waiter);
-              resolve();
-            };
-            loop.waiters.push(waiter);
-            signal?.addEventListener('abort', done, { once: true });
-          }),
-      ),
+      loops
+        .filter((loop) => cmp(loop.position, position) < 0)
+        .map((loop) => loop.waiters.wait(position, signal)),
     );
   }
 
@@ -239,11 +226,7 @@ export class ProjectionRunner {
 
   private advance(loop: ProjectorState, position: Position): void {
     loop.position = position;
-    loop.waiters = loop.waiters.filter((w) => {
-      if (cmp(position, w.position) < 0) return true;
-      w.resolve();
-      return false;
-    });
+    loop.waiters.reached(position);
   }
 
   private async loadCheckpoints(): Promise<

@@ -1,16 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Pool } from 'pg';
 import { ProjectionRunner } from '../../projections/projection-runner';
+import { PositionWaiters } from '../common/position-waiters';
 import { PG_POOL } from '../core/core.module';
-import { comparePositions, Position } from '../event-store/event-store.port';
+import type { Position } from '../event-store/event-store.port';
 
 /** How often a node without the projections reads a checkpoint while someone waits on it. */
 const POLL_MS = 15;
-
-interface Waiter {
-  readonly position: Position;
-  readonly resolve: () => void;
-}
 
 /**
  * Waits until a projection has applied the log up to a position, wherever it runs: in this process
@@ -20,7 +16,7 @@ interface Waiter {
 @Injectable()
 export class ProjectionProgress {
   private readonly log = new Logger('realtime');
-  private readonly waiting = new Map<string, Waiter[]>();
+  private readonly waiting = new Map<string, PositionWaiters>();
 
   constructor(
     private readonly runner: ProjectionRunner,
@@ -33,48 +29,27 @@ export class ProjectionProgress {
     if (this.runner.started && this.runner.projectorNames.includes(name)) {
       return this.runner.waitFor(position, signal, [name]);
     }
-    await new Promise<void>((resolve) => {
-      const waiter: Waiter = { position, resolve: () => done() };
-      const done = () => {
-        signal.removeEventListener('abort', done);
-        const list = this.waiting.get(name);
-        if (list)
-          this.waiting.set(
-            name,
-            list.filter((w) => w !== waiter),
-          );
-        resolve();
-      };
-      signal.addEventListener('abort', done, { once: true });
-      const list = this.waiting.get(name);
-      if (list) list.push(waiter);
-      else {
-        this.waiting.set(name, [waiter]);
-        void this.poll(name);
-      }
-    });
+    let waiters = this.waiting.get(name);
+    const polling = waiters !== undefined;
+    if (!waiters) this.waiting.set(name, (waiters = new PositionWaiters()));
+    const done = waiters.wait(position, signal);
+    if (!polling) void this.poll(name, waiters);
+    await done;
   }
 
-  private async poll(name: string): Promise<void> {
-    while ((this.waiting.get(name)?.length ?? 0) > 0) {
+  private async poll(name: string, waiters: PositionWaiters): Promise<void> {
+    while (waiters.size > 0) {
       try {
         const { rows } = await this.pool.query<{ c: string; p: string }>(
           `SELECT commit_position AS c, prepare_position AS p
              FROM projection_checkpoints WHERE name = $1`,
           [name],
         );
-        if (rows[0]) {
-          const at = { commit: BigInt(rows[0].c), prepare: BigInt(rows[0].p) };
-          for (const w of this.waiting.get(name) ?? []) {
-            if (comparePositions(at, w.position) >= 0) w.resolve();
-          }
-        }
+        if (rows[0]) waiters.reached({ commit: BigInt(rows[0].c), prepare: BigInt(rows[0].p) });
       } catch (err) {
         this.log.warn({ err, msg: `reading the checkpoint of ${name} failed; retrying` });
       }
-      if ((this.waiting.get(name)?.length ?? 0) > 0) {
-        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-      }
+      if (waiters.size > 0) await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
     this.waiting.delete(name);
   }

@@ -10,6 +10,7 @@ import {
 import { ERASED_CONTENT } from '../../projections/messages.projector';
 import { SessionReader, toSessionView } from '../sessions/session-reader';
 import type { SessionView } from '../sessions/session.view';
+import { PositionWaiters } from '../common/position-waiters';
 import { ProjectionProgress } from './projection-progress';
 import { Push, routeEvent, sealedMessage, SessionTouch } from './push-router';
 
@@ -67,7 +68,7 @@ export class RealtimeFollower implements OnApplicationBootstrap, OnApplicationSh
   private pendingSessions = new Map<string, SessionTouch & { position: Position }>();
   private sessionLoop: Promise<void> | null = null;
   /** Callers of {@link passed}, waiting for the follower to hand out a position. */
-  private waiters: { position: Position; resolve: () => void }[] = [];
+  private readonly waiters = new PositionWaiters();
   private stopped = false;
 
   constructor(
@@ -96,7 +97,7 @@ export class RealtimeFollower implements OnApplicationBootstrap, OnApplicationSh
     if (comparePositions(this.positionNow, position) >= 0 || this.stopped) {
       return Promise.resolve();
     }
-    return new Promise((resolve) => this.waiters.push({ position, resolve }));
+    return this.waiters.wait(position);
   }
 
   /** Resolves once the follower knows where the log stands. */
@@ -114,7 +115,7 @@ export class RealtimeFollower implements OnApplicationBootstrap, OnApplicationSh
   async onApplicationShutdown(): Promise<void> {
     this.controller?.abort();
     this.stopped = true;
-    for (const w of this.waiters.splice(0)) w.resolve();
+    this.waiters.releaseAll();
     await this.task;
     await this.sessionLoop;
   }
@@ -214,7 +215,7 @@ export class RealtimeFollower implements OnApplicationBootstrap, OnApplicationSh
           // sees every push up to it delivered, and every later one still to come.
           for (const r of this.routeOpened(batch, opened)) this.deliver(r);
           this.positionNow = batch[batch.length - 1].position;
-          if (this.waiters.length > 0) this.releaseWaiters();
+          this.waiters.reached(this.positionNow);
           if (batch.length < BATCH / 10) await new Promise((r) => setTimeout(r, GATHER_MS));
         }
       } catch (err) {
@@ -243,14 +244,6 @@ export class RealtimeFollower implements OnApplicationBootstrap, OnApplicationSh
     if (this.pendingSessions.size > 0 && !this.sessionLoop) {
       this.sessionLoop = this.pushSessions().finally(() => (this.sessionLoop = null));
     }
-  }
-
-  private releaseWaiters(): void {
-    this.waiters = this.waiters.filter((w) => {
-      if (comparePositions(w.position, this.positionNow) > 0) return true;
-      w.resolve();
-      return false;
-    });
   }
 
   /** Pushes pending session objects, a batch at a time, each after it is projected. */

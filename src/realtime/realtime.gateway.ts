@@ -26,6 +26,7 @@ import {
 } from '../messaging/commands/send-message/send-message.command';
 import {
   SendMessageRequestDto,
+  toSendInput,
   toSendResponse,
 } from '../messaging/commands/send-message/send-message.request.dto';
 import { GetHistoryQuery, History } from '../messaging/queries/get-history/get-history.query';
@@ -173,20 +174,7 @@ export class RealtimeGateway
       let sent: SentMessage;
       try {
         sent = await this.commands.execute(
-          new SendMessageCommand(
-            {
-              senderUid: socket.data.user.uid,
-              receiverType: dto.receiver_type,
-              receiverId: dto.receiver_id,
-              msgType: dto.msg_type,
-              content: dto.content,
-              devId: dto.dev_id.toLowerCase(),
-              atUids: dto.at_uids ?? null,
-              msgSource: dto.msg_source ?? 0,
-              newFaceVersion: dto.new_face_version ?? 0,
-            },
-            metadata,
-          ),
+          new SendMessageCommand(toSendInput(socket.data.user.uid, dto), metadata),
         );
       } catch (err) {
         this.releaseSend();

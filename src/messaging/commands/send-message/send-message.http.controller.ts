@@ -8,6 +8,7 @@ import { SendMessageCommand, SentMessage } from './send-message.command';
 import {
   SendMessageRequestDto,
   SendMessageResponseDto,
+  toSendInput,
   toSendResponse,
 } from './send-message.request.dto';
 
@@ -32,20 +33,7 @@ export class SendMessageHttpController {
     @Res({ passthrough: true }) res: Response,
   ): Promise<SendMessageResponseDto> {
     const sent: SentMessage = await this.commands.execute(
-      new SendMessageCommand(
-        {
-          senderUid: user.uid,
-          receiverType: body.receiver_type,
-          receiverId: body.receiver_id,
-          msgType: body.msg_type,
-          content: body.content,
-          devId: body.dev_id.toLowerCase(),
-          atUids: body.at_uids ?? null,
-          msgSource: body.msg_source ?? 0,
-          newFaceVersion: body.new_face_version ?? 0,
-        },
-        metadata,
-      ),
+      new SendMessageCommand(toSendInput(user.uid, body), metadata),
     );
     res.status(sent.duplicate ? 200 : 201);
     return toSendResponse(sent);

@@ -18,7 +18,7 @@ import {
 } from '../../../accounts/commands/issue-token/get-token.request.dto';
 import type { EmoticonInfo } from '../../domain/emoticons';
 import type { KeyHitInfos } from '../../domain/keyword-rules';
-import type { SentMessage } from './send-message.command';
+import type { SendMessageInput, SentMessage } from './send-message.command';
 
 /** Sources a user's client may claim: clients and auto-replies, not official pushes. */
 export const USER_MSG_SOURCES = [0, 1, 2, 3, 4, 7, 8, 9, 10, 11];
@@ -104,5 +104,20 @@ export function toSendResponse(sent: SentMessage): SendMessageResponseDto {
     ...(sent.eInfos.length > 0 ? { e_infos: [...sent.eInfos] } : {}),
     ...(sent.msgContent !== null ? { msg_content: sent.msgContent } : {}),
     ...(sent.keyHitInfos !== null ? { key_hit_infos: sent.keyHitInfos } : {}),
+  };
+}
+
+/** The send a user asks for with this body (REST `POST /api/v1/messages`, socket `send`). */
+export function toSendInput(senderUid: string, body: SendMessageRequestDto): SendMessageInput {
+  return {
+    senderUid,
+    receiverType: body.receiver_type,
+    receiverId: body.receiver_id,
+    msgType: body.msg_type,
+    content: body.content,
+    devId: body.dev_id.toLowerCase(),
+    atUids: body.at_uids ?? null,
+    msgSource: body.msg_source ?? 0,
+    newFaceVersion: body.new_face_version ?? 0,
   };
 }
