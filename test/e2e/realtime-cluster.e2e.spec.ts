@@ -1,18 +1,10 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { createTestDatabase, TestDatabase } from '../support/database';
-import { connectSocket, TestSocket } from '../support/realtime';
+import { connectSocket, TestSocket, textTo } from '../support/realtime';
 import { runServer, ServerProcess } from '../support/server-process';
 import { TEST_MASTER_KEY } from '../support/test-keys';
 import { waitFor } from '../support/wait-for';
-
-const send = (to: string, t: string) => ({
-  receiver_id: to,
-  receiver_type: 1,
-  msg_type: 1,
-  content: JSON.stringify({ content: t }),
-  dev_id: randomUUID(),
-});
 
 interface Pushed {
   talker_id: string;
@@ -136,7 +128,7 @@ describe('realtime across two API nodes sharing one event log', () => {
     // When alice sends 50 messages at once, without waiting for any ack
     const n = 50;
     const acks = await Promise.all(
-      Array.from({ length: n }, (_, i) => alice.call<Ack>('send', send('c-bob', `m${i}`))),
+      Array.from({ length: n }, (_, i) => alice.call<Ack>('send', textTo('c-bob', `m${i}`))),
     );
 
     // Then every send is acknowledged, numbered 1..50
@@ -197,7 +189,7 @@ describe('realtime across two API nodes sharing one event log', () => {
     const sent = await request(url1)
       .post('/api/v1/messages')
       .set('Authorization', `Bearer ${await token('c-dave')}`)
-      .send(send('c-carol', 'over rest'));
+      .send(textTo('c-carol', 'over rest'));
     expect(sent.status).toBe(201);
 
     // Then carol gets it on node 2, and dave's own device on node 2 too
@@ -246,7 +238,7 @@ describe('realtime across two API nodes sharing one event log', () => {
           if (!erin.socket.connected) return resolve(null);
           const gone = () => resolve(null);
           erin.socket.once('disconnect', gone);
-          erin.socket.emit('send', send('c-frank', `s${i}`), (reply: Ack) => {
+          erin.socket.emit('send', textTo('c-frank', `s${i}`), (reply: Ack) => {
             erin.socket.off('disconnect', gone);
             resolve(reply);
           });

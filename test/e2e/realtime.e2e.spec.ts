@@ -6,16 +6,7 @@ import { conversationStream, privateConversationId } from '../../src/messaging/d
 import { MESSAGE_SENT, MessageSentData } from '../../src/messaging/messaging.events';
 import { RealtimeGateway } from '../../src/realtime/realtime.gateway';
 import { waitFor } from '../support/wait-for';
-import { connectSocket, refusedConnection, TestSocket } from '../support/realtime';
-
-const text = (t: string) => JSON.stringify({ content: t });
-const send = (to: string, t: string) => ({
-  receiver_id: to,
-  receiver_type: 1,
-  msg_type: 1,
-  content: text(t),
-  dev_id: randomUUID(),
-});
+import { connectSocket, refusedConnection, TestSocket, textTo } from '../support/realtime';
 
 interface Pushed {
   talker_id: string;
@@ -58,7 +49,7 @@ describe('realtime over Socket.IO: handshake, send, pushes, ack, sync', () => {
     await t.follow(await t.user('rt-b'), 'rt-a');
     const reply = await a1.call<{ code: number; data: { msg_key: string; msg_seqno: number } }>(
       'send',
-      send('rt-b', 'hello'),
+      textTo('rt-b', 'hello'),
     );
     expect(reply.code).toBe(0);
     expect(reply.data.msg_seqno).toBe(1);
@@ -92,7 +83,7 @@ describe('realtime over Socket.IO: handshake, send, pushes, ack, sync', () => {
     const [a, b1, b2] = [await open('ack-a'), await open('ack-b'), await open('ack-b')];
     await t.follow(await t.user('ack-b'), 'ack-a');
     for (const word of ['one', 'two']) {
-      expect((await a.call('send', send('ack-b', word))).code).toBe(0);
+      expect((await a.call('send', textTo('ack-b', word))).code).toBe(0);
     }
     await b1.next<Pushed>('message', (m) => m.msg_seqno === 2);
     const reply = await b1.call('ack', { talker_id: 'ack-a', session_type: 1, ack_seqno: 2 });
@@ -118,10 +109,10 @@ describe('realtime over Socket.IO: handshake, send, pushes, ack, sync', () => {
     await t.follow(await t.user('rc-b'), 'rc-a');
     const sent = await a.call<{ code: number; data: { msg_key: string } }>(
       'send',
-      send('rc-b', 'oops'),
+      textTo('rc-b', 'oops'),
     );
     const recall = await a.call<{ code: number; data: { msg_seqno: number } }>('send', {
-      ...send('rc-b', ''),
+      ...textTo('rc-b', ''),
       msg_type: 5,
       content: sent.data.msg_key,
     });
@@ -164,7 +155,8 @@ describe('realtime over Socket.IO: handshake, send, pushes, ack, sync', () => {
   it('syncs the messages after a seqno, oldest first, in pages', async () => {
     const a = await open('sy-a');
     await t.follow(await t.user('sy-b'), 'sy-a');
-    for (let i = 1; i <= 5; i++) expect((await a.call('send', send('sy-b', `m${i}`))).code).toBe(0);
+    for (let i = 1; i <= 5; i++)
+      expect((await a.call('send', textTo('sy-b', `m${i}`))).code).toBe(0);
     const b = await open('sy-b');
     type Page = {
       code: number;
@@ -197,14 +189,14 @@ describe('realtime over Socket.IO: handshake, send, pushes, ack, sync', () => {
       await t.user('bad-b');
       const before = await t.eventCount();
       expect(await a.call('subscribe', {})).toMatchObject({ code: 40400 });
-      for (const payload of ['text', 42, null, [1, 2], {}, { ...send('bad-b', 'x'), extra: 1 }]) {
+      for (const payload of ['text', 42, null, [1, 2], {}, { ...textTo('bad-b', 'x'), extra: 1 }]) {
         const reply = await a.call<{ code: number; message: string }>('send', payload);
         expect(reply.code).toBe(40000);
         expect(typeof reply.message).toBe('string');
       }
       expect(await a.call('send')).toMatchObject({ code: 40000 });
-      expect(await a.call('send', send('bad-a', 'me'))).toMatchObject({ code: 21026 });
-      expect(await a.call('send', send('nobody-here', 'x'))).toMatchObject({ code: 40401 });
+      expect(await a.call('send', textTo('bad-a', 'me'))).toMatchObject({ code: 21026 });
+      expect(await a.call('send', textTo('nobody-here', 'x'))).toMatchObject({ code: 40401 });
       expect(
         await a.call('ack', { talker_id: 'bad-b', session_type: 3, ack_seqno: 1 }),
       ).toMatchObject({
@@ -224,7 +216,7 @@ describe('realtime over Socket.IO: handshake, send, pushes, ack, sync', () => {
       const [big, other] = [await open('frame-a'), await open('frame-b')];
       const before = await t.eventCount();
       const closed = new Promise<string>((resolve) => big.socket.once('disconnect', resolve));
-      big.socket.emit('send', { ...send('frame-b', 'x'), content: 'y'.repeat(300_000) });
+      big.socket.emit('send', { ...textTo('frame-b', 'x'), content: 'y'.repeat(300_000) });
       expect(await closed).toBe('transport close');
       expect(other.socket.connected).toBe(true);
       expect(
@@ -261,7 +253,7 @@ describe('realtime limits: event floods, connections per user, slow consumers', 
     await t.follow(await t.user('fl-b'), 'fl-a');
     const codes: number[] = [];
     for (let i = 0; i < 4; i++) {
-      codes.push((await a.call<{ code: number }>('send', send('fl-b', `${i}`))).code);
+      codes.push((await a.call<{ code: number }>('send', textTo('fl-b', `${i}`))).code);
     }
     // The sender's allowance (burst 3) is the REST one: the fourth send is too fast.
     expect(codes).toEqual([0, 0, 0, 21020]);
@@ -310,7 +302,7 @@ describe('realtime limits: event floods, connections per user, slow consumers', 
       for (let i = 0; i < 3; i++) {
         const reply = await a.call<{ code: number; data: { msg_key: string } }>(
           'send',
-          send('slow-b', `${i}`),
+          textTo('slow-b', `${i}`),
         );
         expect(reply.code).toBe(0);
         keys.get(uid)!.push(reply.data.msg_key);
@@ -361,7 +353,7 @@ describe('realtime under overload: sends wait for the follower to push earlier o
     const replies = await Promise.all(
       Array.from({ length: 30 }, (_, i) =>
         a
-          .call<{ code: number; data: { msg_seqno: number } }>('send', send('ov-b', `${i}`))
+          .call<{ code: number; data: { msg_seqno: number } }>('send', textTo('ov-b', `${i}`))
           .then((r) => {
             deliveredAtAck.push(b.all('message').length);
             return r;
@@ -429,7 +421,7 @@ describe('realtime: messages logged before content was encrypted', () => {
     const c = await connectSocket(t.url, { token: await t.user('pl-c') });
     sockets.push(c);
     await t.follow(await t.user('pl-b'), 'pl-c');
-    const sent = await c.call<{ data: { msg_key: string } }>('send', send('pl-b', 'after'));
+    const sent = await c.call<{ data: { msg_key: string } }>('send', textTo('pl-b', 'after'));
     await b.next<Pushed>('message', (m) => m.msg_key === sent.data.msg_key);
   });
 });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { io, Socket } from 'socket.io-client';
 import { waitFor } from './wait-for';
 
@@ -88,3 +89,12 @@ export async function refusedConnection(
     socket.close();
   }
 }
+
+/** A `send` payload (as `POST /api/v1/messages` takes it): a text message to `to`, new dev_id. */
+export const textTo = (to: string, text: string) => ({
+  receiver_id: to,
+  receiver_type: 1,
+  msg_type: 1,
+  content: JSON.stringify({ content: text }),
+  dev_id: randomUUID(),
+});
