@@ -12,10 +12,11 @@ interface Waiter {
  * goes, so a signal that outlives many waits does not collect them.
  */
 export class PositionWaiters {
-  private waiters: Waiter[] = [];
+  // A set: a wait leaves it in O(1), so ending many waits at once stays linear.
+  private readonly waiters = new Set<Waiter>();
 
   get size(): number {
-    return this.waiters.length;
+    return this.waiters.size;
   }
 
   wait(position: Position, signal?: AbortSignal): Promise<void> {
@@ -24,16 +25,17 @@ export class PositionWaiters {
       const waiter: Waiter = { position, resolve: () => done() };
       const done = () => {
         signal?.removeEventListener('abort', done);
-        this.waiters = this.waiters.filter((w) => w !== waiter);
+        this.waiters.delete(waiter);
         resolve();
       };
-      this.waiters.push(waiter);
+      this.waiters.add(waiter);
       signal?.addEventListener('abort', done, { once: true });
     });
   }
 
   /** Ends every wait for `at` or an earlier position. */
   reached(at: Position): void {
+    // Deleting the current entry while iterating a Set is safe.
     for (const w of this.waiters) {
       if (comparePositions(at, w.position) >= 0) w.resolve();
     }
