@@ -1,4 +1,5 @@
 import type { KeyRing } from '../src/crypto/key-ring';
+import { GroupsProjector } from './groups.projector';
 import { MessagesProjector } from './messages.projector';
 import type { Projector } from './projector';
 import { RelationsProjector } from './relations.projector';
@@ -12,5 +13,6 @@ export function allProjectors(keyRing: KeyRing): Projector[] {
     new MessagesProjector(keyRing),
     new SessionsProjector(),
     new RelationsProjector(),
+    new GroupsProjector(),
   ];
 }

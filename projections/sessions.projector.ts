@@ -19,6 +19,7 @@ import {
   SessionTopSetData,
   SessionTrustSetData,
 } from '../src/sessions/sessions.events';
+import { AT_ALL } from '../src/groups/groups.events';
 import type { Projector } from './projector';
 
 /** What a batch does to one session row. */
@@ -32,6 +33,8 @@ interface SessionChange {
   ackSeqno: number;
   ackTs: number;
   hiddenUpto: number;
+  /** Group sessions: the newest message mentioning the owner. */
+  atSeqno: number;
   /** Settings: undefined when the batch did not touch them. */
   topTs?: number;
   dnd?: boolean;
@@ -76,6 +79,7 @@ export class SessionsProjector implements Projector {
           ackSeqno: 0,
           ackTs: 0,
           hiddenUpto: 0,
+          atSeqno: 0,
         };
         changes.set(key, c);
       }
@@ -93,15 +97,26 @@ export class SessionsProjector implements Projector {
         case MESSAGE_SENT:
         case MESSAGE_RECALLED: {
           const m = e.data as MessageSentData | MessageRecalledData;
-          if (m.receiverType !== 1) break;
-          for (const [owner, talker] of [
-            [m.senderUid, m.receiverId],
-            [m.receiverId, m.senderUid],
-          ]) {
-            const c = touch(owner, 1, talker, m.conversationId);
-            c.maxSeqno = Math.max(c.maxSeqno, m.seqno);
-            c.sessionTs = Math.max(c.sessionTs, m.sentAtUs);
-            if (owner === m.senderUid) ack(c, m.seqno, m.sentAtUs);
+          if (m.receiverType === 2) {
+            // A group message touches only its sender's row (read up to their own message) and
+            // the rows of the members it mentions; the group's row carries max_seqno for all.
+            const own = touch(m.senderUid, 2, m.receiverId, m.conversationId);
+            ack(own, m.seqno, m.sentAtUs);
+            for (const uid of ('atUids' in m ? m.atUids : null) ?? []) {
+              if (uid === AT_ALL || uid === m.senderUid) continue;
+              const c = touch(uid, 2, m.receiverId, m.conversationId);
+              c.atSeqno = Math.max(c.atSeqno, m.seqno);
+            }
+          } else {
+            for (const [owner, talker] of [
+              [m.senderUid, m.receiverId],
+              [m.receiverId, m.senderUid],
+            ]) {
+              const c = touch(owner, 1, talker, m.conversationId);
+              c.maxSeqno = Math.max(c.maxSeqno, m.seqno);
+              c.sessionTs = Math.max(c.sessionTs, m.sentAtUs);
+              if (owner === m.senderUid) ack(c, m.seqno, m.sentAtUs);
+            }
           }
           if (e.type === MESSAGE_SENT) {
             const day = Math.floor(m.sentAtUs / US_PER_DAY);
@@ -160,15 +175,17 @@ export class SessionsProjector implements Projector {
     // ack_seqno and hidden_upto_seqno only move forward; ack_ts moves with ack_seqno.
     await tx.query(
       `INSERT INTO rm_sessions AS s (owner_uid, session_type, talker_id, conversation_id,
-                                     max_seqno, session_ts, ack_seqno, ack_ts, hidden_upto_seqno)
+                                     max_seqno, session_ts, ack_seqno, ack_ts, hidden_upto_seqno,
+                                     at_seqno)
        SELECT * FROM unnest($1::text[], $2::int2[], $3::text[], $4::text[], $5::bigint[],
-                            $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[])
+                            $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[])
        ON CONFLICT (owner_uid, session_type, talker_id) DO UPDATE SET
          max_seqno = GREATEST(s.max_seqno, EXCLUDED.max_seqno),
          session_ts = GREATEST(s.session_ts, EXCLUDED.session_ts),
          ack_ts = CASE WHEN EXCLUDED.ack_seqno > s.ack_seqno THEN EXCLUDED.ack_ts ELSE s.ack_ts END,
          ack_seqno = GREATEST(s.ack_seqno, EXCLUDED.ack_seqno),
-         hidden_upto_seqno = GREATEST(s.hidden_upto_seqno, EXCLUDED.hidden_upto_seqno)`,
+         hidden_upto_seqno = GREATEST(s.hidden_upto_seqno, EXCLUDED.hidden_upto_seqno),
+         at_seqno = GREATEST(s.at_seqno, EXCLUDED.at_seqno)`,
       [
         rows.map((r) => r.owner),
         rows.map((r) => r.type),
@@ -179,6 +196,7 @@ export class SessionsProjector implements Projector {
         rows.map((r) => r.ackSeqno),
         rows.map((r) => r.ackTs),
         rows.map((r) => r.hiddenUpto),
+        rows.map((r) => r.atSeqno),
       ],
     );
     const settings = rows.filter(

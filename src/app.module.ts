@@ -10,6 +10,7 @@ import { HttpErrorFilter } from './common/http/error.filter';
 import { AppSettings } from './config/app-config';
 import { ConfigModule } from '@nestjs/config';
 import { CoreModule } from './core/core.module';
+import { GroupsModule } from './groups/groups.module';
 import { HealthModule } from './health/health.module';
 import { MessagingModule } from './messaging/messaging.module';
 import { RealtimeModule } from './realtime/realtime.module';
@@ -89,6 +90,7 @@ export class AppModule {
         AccountsModule,
         RelationsModule,
         MessagingModule,
+        GroupsModule,
         SessionsModule,
         RealtimeModule,
         BilibiliCompatModule,

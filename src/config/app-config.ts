@@ -67,6 +67,7 @@ const schema = z.object({
   REALTIME_MAX_SOCKETS_PER_USER: z.coerce.number().int().min(1).max(10_000).default(10),
   REALTIME_MAX_UNPUSHED: z.coerce.number().int().min(1).max(1_000_000).default(1_000),
   REALTIME_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(10_000_000).default(50_000),
+  GROUP_MAX_MEMBERS: z.coerce.number().int().min(2).max(1_000_000).default(20_000),
   EMOTICONS_FILE: z.string().min(1).optional(),
   KEYWORD_RULES_FILE: z.string().min(1).optional(),
 });

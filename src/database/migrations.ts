@@ -1,6 +1,12 @@
 import { EventLog1763769600000 } from '../../migrations/1763769600000-event-log';
 import { ReadModels1763769700000 } from '../../migrations/1763769700000-read-models';
 import { UserKeys1763769800000 } from '../../migrations/1763769800000-user-keys';
+import { Groups1764979200000 } from '../../migrations/1764979200000-groups';
 
 /** Every migration, in order. Listed explicitly so the build and the tests run the same set. */
-export const MIGRATIONS = [EventLog1763769600000, ReadModels1763769700000, UserKeys1763769800000];
+export const MIGRATIONS = [
+  EventLog1763769600000,
+  ReadModels1763769700000,
+  UserKeys1763769800000,
+  Groups1764979200000,
+];

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
 import { AccountsModule } from '../accounts/accounts.module';
 import { APP_SETTINGS, AppSettings } from '../config/app-config';
+import { GroupsModule } from '../groups/groups.module';
 import { RelationsModule } from '../relations/relations.module';
 import { AdminMessagesHttpController } from './admin-messages.http.controller';
 import { BroadcastHandler } from './commands/broadcast/broadcast.handler';
@@ -16,7 +17,7 @@ import { GetHistoryHttpController } from './queries/get-history/get-history.http
 import { SendLimits } from './send-limits';
 
 @Module({
-  imports: [CqrsModule, AccountsModule, RelationsModule],
+  imports: [CqrsModule, AccountsModule, RelationsModule, GroupsModule],
   controllers: [SendMessageHttpController, GetHistoryHttpController, AdminMessagesHttpController],
   providers: [
     ConversationStore,

@@ -5,6 +5,7 @@ import { PG_POOL } from '../core/core.module';
 import { EventStore } from '../event-store/event-store.port';
 import { conversationStream, privateConversationId } from '../messaging/domain/conversation';
 import type { SessionType } from '../messaging/messaging.events';
+import { groupConversationId } from '../groups/groups.events';
 
 export interface SessionState {
   readonly maxSeqno: number;
@@ -36,7 +37,7 @@ export class SessionLookup {
       is_trust: number;
       hidden_upto_seqno: string;
     }>(
-      `SELECT max_seqno, ack_seqno, top_ts, is_dnd, is_trust, hidden_upto_seqno FROM rm_sessions
+      `SELECT max_seqno, ack_seqno, top_ts, is_dnd, is_trust, hidden_upto_seqno FROM rm_session_view
         WHERE owner_uid = $1 AND session_type = $2 AND talker_id = $3`,
       [owner, type, talker],
     );
@@ -57,6 +58,7 @@ export class SessionLookup {
     if (found) return found;
     // A conversation whose first message the read model has not seen yet still exists.
     const newest = type === 1 ? await this.newestSeqno(owner, talker) : 0;
+    // (A group session exists from the member's join: the view has it once projected.)
     if (newest === 0) throw Errors.sessionNotFound(talker, type);
     return {
       maxSeqno: newest,
@@ -68,12 +70,14 @@ export class SessionLookup {
     };
   }
 
-  /** The newest seqno of a one-to-one conversation, from the log (0 when it has none). */
-  async newestSeqno(owner: string, talker: string): Promise<number> {
-    const [last] = await this.store.readStream(
-      conversationStream(privateConversationId(owner, talker)),
-      { direction: 'backwards', limit: 1 },
-    );
+  /** The newest seqno of a session's conversation, from the log (0 when it has none). */
+  async newestSeqno(owner: string, talker: string, type: SessionType = 1): Promise<number> {
+    const conversationId =
+      type === 2 ? groupConversationId(talker) : privateConversationId(owner, talker);
+    const [last] = await this.store.readStream(conversationStream(conversationId), {
+      direction: 'backwards',
+      limit: 1,
+    });
     return last ? Number((last.data as { seqno: number }).seqno) : 0;
   }
 }

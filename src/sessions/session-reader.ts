@@ -21,18 +21,20 @@ const INTERCEPTED = `(s.session_type = 1 AND s.is_trust = 0 AND NOT ${SYSTEM}
                       AND COALESCE(us.intercept, false) AND NOT ${FOLLOWS})`;
 export const VISIBLE = `s.max_seqno > s.hidden_upto_seqno`;
 
-const FROM = `rm_sessions s
+const FROM = `rm_session_view s
   LEFT JOIN rm_messages m ON m.conversation_id = s.conversation_id AND m.msg_seqno = s.max_seqno
   LEFT JOIN rm_relations fr
     ON fr.owner_uid = s.owner_uid AND fr.kind = 1 AND fr.target_uid = s.talker_id
   LEFT JOIN rm_user_settings us ON us.uid = s.owner_uid
-  LEFT JOIN rm_profiles p ON p.uid = s.talker_id AND s.session_type = 1`;
+  LEFT JOIN rm_profiles p ON p.uid = s.talker_id AND s.session_type = 1
+  LEFT JOIN rm_groups gr ON gr.group_id = s.talker_id AND s.session_type = 2`;
 
 const COLUMNS = `s.talker_id, s.session_type, s.top_ts, s.is_dnd, s.is_trust, s.at_seqno,
   s.ack_seqno, s.ack_ts, s.session_ts, s.max_seqno,
   GREATEST(s.max_seqno - s.ack_seqno, 0) AS unread_count,
   ${FOLLOWS} AS is_follow, ${INTERCEPTED} AS is_intercept,
   COALESCE(p.system_msg_type, 0) AS system_msg_type, p.name AS talker_name, p.face AS talker_face,
+  gr.name AS group_name, gr.face_url AS group_cover, gr.group_type, gr.status AS group_status,
   m.msg_seqno IS NOT NULL AS has_last, ${messageColumns('m')}`;
 
 function filterSql(filter: SessionFilter, unfollowFold: boolean): string {
@@ -70,6 +72,10 @@ export interface SessionRow extends Partial<MessageRow> {
   talker_name: string | null;
   talker_face: string | null;
   has_last: boolean;
+  group_name: string | null;
+  group_cover: string | null;
+  group_type: number | null;
+  group_status: number | null;
 }
 
 export function toSessionView(r: SessionRow): SessionView {
@@ -80,8 +86,8 @@ export function toSessionView(r: SessionRow): SessionView {
     session_type: r.session_type,
     at_seqno: Number(r.at_seqno),
     top_ts: Number(r.top_ts),
-    group_name: '',
-    group_cover: '',
+    group_name: r.group_name ?? '',
+    group_cover: r.group_cover ?? '',
     is_follow: r.is_follow ? 1 : 0,
     is_dnd: r.is_dnd ? 1 : 0,
     ack_seqno: Number(r.ack_seqno),
@@ -89,9 +95,9 @@ export function toSessionView(r: SessionRow): SessionView {
     session_ts: Number(r.session_ts),
     unread_count: unread,
     last_msg: r.has_last ? toMessageView(r as MessageRow) : null,
-    group_type: 0,
+    group_type: r.group_type ?? 0,
     can_fold: 0,
-    status: 0,
+    status: r.group_status ?? 0,
     max_seqno: Number(r.max_seqno),
     new_push_msg: system && unread > 0 ? 1 : 0,
     setting: 0,

@@ -627,7 +627,8 @@ describe('private messages over HTTP: send rules, retries, content and recall', 
       const { dev_id: _d, ...noDevId } = good;
       await rejects(post(noReceiver), 400, 40000);
       await rejects(post(noDevId), 400, 40000);
-      await rejects(post({ ...good, receiver_type: 2 }), 400, 40000);
+      // (receiver_type 2 names a group: there is no group bad-b)
+      await rejects(post({ ...good, receiver_type: 2 }), 404, 26001);
       await rejects(post({ ...good, receiver_type: 3 }), 400, 40000);
       await rejects(post({ ...good, msg_type: -1 }), 400, 40000);
       await rejects(post({ ...good, msg_source: 5 }), 400, 40000);

@@ -12,6 +12,10 @@ import { KeyDestroyedError, KeyRing } from '../../../crypto/key-ring';
 import type { EventMetadata } from '../../../event-store/event-store.port';
 import { messagingRefusal } from '../../../relations/domain/user-relations';
 import { UserRelationsStore } from '../../../relations/user-relations.store';
+import { managesGroup, sendRefusal } from '../../../groups/domain/group';
+import { GroupStore } from '../../../groups/group.store';
+import { GroupErrors } from '../../../groups/groups.errors';
+import { AT_ALL, groupConversationId } from '../../../groups/groups.events';
 import { CONTENT_CATALOGS } from '../../messaging.tokens';
 import type { ContentCatalogs } from '../../domain/content-catalogs';
 import { validateContent } from '../../domain/content';
@@ -23,8 +27,11 @@ import { MSG_TYPE_RECALL } from '../../messaging.events';
 import { parseMsgKey } from '../../msg-key';
 import { Refund, SendLimits } from '../../send-limits';
 
-const NO_EXTRAS = { eInfos: [], keyHitInfos: null, msgContent: null } as const;
 import { SendMessageCommand, SendMessageInput, SentMessage } from './send-message.command';
+
+const NO_EXTRAS = { eInfos: [], keyHitInfos: null, msgContent: null } as const;
+/** How stale this node's view of a group may be when it checks a send (another node's change). */
+const GROUP_CHECK_MAX_AGE_MS = 1_000;
 
 /**
  * Sends a one-to-one message, or recalls one (msg_type 5). Checks in the seed's order: the
@@ -40,6 +47,7 @@ export class SendMessageHandler implements ICommandHandler<SendMessageCommand, S
     private readonly users: UserDirectory,
     private readonly relations: UserRelationsStore,
     private readonly limits: SendLimits,
+    private readonly groups: GroupStore,
     private readonly keyRing: KeyRing,
     @Inject(CONTENT_CATALOGS) private readonly catalogs: ContentCatalogs,
     private readonly keys: MsgKeyGenerator,
@@ -49,9 +57,7 @@ export class SendMessageHandler implements ICommandHandler<SendMessageCommand, S
   ) {}
 
   async execute({ input, metadata }: SendMessageCommand): Promise<SentMessage> {
-    if (input.receiverType !== 1) {
-      throw Errors.validation('receiver_type 2 (groups) is not available yet');
-    }
+    if (input.receiverType === 2) return this.sendToGroup(input, metadata);
     if (input.receiverId === input.senderUid) throw Errors.sendToSelf();
     if (!(await this.users.exists(input.receiverId))) throw Errors.userNotFound(input.receiverId);
     const system = input.system === true;
@@ -73,14 +79,7 @@ export class SendMessageHandler implements ICommandHandler<SendMessageCommand, S
       return { ...executed.result, position: executed.position, ...NO_EXTRAS };
     }
 
-    const valid = validateContent(input.msgType, input.content, {
-      maxTextLength: this.settings.config.MAX_TEXT_LENGTH,
-      system,
-    });
-    const sealed = await this.keyRing.encryptFor(input.senderUid, valid.content).catch((err) => {
-      // An erased user's key is gone for good: they cannot write personal content again.
-      throw err instanceof KeyDestroyedError ? Errors.accountErased(input.senderUid) : err;
-    });
+    const { valid, sealed } = await this.sealContent(input, system);
     const { result, position } = await this.limited(input, conversationId, system, () =>
       this.conversations.execute(
         {
@@ -103,6 +102,71 @@ export class SendMessageHandler implements ICommandHandler<SendMessageCommand, S
       eInfos: text ? findEmoticons(text, this.catalogs.emoticons, input.newFaceVersion) : [],
       keyHitInfos: text ? matchKeywordRules(text, this.catalogs.keywordRules) : null,
       msgContent: text ? valid.content : null,
+    };
+  }
+
+  /** Validates the content (21035, 21007, 21037) and seals it with the sender's data key. */
+  private async sealContent(input: SendMessageInput, system: boolean) {
+    const valid = validateContent(input.msgType, input.content, {
+      maxTextLength: this.settings.config.MAX_TEXT_LENGTH,
+      system,
+    });
+    const sealed = await this.keyRing.encryptFor(input.senderUid, valid.content).catch((err) => {
+      // An erased user's key is gone for good: they cannot write personal content again.
+      throw err instanceof KeyDestroyedError ? Errors.accountErased(input.senderUid) : err;
+    });
+    return { valid, sealed };
+  }
+
+  /**
+   * A message to a group (receiver_type 2): the sender must be a member who may speak now (the
+   * group aggregate, as this node last confirmed it within GROUP_CHECK_MAX_AGE_MS); `at_uids`
+   * keeps the members it names, and "@all" only from an owner or admin. One append to the
+   * group's conversation, whatever the number of members.
+   */
+  private async sendToGroup(input: SendMessageInput, metadata: EventMetadata): Promise<SentMessage> {
+    const groupId = input.receiverId;
+    const group = await this.groups.read(groupId, GROUP_CHECK_MAX_AGE_MS);
+    const refusal = sendRefusal(group, groupId, input.senderUid, this.clock.nowUs());
+    if (refusal) throw refusal;
+    let atUids = input.atUids;
+    if (atUids && group.status === 'exists') {
+      if (atUids.includes(AT_ALL) && !managesGroup(group, input.senderUid)) {
+        throw GroupErrors.roleRequired('mention everyone (@all)');
+      }
+      atUids = [...new Set(atUids)].filter((uid) => uid === AT_ALL || group.members.has(uid));
+    }
+    const conversationId = groupConversationId(groupId);
+    if (input.msgType === MSG_TYPE_RECALL) {
+      const executed = await this.limited(input, conversationId, false, () =>
+        this.recall(input, conversationId, false, metadata),
+      );
+      return { ...executed.result, position: executed.position, ...NO_EXTRAS };
+    }
+    const { valid, sealed } = await this.sealContent(input, false);
+    const { result, position } = await this.limited(input, conversationId, false, () =>
+      this.conversations.execute(
+        {
+          ...input,
+          atUids: atUids && atUids.length > 0 ? atUids : null,
+          kind: 'SendMessage',
+          conversationId,
+          content: sealed,
+          msgKey: this.keys.next(),
+          nowUs: this.clock.nowUs(),
+          receiverFollowsSender: true,
+          system: false,
+        },
+        metadata,
+      ),
+    );
+    const text = valid.text;
+    return {
+      ...result,
+      position,
+      eInfos: text ? findEmoticons(text, this.catalogs.emoticons, input.newFaceVersion) : [],
+      keyHitInfos: null,
+      msgContent: null,
     };
   }
 

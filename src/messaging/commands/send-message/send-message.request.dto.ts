@@ -20,17 +20,23 @@ import type { EmoticonInfo } from '../../domain/emoticons';
 import type { KeyHitInfos } from '../../domain/keyword-rules';
 import type { SendMessageInput, SentMessage } from './send-message.command';
 
+/** A mentioned user, or everyone. */
+const AT_UID_PATTERN = new RegExp(`${UID_PATTERN.source}|^@all$`);
+
 /** Sources a user's client may claim: clients and auto-replies, not official pushes. */
 export const USER_MSG_SOURCES = [0, 1, 2, 3, 4, 7, 8, 9, 10, 11];
 
 /** `POST /api/v1/messages`: the seed's send_msg fields, as JSON. */
 export class SendMessageRequestDto {
-  @ApiProperty({ description: 'The receiving user id', example: 'bob' })
+  @ApiProperty({
+    description: 'The receiving user id, or group id (receiver_type 2)',
+    example: 'bob',
+  })
   @IsString()
-  @Matches(UID_PATTERN, { message: `receiver_id must be a user id: ${UID_RULE}` })
+  @Matches(UID_PATTERN, { message: `receiver_id must be a user or group id: ${UID_RULE}` })
   receiver_id!: string;
 
-  @ApiProperty({ description: '1: user (2: group, not yet available)', enum: [1, 2] })
+  @ApiProperty({ description: '1: user, 2: group', enum: [1, 2] })
   @IsInt()
   @IsIn([1, 2])
   receiver_type!: 1 | 2;
@@ -53,11 +59,19 @@ export class SendMessageRequestDto {
   @IsUUID('all')
   dev_id!: string;
 
-  @ApiPropertyOptional({ description: 'Mentioned user ids (groups)', type: [String] })
+  @ApiPropertyOptional({
+    description:
+      'Groups: mentioned members (their session gets at_seqno); "@all" mentions everyone ' +
+      '(owners and admins only). Ids that are not members are dropped.',
+    type: [String],
+  })
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(100)
-  @Matches(UID_PATTERN, { each: true, message: `at_uids must hold user ids: ${UID_RULE}` })
+  @Matches(AT_UID_PATTERN, {
+    each: true,
+    message: `at_uids must hold user ids or "@all": ${UID_RULE}`,
+  })
   at_uids?: string[];
 
   @ApiPropertyOptional({

@@ -27,8 +27,7 @@ export class UpdateAckHandler implements ICommandHandler<UpdateAckCommand, AckRe
     // Read progress must not pass the newest message (OpenIM's "read seq must not be bigger than
     // max seq"); the read model may lag the log, so the log decides when they disagree.
     if (c.ackSeqno > session.maxSeqno) {
-      const newest =
-        c.sessionType === 1 ? await this.sessions.newestSeqno(c.ownerUid, c.talkerId) : 0;
+      const newest = await this.sessions.newestSeqno(c.ownerUid, c.talkerId, c.sessionType);
       if (c.ackSeqno > newest) {
         throw Errors.validation(
           `ack_seqno ${c.ackSeqno} is beyond the session's newest message (${Math.max(newest, session.maxSeqno)})`,

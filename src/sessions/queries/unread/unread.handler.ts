@@ -18,7 +18,7 @@ export class UnreadHandler implements IQueryHandler<UnreadQuery, UnreadCounts> {
                 COALESCE(p.system_msg_type, 0) AS sys,
                 s.session_type = 1 AND f.target_uid IS NOT NULL AS follows,
                 s.is_trust = 1 AS trusted
-           FROM rm_sessions s
+           FROM rm_session_view s
            LEFT JOIN rm_profiles p ON p.uid = s.talker_id AND s.session_type = 1
            LEFT JOIN rm_relations f
              ON f.owner_uid = s.owner_uid AND f.kind = 1 AND f.target_uid = s.talker_id

@@ -1,0 +1,15 @@
+import { Module } from '@nestjs/common';
+import { CqrsModule } from '@nestjs/cqrs';
+import { AccountsModule } from '../accounts/accounts.module';
+import { ChangeGroupHandler } from './commands/change-group/change-group.handler';
+import { GroupReader } from './group-reader';
+import { GroupStore } from './group.store';
+
+/** Groups: their aggregate (GroupStore), the change handler and the read models' reader. */
+@Module({
+  imports: [CqrsModule, AccountsModule],
+  controllers: [],
+  providers: [GroupStore, GroupReader, ChangeGroupHandler],
+  exports: [GroupStore, GroupReader],
+})
+export class GroupsModule {}
