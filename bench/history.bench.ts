@@ -65,7 +65,8 @@ async function main(): Promise<void> {
     );
 
     const spy = spying(db.pool);
-    const handler = new GetHistoryHandler(spy.pool);
+    // One-to-one history reads neither group collaborator.
+    const handler = new GetHistoryHandler(spy.pool, null as never, null as never);
     const rnd = random(42);
     const page = (begin: number | null, end: number | null) =>
       handler.execute(new GetHistoryQuery('alice', 1, 'bob', SIZE, begin, end));

@@ -34,7 +34,9 @@ export class Groups1764979200000 implements MigrationInterface {
         last_ts bigint NOT NULL DEFAULT 0,
         at_all_seqno bigint NOT NULL DEFAULT 0
       )`);
-    await q.query(`CREATE INDEX rm_groups_created ON rm_groups (created_at_us DESC, group_id DESC)`);
+    await q.query(
+      `CREATE INDEX rm_groups_created ON rm_groups (created_at_us DESC, group_id DESC)`,
+    );
     await q.query(`CREATE INDEX rm_groups_owner ON rm_groups (owner_uid)`);
 
     // One row per (group, user) who was ever a member. A member sees the messages after

@@ -165,10 +165,10 @@ export class GroupsProjector implements Projector {
               AND m.left_seqno IS NULL`,
           [groupId, d.uids, d.atUs],
         );
-        await tx.query(`UPDATE rm_groups SET member_count = member_count - $2 WHERE group_id = $1`, [
-          groupId,
-          rowCount ?? 0,
-        ]);
+        await tx.query(
+          `UPDATE rm_groups SET member_count = member_count - $2 WHERE group_id = $1`,
+          [groupId, rowCount ?? 0],
+        );
         break;
       }
       case GROUP_APPLIED: {

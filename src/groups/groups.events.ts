@@ -41,10 +41,7 @@ export const STATUS_BANNED = 1;
 export const STATUS_DISMISSED = 2;
 export const STATUS_MUTED = 3;
 export type GroupStatus =
-  | typeof STATUS_NORMAL
-  | typeof STATUS_BANNED
-  | typeof STATUS_DISMISSED
-  | typeof STATUS_MUTED;
+  typeof STATUS_NORMAL | typeof STATUS_BANNED | typeof STATUS_DISMISSED | typeof STATUS_MUTED;
 
 /**
  * Who may enter: `open` anyone who asks; `approval` an application an owner or admin handles
@@ -54,7 +51,8 @@ export type JoinPolicy = 'open' | 'approval' | 'invite_only';
 export const JOIN_POLICIES: readonly JoinPolicy[] = ['open', 'approval', 'invite_only'];
 
 /** Who did it: a user, or an administrator through the admin key (OpenIM's "app manager"). */
-export type GroupActor = { readonly kind: 'user'; readonly uid: string } | { readonly kind: 'admin' };
+export type GroupActor =
+  { readonly kind: 'user'; readonly uid: string } | { readonly kind: 'admin' };
 
 /** The fields of a group a `set info` may change. */
 export interface GroupInfoFields {

@@ -1,7 +1,6 @@
 import { Controller, Get, Query, UseGuards, UseInterceptors } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { Errors } from '../../common/errors';
 import { AuthUser, CurrentUser, Public } from '../../common/http/request-context';
 import { GetHistoryQuery, History } from '../../messaging/queries/get-history/get-history.query';
 import { BilibiliAuthGuard } from './bilibili-auth.guard';
@@ -33,7 +32,6 @@ export class SvrSyncHttpController {
       begin_seqno: uint64Bound().optional(),
       end_seqno: uint64Bound().optional(),
     });
-    if (q.session_type !== 1) throw Errors.validation('group sessions are not available yet');
     const history: History = await this.queries.execute(
       new GetHistoryQuery(
         user.uid,

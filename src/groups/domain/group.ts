@@ -291,7 +291,9 @@ export function evolve(state: GroupState, event: NewEvent): GroupState {
     case GROUP_MEMBER_ROLE_SET: {
       const d = event.data as GroupMemberRoleSetData;
       const m = state.members.get(d.uid);
-      return m ? { ...next, members: state.members.set(d.uid, { ...m, roleLevel: d.roleLevel }) } : next;
+      return m
+        ? { ...next, members: state.members.set(d.uid, { ...m, roleLevel: d.roleLevel }) }
+        : next;
     }
     case GROUP_MEMBER_MUTED: {
       const d = event.data as GroupMemberMutedData;
@@ -304,10 +306,8 @@ export function evolve(state: GroupState, event: NewEvent): GroupState {
       const d = event.data as GroupStatusSetData;
       return { ...next, groupStatus: d.status };
     }
-    case GROUP_DISMISSED: {
-      event.data as GroupDismissedData;
+    case GROUP_DISMISSED:
       return { ...next, groupStatus: STATUS_DISMISSED };
-    }
     default:
       return next;
   }
@@ -547,7 +547,12 @@ function decideAdd(c: AddMembers, state: GroupState): Decision<GroupResult> {
     if (c.unknown.has(uid)) {
       results.push({ uid, result: -1, code: 40401, reason: 'no such user' });
     } else if (g.members.has(uid)) {
-      results.push({ uid, result: -1, code: GroupErrors.codes.ALREADY_MEMBER, reason: 'already a member' });
+      results.push({
+        uid,
+        result: -1,
+        code: GroupErrors.codes.ALREADY_MEMBER,
+        reason: 'already a member',
+      });
     } else if (size >= c.maxMembers) {
       results.push({ uid, result: -1, code: GroupErrors.codes.FULL, reason: 'the group is full' });
     } else {
@@ -635,7 +640,7 @@ function decideStatus(c: SetGroupStatus, state: GroupState): Decision<GroupResul
   if (g.groupStatus === c.groupStatus) return done(g, []);
   const data: GroupStatusSetData = {
     groupId: c.groupId,
-    status: c.groupStatus as GroupStatusSetData['status'],
+    status: c.groupStatus,
     byUid: actorUid(c.actor),
     atUs: c.nowUs,
   };

@@ -124,7 +124,10 @@ export class SendMessageHandler implements ICommandHandler<SendMessageCommand, S
    * keeps the members it names, and "@all" only from an owner or admin. One append to the
    * group's conversation, whatever the number of members.
    */
-  private async sendToGroup(input: SendMessageInput, metadata: EventMetadata): Promise<SentMessage> {
+  private async sendToGroup(
+    input: SendMessageInput,
+    metadata: EventMetadata,
+  ): Promise<SentMessage> {
     const groupId = input.receiverId;
     const group = await this.groups.read(groupId, GROUP_CHECK_MAX_AGE_MS);
     const refusal = sendRefusal(group, groupId, input.senderUid, this.clock.nowUs());

@@ -2,17 +2,44 @@ import { Inject } from '@nestjs/common';
 import { IQueryHandler, QueryHandler } from '@nestjs/cqrs';
 import type { Pool } from 'pg';
 import { PG_POOL } from '../../../core/core.module';
+import { GroupReader } from '../../../groups/group-reader';
+import { GroupStore } from '../../../groups/group.store';
+import { GroupErrors } from '../../../groups/groups.errors';
+import { groupConversationId } from '../../../groups/groups.events';
 import { privateConversationId } from '../../domain/conversation';
 import { MessageRow, messageColumns, toMessageView } from '../../message.view';
 import { GetHistoryQuery, History } from './get-history.query';
 
 @QueryHandler(GetHistoryQuery)
 export class GetHistoryHandler implements IQueryHandler<GetHistoryQuery, History> {
-  constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
+  constructor(
+    @Inject(PG_POOL) private readonly pool: Pool,
+    private readonly groups: GroupReader,
+    private readonly groupStore: GroupStore,
+  ) {}
 
   async execute(q: GetHistoryQuery): Promise<History> {
     // The conversation is derived from the caller and the talker: a user can only name their own.
-    const conversationId = privateConversationId(q.ownerUid, q.talkerId);
+    // In a group, a member reads only the messages after their join and, once gone, none after
+    // they left.
+    let conversationId = privateConversationId(q.ownerUid, q.talkerId);
+    let afterSeqno: number | null = null;
+    let uptoSeqno: number | null = null;
+    if (q.sessionType === 2) {
+      const window = await this.groups.window(q.talkerId, q.ownerUid);
+      if (!window) {
+        const group = await this.groupStore.read(q.talkerId, 1_000);
+        if (group.status !== 'exists') throw GroupErrors.notFound(q.talkerId);
+        if (!group.members.has(q.ownerUid)) throw GroupErrors.notMember(q.talkerId);
+        // A member whose join the read model has yet to apply: nothing of theirs to read yet.
+        return { messages: [], has_more: 0, min_seqno: null, max_seqno: null };
+      }
+      conversationId = groupConversationId(q.talkerId);
+      afterSeqno = window.afterSeqno;
+      uptoSeqno = window.uptoSeqno;
+    }
+    const begin = Math.max(q.beginSeqno ?? 0, afterSeqno ?? 0);
+    const end = uptoSeqno === null ? q.endSeqno : Math.min(q.endSeqno ?? Infinity, uptoSeqno + 1);
     const ascending = q.beginSeqno !== null;
     const { rows } = await this.pool.query<MessageRow>(
       `SELECT ${messageColumns('m')} FROM rm_messages m
@@ -22,7 +49,7 @@ export class GetHistoryHandler implements IQueryHandler<GetHistoryQuery, History
           AND ($3::bigint IS NULL OR m.msg_seqno < $3)
         ORDER BY m.msg_seqno ${ascending ? 'ASC' : 'DESC'}
         LIMIT $4`,
-      [conversationId, q.beginSeqno, q.endSeqno, q.size + 1],
+      [conversationId, begin > 0 ? begin : null, end, q.size + 1],
     );
     const hasMore = rows.length > q.size;
     const page = rows.slice(0, q.size).map(toMessageView);

@@ -3,7 +3,6 @@ import { QueryBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiOperation, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
-import { Errors } from '../../../common/errors';
 import { AuthUser, CurrentUser } from '../../../common/http/request-context';
 import { SessionParamsDto } from '../../../sessions/session-ref.dto';
 import { GetHistoryQuery, History } from './get-history.query';
@@ -47,7 +46,6 @@ export class GetHistoryHttpController {
     @Param() p: SessionParamsDto,
     @Query() q: GetHistoryRequestDto,
   ): Promise<History> {
-    if (p.session_type !== 1) throw Errors.validation('group sessions are not available yet');
     return this.queries.execute(
       new GetHistoryQuery(
         user.uid,
