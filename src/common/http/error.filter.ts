@@ -6,6 +6,7 @@ import {
   BilibiliCodes,
   isBilibiliPath,
 } from '../../compat/bilibili/bilibili-envelope';
+import { isGatewayPath } from '../../compat/gateway/gateway-paths';
 
 interface ErrorBody {
   statusCode: number;
@@ -57,7 +58,7 @@ function fromHttpStack(err: unknown): ErrorBody | null {
 /**
  * The one place where errors become HTTP responses. Native endpoints answer
  * `{ statusCode, code, message }`; the seed gateway's endpoints answer in its envelope
- * `{ code, error }`; the Bilibili web API's (src/compat/bilibili) in `{ code, msg, message, ttl }`.
+ * `{ code, error }`; OpenIM's group rpcs `{ ErrCode, ErrMsg }`; the Bilibili web API's (src/compat/bilibili) in `{ code, msg, message, ttl }`.
  * Anything unexpected is logged and answered 500 without internals.
  */
 @Catch()
@@ -85,6 +86,11 @@ export class HttpErrorFilter implements ExceptionFilter {
     if (res.headersSent) return;
     if (isGatewayPath(req.path)) {
       res.status(body.statusCode).json({ code: body.code, error: body.message });
+      return;
+    }
+    if (isOpenImPath(req.path)) {
+      // The rpc's response message carries ErrCode/ErrMsg; the HTTP status stays truthful.
+      res.status(body.statusCode).json({ ErrCode: body.code, ErrMsg: body.message });
       return;
     }
     if (isBilibiliPath(req.path)) {
@@ -124,7 +130,7 @@ export function toBilibiliCode(code: number, status: number): number {
   return status >= 500 ? BilibiliCodes.SERVER_ERROR : BilibiliCodes.REQUEST_ERROR;
 }
 
-/** Endpoints that speak the seed gateway's envelope (go-im-gateway-api.md). */
-export function isGatewayPath(path: string): boolean {
-  return path.startsWith('/inner/');
+/** OpenIM's group rpcs over HTTP (src/compat/openim): `POST /group/<rpc in snake_case>`. */
+export function isOpenImPath(path: string): boolean {
+  return path.startsWith('/group/');
 }
