@@ -35,7 +35,10 @@ export const ROLE_OWNER = 2;
 export const ROLE_ADMIN = 3;
 export type RoleLevel = typeof ROLE_MEMBER | typeof ROLE_OWNER | typeof ROLE_ADMIN;
 
-/** OpenIM's group status: 0 normal, 1 banned (nothing but reads), 2 dismissed, 3 muted. */
+/**
+ * OpenIM's group status: 0 normal, 1 banned (reads, and members may still quit; every other
+ * change is an administrator's), 2 dismissed, 3 muted.
+ */
 export const STATUS_NORMAL = 0;
 export const STATUS_BANNED = 1;
 export const STATUS_DISMISSED = 2;

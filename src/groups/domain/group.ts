@@ -649,8 +649,11 @@ function decideStatus(c: SetGroupStatus, state: GroupState): Decision<GroupResul
 
 function decideDismiss(c: DismissGroup, state: GroupState): Decision<GroupResult> {
   const g = existing(state, c.groupId);
-  if (g.groupStatus === STATUS_DISMISSED) return done(g, []);
+  // Who asks is checked first: an outsider learns nothing from "already dismissed".
   requireOwner(g, c.actor, 'dismiss the group');
+  if (g.groupStatus === STATUS_DISMISSED) return done(g, []);
+  if (g.groupStatus === STATUS_BANNED && c.actor.kind !== 'admin')
+    throw GroupErrors.banned(c.groupId);
   const data: GroupDismissedData = { groupId: c.groupId, byUid: actorUid(c.actor), atUs: c.nowUs };
   return done(g, one(GROUP_DISMISSED, data));
 }

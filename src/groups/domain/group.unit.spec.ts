@@ -788,13 +788,13 @@ describe('group', () => {
         .then();
       expect(result.results).toEqual([
         { uid: OUTSIDER, result: -1, code: C.NOT_MEMBER, reason: expect.any(String) },
-        { uid: OWNER, result: -1, code: C.ROLE_REQUIRED, reason: expect.any(String) },
+        { uid: OWNER, result: -1, code: C.ROLE_REQUIRED, reason: expect.stringContaining('quit') },
       ]);
       const bySelf = given(created())
         .when(remove(user(ADMIN), [ADMIN]))
         .then();
       expect(bySelf.result.results).toEqual([
-        { uid: ADMIN, result: -1, code: C.ROLE_REQUIRED, reason: expect.any(String) },
+        { uid: ADMIN, result: -1, code: C.ROLE_REQUIRED, reason: expect.stringContaining('quit') },
       ]);
     });
 
@@ -1206,6 +1206,24 @@ describe('group', () => {
 
     it('lets an administrator dismiss the group, with no uid', () => {
       given(created()).when(dismiss(ADMIN_KEY)).then(dismissed(null));
+    });
+
+    it('checks who asks before answering that the group is already dismissed', () => {
+      given(created(), dismissed(OWNER))
+        .when(dismiss(user(NEWCOMER)))
+        .thenThrows(C.NOT_MEMBER);
+      given(created(), dismissed(OWNER))
+        .when(dismiss(user(MEMBER)))
+        .thenThrows(C.ROLE_REQUIRED);
+    });
+
+    it('leaves a banned group to administrators: its owner cannot dismiss it (26012)', () => {
+      given(created(), statusSet(STATUS_BANNED, null))
+        .when(dismiss(user(OWNER)))
+        .thenThrows(C.BANNED);
+      given(created(), statusSet(STATUS_BANNED, null))
+        .when(dismiss(ADMIN_KEY))
+        .then(dismissed(null));
     });
 
     it('refuses an ordinary member or a group admin with 26003', () => {
