@@ -1,4 +1,30 @@
 import type { RecordedEvent } from '../event-store/event-store.port';
+import {
+  AT_ALL,
+  GROUP_APPLICATION_HANDLED,
+  GROUP_APPLIED,
+  GROUP_CREATED,
+  GROUP_DISMISSED,
+  GROUP_EVENT_TYPES,
+  GROUP_INFO_SET,
+  GROUP_MEMBER_MUTED,
+  GROUP_MEMBER_ROLE_SET,
+  GROUP_MEMBERS_JOINED,
+  GROUP_MEMBERS_LEFT,
+  GROUP_OWNER_TRANSFERRED,
+  GROUP_STATUS_SET,
+  GroupApplicationHandledData,
+  GroupAppliedData,
+  GroupCreatedData,
+  GroupInfoSetData,
+  GroupMemberMutedData,
+  GroupMemberRoleSetData,
+  GroupMembersJoinedData,
+  GroupMembersLeftData,
+  GroupOwnerTransferredData,
+  GroupStatusSetData,
+  STATUS_DISMISSED,
+} from '../groups/groups.events';
 import type { MessageView } from '../messaging/message.view';
 import {
   MESSAGE_RECALLED,
@@ -31,7 +57,74 @@ import {
 } from '../sessions/sessions.events';
 
 /** Server → client events that come straight from one event of the log. */
-export type PushEvent = 'message' | 'message_recalled' | 'ack_updated' | 'relation_updated';
+export type PushEvent =
+  | 'message'
+  | 'message_recalled'
+  | 'ack_updated'
+  | 'relation_updated'
+  | 'group_updated'
+  | 'group_member_changed'
+  | 'group_application';
+
+/** A group's info, owner or status changed (`version` is the group's version after it). */
+export interface GroupUpdatedPush {
+  group_id: string;
+  version: number;
+  op: 'created' | 'info' | 'owner' | 'status' | 'dismissed';
+  /** The changed fields (info), the new owner (owner) or status (status, dismissed). */
+  changes?: Record<string, string>;
+  owner_uid?: string;
+  status?: number;
+  by_uid: string | null;
+}
+
+/** Members came, went, or changed role or mute. */
+export interface GroupMemberChangedPush {
+  group_id: string;
+  version: number;
+  op: 'joined' | 'left' | 'role' | 'muted';
+  uids: string[];
+  /** joined: created, joined, invited, approved, added; left: quit, kicked, removed. */
+  how?: string;
+  reason?: string;
+  role_level?: number;
+  /** Milliseconds; 0 when lifted. */
+  muted_until?: number;
+  by_uid: string | null;
+}
+
+/** An application to join: made (to the group's owner and admins) or handled (and its maker). */
+export interface GroupApplicationPush {
+  group_id: string;
+  op: 'applied' | 'handled';
+  uid: string;
+  req_message?: string;
+  /** handled: 1 accepted, -1 refused. */
+  result?: number;
+  handled_msg?: string;
+  by_uid?: string | null;
+}
+
+/**
+ * Who hears of a group's events. Live routing answers with the members connected to this node
+ * (as of the event, before it applies); a replay for one user with that user, when the event
+ * falls within their membership.
+ */
+export interface GroupAudience {
+  /** The recipients of the group's message with this seqno. */
+  ofMessage(groupId: string, seqno: number): readonly string[];
+  /** The members to tell of a change of the group. */
+  ofChange(groupId: string): readonly string[];
+  /** The owners and admins among them. */
+  managers(groupId: string): readonly string[];
+}
+
+/** No group reaches anyone. */
+export const NO_GROUPS: GroupAudience = {
+  ofMessage: () => [],
+  ofChange: () => [],
+  managers: () => [],
+};
 
 /** A message as a recipient sees it: the seed's message object from their side of the session. */
 export interface MessagePush extends MessageView {
@@ -73,7 +166,14 @@ export type RelationUpdatedPush =
 export interface Push {
   readonly to: string;
   readonly event: PushEvent;
-  readonly data: MessagePush | MessageRecalledPush | AckUpdatedPush | RelationUpdatedPush;
+  readonly data:
+    | MessagePush
+    | MessageRecalledPush
+    | AckUpdatedPush
+    | RelationUpdatedPush
+    | GroupUpdatedPush
+    | GroupMemberChangedPush
+    | GroupApplicationPush;
   /**
    * Leave out the connection whose command caused the event: it already has the answer in its
    * ack callback. (Its user's other devices still get it.)
@@ -94,15 +194,38 @@ export interface Routed {
 }
 
 /**
- * The users of a one-to-one message, each with their talker. Group messages (session type 2) are
- * routed by membership, which the group issue adds.
+ * The users a message goes to, each with their talker: both users of a one-to-one message; the
+ * group's audience of a group message, whose talker is the group.
  */
-function privateParties(m: { senderUid: string; receiverId: string; receiverType: SessionType }) {
-  if (m.receiverType !== 1) return [];
+function parties(
+  m: { senderUid: string; receiverId: string; receiverType: SessionType; seqno: number },
+  groups: GroupAudience,
+) {
+  if (m.receiverType === 2) {
+    return groups.ofMessage(m.receiverId, m.seqno).map((uid) => ({ uid, talker: m.receiverId }));
+  }
   return [
     { uid: m.receiverId, talker: m.senderUid },
     { uid: m.senderUid, talker: m.receiverId },
   ];
+}
+
+/**
+ * The sessions a message changes that are worth a `session_updated`: both sides of a one-to-one
+ * message; in a group only the sender's (read up to their own message) and the mentioned
+ * members' (at_seqno), so a group message does not cost a session read per member. Members
+ * count a group's unread from the `message` pushes themselves (docs/realtime.md).
+ */
+function touchedBy(
+  m: { senderUid: string; receiverId: string; receiverType: SessionType },
+  atUids: readonly string[] | null,
+  recipients: readonly { uid: string; talker: string }[],
+): SessionTouch[] {
+  if (m.receiverType !== 2) return recipients.map((p) => touch(p.uid, 1, p.talker));
+  const mentioned = new Set(atUids ?? []);
+  return recipients
+    .filter((p) => p.uid === m.senderUid || mentioned.has(p.uid) || mentioned.has(AT_ALL))
+    .map((p) => touch(p.uid, 2, m.receiverId));
 }
 
 /** The message object of a send, as history shows it; `content` is the opened text. */
@@ -155,28 +278,34 @@ const RELATION_OPS: Record<string, 'follow' | 'unfollow' | 'block' | 'unblock'> 
  * Who must hear of an event, and what: pure, so every API node routes the log alike. `content` is
  * the opened content of a `MessageSent` (the empty string when its sender's key is destroyed).
  */
-export function routeEvent(e: RecordedEvent, content = ''): Routed {
+export function routeEvent(e: RecordedEvent, content = '', groups = NO_GROUPS): Routed {
+  if (GROUP_EVENT_TYPES.has(e.type)) return routeGroupEvent(e, groups);
   switch (e.type) {
     case MESSAGE_SENT: {
       const m = e.data as MessageSentData;
       const view = messageView(m, content);
-      const parties = privateParties(m);
+      const to = parties(m, groups);
+      // Every member sees a group message alike: one payload for all, encoded once.
+      const shared =
+        m.receiverType === 2
+          ? { ...view, talker_id: m.receiverId, session_type: 2 as const }
+          : null;
       return {
-        pushes: parties.map((p) => ({
+        pushes: to.map((p) => ({
           to: p.uid,
           event: 'message',
-          data: { ...view, talker_id: p.talker, session_type: m.receiverType },
+          data: shared ?? { ...view, talker_id: p.talker, session_type: m.receiverType },
           skipOrigin: true,
         })),
-        touched: parties.map((p) => touch(p.uid, m.receiverType, p.talker)),
+        touched: touchedBy(m, m.atUids, to),
       };
     }
     case MESSAGE_RECALLED: {
       const r = e.data as MessageRecalledData;
       const notice = recallNoticeView(r);
-      const parties = privateParties(r);
+      const to = parties(r, groups);
       return {
-        pushes: parties.flatMap((p): Push[] => [
+        pushes: to.flatMap((p): Push[] => [
           {
             to: p.uid,
             event: 'message',
@@ -198,7 +327,7 @@ export function routeEvent(e: RecordedEvent, content = ''): Routed {
             skipOrigin: false,
           },
         ]),
-        touched: parties.map((p) => touch(p.uid, r.receiverType, p.talker)),
+        touched: touchedBy(r, null, to),
       };
     }
     case SESSION_ACKED: {
@@ -276,8 +405,190 @@ function touch(owner: string, sessionType: SessionType, talkerId: string): Sessi
  * The sealed content of a `MessageSent` and the users it goes to, so that a node opens only the
  * content of messages someone connected to it will receive; null for other events.
  */
-export function sealedMessage(e: RecordedEvent): { content: string; to: string[] } | null {
+export function sealedMessage(
+  e: RecordedEvent,
+  groups: GroupAudience = NO_GROUPS,
+): { content: string; to: string[] } | null {
   if (e.type !== MESSAGE_SENT) return null;
   const m = e.data as MessageSentData;
-  return { content: m.content, to: privateParties(m).map((p) => p.uid) };
+  return { content: m.content, to: parties(m, groups).map((p) => p.uid) };
+}
+
+/** The group a group event or group message belongs to, or null. */
+export function groupOf(e: RecordedEvent): string | null {
+  if (GROUP_EVENT_TYPES.has(e.type)) return (e.data as { groupId: string }).groupId;
+  if (e.type === MESSAGE_SENT || e.type === MESSAGE_RECALLED) {
+    const m = e.data as { receiverType: number; receiverId: string };
+    return m.receiverType === 2 ? m.receiverId : null;
+  }
+  return null;
+}
+
+const FIELD_NAMES: Record<string, string> = {
+  name: 'name',
+  faceUrl: 'face_url',
+  introduction: 'introduction',
+  notification: 'notification',
+  ex: 'ex',
+  joinPolicy: 'join_policy',
+};
+
+/** Pushes of a group event: to its audience before the event, plus the users it names. */
+function routeGroupEvent(e: RecordedEvent, groups: GroupAudience): Routed {
+  const d = e.data as { groupId: string; byUid?: string | null };
+  const groupId = d.groupId;
+  // Every event of a group's stream moves its version by one (TeamTalk's group version).
+  const version = e.revision + 1;
+  const by = d.byUid ?? null;
+  const each = (
+    uids: Iterable<string>,
+    event: PushEvent,
+    data: Push['data'],
+    skipOrigin = false,
+  ): Push[] => [...new Set(uids)].map((to) => ({ to, event, data, skipOrigin }));
+  const audience = groups.ofChange(groupId);
+  const routed = (pushes: Push[]): Routed => ({ pushes, touched: [] });
+  switch (e.type) {
+    case GROUP_CREATED: {
+      const c = e.data as GroupCreatedData;
+      const uids = c.members.map((m) => m.uid);
+      return routed(
+        each(uids, 'group_updated', {
+          group_id: groupId,
+          version,
+          op: 'created',
+          by_uid: c.creatorUid,
+        }),
+      );
+    }
+    case GROUP_INFO_SET: {
+      const c = (e.data as GroupInfoSetData).changes;
+      const changes = Object.fromEntries(
+        Object.entries(c)
+          .filter(([k, v]) => v !== undefined && FIELD_NAMES[k])
+          .map(([k, v]) => [FIELD_NAMES[k], String(v)]),
+      );
+      return routed(
+        each(audience, 'group_updated', {
+          group_id: groupId,
+          version,
+          op: 'info',
+          changes,
+          by_uid: by,
+        }),
+      );
+    }
+    case GROUP_OWNER_TRANSFERRED: {
+      const t = e.data as GroupOwnerTransferredData;
+      return routed(
+        each(audience, 'group_updated', {
+          group_id: groupId,
+          version,
+          op: 'owner',
+          owner_uid: t.toUid,
+          by_uid: by,
+        }),
+      );
+    }
+    case GROUP_STATUS_SET:
+      return routed(
+        each(audience, 'group_updated', {
+          group_id: groupId,
+          version,
+          op: 'status',
+          status: (e.data as GroupStatusSetData).status,
+          by_uid: by,
+        }),
+      );
+    case GROUP_DISMISSED:
+      return routed(
+        each(audience, 'group_updated', {
+          group_id: groupId,
+          version,
+          op: 'dismissed',
+          status: STATUS_DISMISSED,
+          by_uid: by,
+        }),
+      );
+    case GROUP_MEMBERS_JOINED: {
+      const j = e.data as GroupMembersJoinedData;
+      const uids = j.members.map((m) => m.uid);
+      return routed(
+        each([...audience, ...uids], 'group_member_changed', {
+          group_id: groupId,
+          version,
+          op: 'joined',
+          uids,
+          how: j.how,
+          by_uid: by,
+        }),
+      );
+    }
+    case GROUP_MEMBERS_LEFT: {
+      const l = e.data as GroupMembersLeftData;
+      return routed(
+        each([...audience, ...l.uids], 'group_member_changed', {
+          group_id: groupId,
+          version,
+          op: 'left',
+          uids: [...l.uids],
+          how: l.how,
+          reason: l.reason,
+          by_uid: by,
+        }),
+      );
+    }
+    case GROUP_MEMBER_ROLE_SET: {
+      const r = e.data as GroupMemberRoleSetData;
+      return routed(
+        each(audience, 'group_member_changed', {
+          group_id: groupId,
+          version,
+          op: 'role',
+          uids: [r.uid],
+          role_level: r.roleLevel,
+          by_uid: by,
+        }),
+      );
+    }
+    case GROUP_MEMBER_MUTED: {
+      const m = e.data as GroupMemberMutedData;
+      return routed(
+        each(audience, 'group_member_changed', {
+          group_id: groupId,
+          version,
+          op: 'muted',
+          uids: [m.uid],
+          muted_until: Math.floor(m.mutedUntilUs / 1000),
+          by_uid: by,
+        }),
+      );
+    }
+    case GROUP_APPLIED: {
+      const a = e.data as GroupAppliedData;
+      return routed(
+        each([...groups.managers(groupId), a.uid], 'group_application', {
+          group_id: groupId,
+          op: 'applied',
+          uid: a.uid,
+          req_message: a.reqMessage,
+        }),
+      );
+    }
+    case GROUP_APPLICATION_HANDLED: {
+      const h = e.data as GroupApplicationHandledData;
+      return routed(
+        each([...groups.managers(groupId), h.uid], 'group_application', {
+          group_id: groupId,
+          op: 'handled',
+          uid: h.uid,
+          result: h.result,
+          handled_msg: h.handledMsg,
+          by_uid: by,
+        }),
+      );
+    }
+    default:
+      return routed([]);
+  }
 }

@@ -12,7 +12,23 @@ import { SessionReader, toSessionView } from '../sessions/session-reader';
 import type { SessionView } from '../sessions/session.view';
 import { PositionWaiters } from '../common/position-waiters';
 import { ProjectionProgress } from './projection-progress';
-import { Push, routeEvent, sealedMessage, SessionTouch } from './push-router';
+import {
+  GROUP_CREATED,
+  GROUP_EVENT_TYPES,
+  GROUP_MEMBERS_JOINED,
+  GroupCreatedData,
+  GroupMembersJoinedData,
+} from '../groups/groups.events';
+import { GroupRooms } from './group-rooms';
+import {
+  GroupAudience,
+  groupOf,
+  NO_GROUPS,
+  Push,
+  routeEvent,
+  sealedMessage,
+  SessionTouch,
+} from './push-router';
 
 /** A session object pushed after the projection applied a change (`removed` 1 once removed). */
 export type SessionUpdatedPush = SessionView & { removed: 0 | 1 };
@@ -26,6 +42,11 @@ export interface PushSink {
    * when no other push of the same event goes to the same user after it.
    */
   push(push: Push, position: Position, origin: string, final: boolean): void;
+  /**
+   * Pushes of one event that carry the same data to several users (a group message to its
+   * connected members): a sink may encode it once for all of them. Each push is `final`.
+   */
+  pushShared?(pushes: readonly Push[], position: Position, origin: string): void;
   sessionUpdated(uid: string, session: SessionUpdatedPush): void;
 }
 
@@ -70,6 +91,8 @@ export class RealtimeFollower implements OnApplicationBootstrap, OnApplicationSh
   /** Callers of {@link passed}, waiting for the follower to hand out a position. */
   private readonly waiters = new PositionWaiters();
   private stopped = false;
+  /** Members of the groups this node routes, in step with the log. */
+  private readonly rooms: GroupRooms;
 
   constructor(
     private readonly store: EventStore,
@@ -78,6 +101,7 @@ export class RealtimeFollower implements OnApplicationBootstrap, OnApplicationSh
     private readonly progress: ProjectionProgress,
   ) {
     this.ready = new Promise((resolve) => (this.markReady = resolve));
+    this.rooms = new GroupRooms(store, (uid) => this.isOnline(uid));
   }
 
   addSink(sink: PushSink): void {
@@ -120,14 +144,18 @@ export class RealtimeFollower implements OnApplicationBootstrap, OnApplicationSh
     await this.sessionLoop;
   }
 
-  /** Routes a page of events, opening message content only for users `wanted` says. */
+  /**
+   * Routes a page of events for a replay, opening message content only for users `wanted` says;
+   * `groups` says who hears of each group's events (the replaying user, within their membership).
+   */
   async route(
     events: readonly RecordedEvent[],
     wanted: (uid: string) => boolean,
+    groups: GroupAudience = NO_GROUPS,
   ): Promise<RoutedEvent[]> {
     const opened = new Map<string, string>();
-    await this.open(events, wanted, opened);
-    return this.routeOpened(events, opened);
+    await this.open(events, wanted, opened, groups);
+    return this.routeOpened(events, opened, groups);
   }
 
   /**
@@ -139,10 +167,11 @@ export class RealtimeFollower implements OnApplicationBootstrap, OnApplicationSh
     events: readonly RecordedEvent[],
     wanted: (uid: string) => boolean,
     opened: Map<string, string>,
+    groups: GroupAudience,
   ): Promise<void> {
     const sealed: { id: string; envelope: string }[] = [];
     for (const e of events) {
-      const m = opened.has(e.id) ? null : sealedMessage(e);
+      const m = opened.has(e.id) ? null : sealedMessage(e, groups);
       if (!m || !m.to.some(wanted)) continue;
       if (KeyRing.isEnvelope(m.content)) sealed.push({ id: e.id, envelope: m.content });
       else opened.set(e.id, m.content);
@@ -157,22 +186,56 @@ export class RealtimeFollower implements OnApplicationBootstrap, OnApplicationSh
     events: readonly RecordedEvent[],
     wanted: (uid: string) => boolean,
     opened: ReadonlyMap<string, string>,
+    groups: GroupAudience,
   ): boolean {
     return events.some((e) => {
-      const m = opened.has(e.id) ? null : sealedMessage(e);
+      const m = opened.has(e.id) ? null : sealedMessage(e, groups);
       return m !== null && m.to.some(wanted);
     });
   }
 
+  /**
+   * Routes events in order. With `rooms`, each group event is applied to its room once routed,
+   * so every event's audience is the membership as it stood just before it.
+   */
   private routeOpened(
     events: readonly RecordedEvent[],
     opened: ReadonlyMap<string, string>,
+    groups: GroupAudience,
+    rooms?: GroupRooms,
   ): RoutedEvent[] {
-    return events.map((e) => ({
-      position: e.position,
-      origin: e.metadata.correlationId,
-      ...routeEvent(e, opened.get(e.id)),
-    }));
+    return events.map((e) => {
+      const routed = {
+        position: e.position,
+        origin: e.metadata.correlationId,
+        ...routeEvent(e, opened.get(e.id), groups),
+      };
+      if (rooms && GROUP_EVENT_TYPES.has(e.type)) rooms.apply(e);
+      return routed;
+    });
+  }
+
+  /**
+   * Who may receive a group message of this batch, for opening content: the connected members
+   * now, and those the batch brings in before the message is routed.
+   */
+  private openingAudience(batch: readonly RecordedEvent[]): GroupAudience {
+    const joining = new Map<string, string[]>();
+    for (const e of batch) {
+      if (e.type !== GROUP_MEMBERS_JOINED && e.type !== GROUP_CREATED) continue;
+      const d = e.data as GroupMembersJoinedData | GroupCreatedData;
+      const list = joining.get(d.groupId) ?? [];
+      list.push(...d.members.map((m) => m.uid));
+      joining.set(d.groupId, list);
+    }
+    const live = this.rooms.audience;
+    return {
+      ...live,
+      ofMessage: (groupId, seqno) => [
+        ...live.ofMessage(groupId, seqno),
+        ...(joining.get(groupId) ?? []),
+      ],
+    };
   }
 
   /** The session objects of `touched`, once the sessions projection has applied `position`. */
@@ -204,16 +267,26 @@ export class RealtimeFollower implements OnApplicationBootstrap, OnApplicationSh
           batchSize: BATCH,
           signal,
         })) {
+          // The rooms of the groups this batch touches, each as it stood before its first event.
+          const groups = new Map<string, Position>();
+          for (const e of batch) {
+            const groupId = groupOf(e);
+            if (groupId !== null && !groups.has(groupId)) groups.set(groupId, e.position);
+          }
+          if (groups.size > 0) await this.rooms.load(groups);
+          const opening = this.openingAudience(batch);
           const opened = new Map<string, string>();
-          await this.open(batch, this.isOnline, opened);
+          await this.open(batch, this.isOnline, opened, opening);
           // A user may have connected while content was being opened: check again, with no
           // await between this check and the deliveries, so nobody gets a message without it.
-          while (this.missingContent(batch, this.isOnline, opened)) {
-            await this.open(batch, this.isOnline, opened);
+          while (this.missingContent(batch, this.isOnline, opened, opening)) {
+            await this.open(batch, this.isOnline, opened, opening);
           }
           // From here to the position update nothing awaits: a feed that reads the position
           // sees every push up to it delivered, and every later one still to come.
-          for (const r of this.routeOpened(batch, opened)) this.deliver(r);
+          for (const r of this.routeOpened(batch, opened, this.rooms.audience, this.rooms)) {
+            this.deliver(r);
+          }
           this.positionNow = batch[batch.length - 1].position;
           this.waiters.reached(this.positionNow);
           if (batch.length < BATCH / 10) await new Promise((r) => setTimeout(r, GATHER_MS));
@@ -227,13 +300,26 @@ export class RealtimeFollower implements OnApplicationBootstrap, OnApplicationSh
   }
 
   private deliver(r: RoutedEvent): void {
-    r.pushes.forEach((push, i) => {
-      // The last push of this event to its user: a feed's cursor may move past the event.
-      const final = !r.pushes.some((later, j) => j > i && later.to === push.to);
+    const shared = r.pushes.length > 1 && r.pushes.every((p) => p.data === r.pushes[0].data);
+    if (shared) {
+      // One payload for many users (a group message): each push is its user's only one.
       for (const sink of this.sinks) {
-        if (sink.isOnline(push.to)) sink.push(push, r.position, r.origin, final);
+        const mine = r.pushes.filter((p) => sink.isOnline(p.to));
+        if (mine.length === 0) continue;
+        if (sink.pushShared) sink.pushShared(mine, r.position, r.origin);
+        else for (const p of mine) sink.push(p, r.position, r.origin, true);
       }
-    });
+    } else {
+      // The last push of this event to its user: a feed's cursor may move past the event.
+      const last = new Map<string, number>();
+      r.pushes.forEach((p, i) => last.set(p.to, i));
+      r.pushes.forEach((push, i) => {
+        const final = last.get(push.to) === i;
+        for (const sink of this.sinks) {
+          if (sink.isOnline(push.to)) sink.push(push, r.position, r.origin, final);
+        }
+      });
+    }
     for (const t of r.touched) {
       if (!this.isOnline(t.owner)) continue;
       this.pendingSessions.set(`${t.owner}|${t.sessionType}|${t.talkerId}`, {

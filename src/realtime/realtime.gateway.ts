@@ -259,6 +259,32 @@ export class RealtimeGateway
     this.emitTo(push.to, push.event, push.data, skip);
   }
 
+  /**
+   * One payload to many users' sockets (a group message): one broadcast to the eligible sockets
+   * encodes the packet once, however many members are connected.
+   */
+  pushShared(pushes: readonly Push[], _position: Position, origin: string): void {
+    const { event, data } = pushes[0];
+    const skip = pushes[0].skipOrigin ? this.origins.get(origin) : undefined;
+    const targets: string[] = [];
+    for (const p of pushes) {
+      const ids = this.io.sockets.adapter.rooms.get(userRoom(p.to));
+      if (!ids) continue;
+      for (const id of ids) {
+        if (id === skip) continue;
+        const socket = this.io.sockets.sockets.get(id);
+        if (!socket) continue;
+        if (this.backlogged(socket)) {
+          this.dismiss(socket, RealtimeErrors.slowConsumer());
+          continue;
+        }
+        targets.push(id);
+      }
+    }
+    // Every socket is in the room named by its id.
+    if (targets.length > 0) this.io.to(targets).emit(event, data);
+  }
+
   sessionUpdated(uid: string, session: SessionUpdatedPush): void {
     this.emitTo(uid, 'session_updated', session, undefined);
   }

@@ -3,7 +3,14 @@ import type { Pool } from 'pg';
 import { PG_POOL } from '../core/core.module';
 import { comparePositions, EventStore, Position } from '../event-store/event-store.port';
 import { encodeCursor } from './cursor';
-import type { MessagePush, MessageRecalledPush, Push, SessionTouch } from './push-router';
+import {
+  GroupAudience,
+  MessagePush,
+  MessageRecalledPush,
+  NO_GROUPS,
+  Push,
+  SessionTouch,
+} from './push-router';
 import { PushSink, RealtimeFollower, RoutedEvent, SessionUpdatedPush } from './realtime-follower';
 
 /**
@@ -117,6 +124,37 @@ export class UserFeeds implements PushSink, BeforeApplicationShutdown {
     return status;
   }
 
+  /**
+   * `uid` as the audience of a replay's group events: the messages within their membership of
+   * each group (after their join, up to their leaving), and the changes of the groups they are
+   * in (or that name them), from the membership read model.
+   */
+  private async groupsOf(uid: string): Promise<GroupAudience> {
+    const { rows } = await this.pool.query<{
+      group_id: string;
+      join_seqno: string;
+      left_seqno: string | null;
+      role_level: number;
+    }>(`SELECT group_id, join_seqno, left_seqno, role_level FROM rm_group_members WHERE uid = $1`, [
+      uid,
+    ]);
+    if (rows.length === 0) return NO_GROUPS;
+    const windows = new Map(rows.map((r) => [r.group_id, r]));
+    const me = [uid];
+    return {
+      ofMessage: (groupId, seqno) => {
+        const w = windows.get(groupId);
+        if (!w || seqno <= Number(w.join_seqno)) return [];
+        return w.left_seqno === null || seqno <= Number(w.left_seqno) ? me : [];
+      },
+      ofChange: (groupId) => (windows.get(groupId)?.left_seqno === null ? me : []),
+      managers: (groupId) => {
+        const w = windows.get(groupId);
+        return w && w.left_seqno === null && (w.role_level === 2 || w.role_level === 3) ? me : [];
+      },
+    };
+  }
+
   /** Registers what ends an open feed when the node stops; returns its removal. */
   onShutdown(close: () => void): () => void {
     this.closers.add(close);
@@ -150,10 +188,11 @@ export class UserFeeds implements PushSink, BeforeApplicationShutdown {
     let scannedTo = after;
     let scanned = 0;
     let complete = comparePositions(after, upto) >= 0;
+    const groups = complete ? NO_GROUPS : await this.groupsOf(uid);
     while (!complete && items.length < limit && scanned < SCAN_BUDGET && !signal.aborted) {
       const page = await this.store.readAll({ after: scannedTo, limit: PAGE });
       const events = page.filter((e) => comparePositions(e.position, upto) <= 0);
-      const routed = await this.follower.route(events, (u) => u === uid);
+      const routed = await this.follower.route(events, (u) => u === uid, groups);
       const recalled = await this.recalledNow(routed, uid);
       let stoppedEarly = false;
       for (const r of routed) {
