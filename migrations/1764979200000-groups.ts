@@ -85,6 +85,28 @@ export class Groups1764979200000 implements MigrationInterface {
       `CREATE INDEX rm_group_requests_group ON rm_group_requests (group_id, req_at_us DESC)`,
     );
 
+    // The group assistant (Bilibili's GroupAssisMsg): notices of applications and membership for
+    // each group's owner and admins, numbered per recipient, with their own read progress.
+    await q.query(`
+      CREATE TABLE rm_group_assistant (
+        owner_uid text PRIMARY KEY,
+        max_seqno bigint NOT NULL DEFAULT 0,
+        ack_seqno bigint NOT NULL DEFAULT 0
+      )`);
+    await q.query(`
+      CREATE TABLE rm_group_notices (
+        owner_uid text NOT NULL,
+        seqno bigint NOT NULL,
+        msg_key bigint NOT NULL,
+        group_id text NOT NULL,
+        op text NOT NULL,
+        uids text[] NOT NULL,
+        by_uid text,
+        detail text NOT NULL,
+        at_us bigint NOT NULL,
+        PRIMARY KEY (owner_uid, seqno)
+      )`);
+
     // Every session in one shape. One-to-one sessions are rm_sessions rows; a group session is
     // the membership joined with its group (max_seqno, session_ts, "@all") and with the member's
     // own rm_sessions row of type 2 (acks, pins, do-not-disturb, removal, mentions), so a group
@@ -116,6 +138,8 @@ export class Groups1764979200000 implements MigrationInterface {
 
   async down(q: QueryRunner): Promise<void> {
     await q.query(`DROP VIEW rm_session_view`);
+    await q.query(`DROP TABLE rm_group_notices`);
+    await q.query(`DROP TABLE rm_group_assistant`);
     await q.query(`DROP TABLE rm_group_requests`);
     await q.query(`DROP TABLE rm_group_members`);
     await q.query(`DROP TABLE rm_groups`);

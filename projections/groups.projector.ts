@@ -4,6 +4,8 @@ import {
   AT_ALL,
   GROUP_APPLICATION_HANDLED,
   GROUP_APPLIED,
+  GROUP_ASSISTANT_ACKED,
+  GroupAssistantAckedData,
   GROUP_CREATED,
   GROUP_DISMISSED,
   GROUP_EVENT_TYPES,
@@ -62,8 +64,19 @@ const COLUMN_OF_FIELD: Record<string, string> = {
  */
 export class GroupsProjector implements Projector {
   readonly name = 'groups';
-  readonly eventTypes = new Set([...GROUP_EVENT_TYPES, MESSAGE_SENT, MESSAGE_RECALLED]);
-  readonly tables = ['rm_groups', 'rm_group_members', 'rm_group_requests'];
+  readonly eventTypes = new Set([
+    ...GROUP_EVENT_TYPES,
+    MESSAGE_SENT,
+    MESSAGE_RECALLED,
+    GROUP_ASSISTANT_ACKED,
+  ]);
+  readonly tables = [
+    'rm_groups',
+    'rm_group_members',
+    'rm_group_requests',
+    'rm_group_assistant',
+    'rm_group_notices',
+  ];
 
   async apply(events: readonly RecordedEvent[], tx: PoolClient): Promise<void> {
     let progress = new Map<string, GroupProgress>();
@@ -96,6 +109,18 @@ export class GroupsProjector implements Projector {
         continue;
       }
       await flush();
+      if (e.type === GROUP_ASSISTANT_ACKED) {
+        const a = e.data as GroupAssistantAckedData;
+        await tx.query(
+          `INSERT INTO rm_group_assistant AS a (owner_uid, ack_seqno) VALUES ($1, $2)
+           ON CONFLICT (owner_uid) DO UPDATE SET ack_seqno = GREATEST(a.ack_seqno, EXCLUDED.ack_seqno)`,
+          [a.ownerUid, a.ackSeqno],
+        );
+        continue;
+      }
+      // The notice goes to the managers as they were before the event (an accepted applicant,
+      // say, is not told of their own joining as a manager).
+      await this.notify(e, tx);
       await this.applyGroupEvent(e, tx);
     }
     await flush();
@@ -245,6 +270,32 @@ export class GroupsProjector implements Projector {
     );
   }
 
+  /**
+   * The group assistant's notice of an application or a membership change, to each current
+   * owner and admin of the group but the one who made it, numbered per recipient.
+   */
+  private async notify(e: RecordedEvent, tx: PoolClient): Promise<void> {
+    const notice = noticeOf(e);
+    if (!notice) return;
+    const d = e.data as { groupId: string; byUid?: string | null; atUs: number };
+    await tx.query(
+      `WITH r AS (
+         SELECT uid, row_number() OVER (ORDER BY uid) AS n FROM rm_group_members
+          WHERE group_id = $1 AND left_seqno IS NULL AND role_level IN (2, 3)
+            AND uid IS DISTINCT FROM $2
+       ), a AS (
+         INSERT INTO rm_group_assistant AS a (owner_uid, max_seqno) SELECT uid, 1 FROM r
+         ON CONFLICT (owner_uid) DO UPDATE SET max_seqno = a.max_seqno + 1
+         RETURNING owner_uid, max_seqno
+       )
+       INSERT INTO rm_group_notices (owner_uid, seqno, msg_key, group_id, op, uids, by_uid, detail,
+                                     at_us)
+       SELECT a.owner_uid, a.max_seqno, $3::bigint + r.n, $1, $4, $5, $2, $6, $7
+         FROM a JOIN r ON r.uid = a.owner_uid`,
+      [d.groupId, d.byUid ?? null, noticeKeyBase(e), notice.op, notice.uids, notice.detail, d.atUs],
+    );
+  }
+
   /** Members in (or back), in join order, each seeing the messages after the group's newest. */
   private async join(
     tx: PoolClient,
@@ -275,4 +326,37 @@ export class GroupsProjector implements Projector {
       [groupId, members.length, rowCount ?? 0],
     );
   }
+}
+
+/** What the group assistant tells managers of an event, or null when it is not such news. */
+function noticeOf(e: RecordedEvent): { op: string; uids: string[]; detail: string } | null {
+  switch (e.type) {
+    case GROUP_APPLIED: {
+      const d = e.data as GroupAppliedData;
+      return { op: 'applied', uids: [d.uid], detail: d.reqMessage };
+    }
+    case GROUP_APPLICATION_HANDLED: {
+      const d = e.data as GroupApplicationHandledData;
+      return { op: d.result === 1 ? 'accepted' : 'refused', uids: [d.uid], detail: d.handledMsg };
+    }
+    case GROUP_MEMBERS_JOINED: {
+      const d = e.data as GroupMembersJoinedData;
+      return { op: d.how, uids: d.members.map((m) => m.uid), detail: '' };
+    }
+    case GROUP_MEMBERS_LEFT: {
+      const d = e.data as GroupMembersLeftData;
+      return { op: d.how, uids: [...d.uids], detail: d.reason };
+    }
+    default:
+      return null;
+  }
+}
+
+/**
+ * The base of a notice's msg_key, the same in every rebuild: 42 bits of the event's id, shifted
+ * to leave room for the recipient's number among the event's recipients (fewer than 2^20).
+ */
+function noticeKeyBase(e: RecordedEvent): string {
+  const bits = BigInt(`0x${e.id.replace(/-/g, '').slice(0, 11)}`) >> 2n;
+  return (bits << 20n).toString();
 }

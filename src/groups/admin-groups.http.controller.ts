@@ -96,6 +96,8 @@ export class AdminGroupsHttpController {
   @Get(':group_id/members')
   @ApiOperation({ summary: 'Members in join order, paged by member_seq' })
   async members(@Param() p: GroupParamsDto, @Query() q: MemberPageDto) {
+    const [group] = await this.reader.groups([p.group_id]);
+    if (!group) throw GroupErrors.notFound(p.group_id);
     const page = await this.reader.members(p.group_id, {
       afterSeq: q.cursor ?? 0,
       size: q.size ?? 100,

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool } from 'pg';
 import { PG_POOL } from '../core/core.module';
+import type { MessageView } from '../messaging/message.view';
 import type { JoinPolicy } from './groups.events';
 
 /** A group as every native endpoint returns it (times in milliseconds). */
@@ -141,6 +142,22 @@ const toApplicationView = (r: Record<string, unknown>): ApplicationView => ({
   handled_at: ms(String(r.handled_at_us)),
 });
 
+/** The seed's group system notice: msg_type 306 (as in its example), msg_source 13. */
+export const ASSISTANT_MSG_TYPE = 306;
+export const ASSISTANT_MSG_SOURCE = 13;
+
+export interface AssistantPage {
+  messages: MessageView[];
+  has_more: 0 | 1;
+  min_seqno: number | null;
+  max_seqno: number | null;
+  /** How far the owner has read the assistant, and what is left. */
+  ack_seqno: number;
+  unread_count: number;
+  /** The newest notice's seqno (0 when none). */
+  newest_seqno: number;
+}
+
 export interface Page<T> {
   items: T[];
   /** Pass back as `cursor` for the next page; null on the last page. */
@@ -195,7 +212,7 @@ export class GroupReader {
     return rows.map((r) => toMemberView(r, nowUs));
   }
 
-  /** The groups `uid` is a member of now, newest membership first, paged by cursor. */
+  /** The groups `uid` is a member of now, by group id, paged by cursor. */
   async joined(
     uid: string,
     o: { after?: string; size: number; normalOnly?: boolean },
@@ -263,9 +280,10 @@ export class GroupReader {
           ORDER BY g.created_at_us DESC, g.group_id DESC LIMIT $1`,
         params,
       ),
+      // The count binds only the name (as $1 of its own).
       this.pool.query<{ n: string }>(
-        `SELECT count(*) AS n FROM rm_groups g ${filter}`,
-        params.slice(1, o.name ? 2 : 1),
+        `SELECT count(*) AS n FROM rm_groups g ${filter.replace('$2', '$1')}`,
+        o.name ? [params[1]] : [],
       ),
     ]);
     const groups = rows.slice(0, o.size).map(toGroupView);
@@ -298,6 +316,66 @@ export class GroupReader {
       [uid],
     );
     return Number(rows[0].n);
+  }
+
+  /**
+   * The group assistant's notices to `uid` after `clientSeqno`, oldest first, as the seed's
+   * message objects (msg_type 306, msg_source 13 "group system notice", sender 0), with its read
+   * progress.
+   */
+  async assistant(uid: string, clientSeqno: number, size: number): Promise<AssistantPage> {
+    const [{ rows }, progress] = await Promise.all([
+      this.pool.query<{
+        seqno: string;
+        msg_key: string;
+        group_id: string;
+        op: string;
+        uids: string[];
+        by_uid: string | null;
+        detail: string;
+        at_us: string;
+      }>(
+        `SELECT seqno, msg_key::text, group_id, op, uids, by_uid, detail, at_us
+           FROM rm_group_notices WHERE owner_uid = $1 AND seqno > $2 ORDER BY seqno LIMIT $3`,
+        [uid, clientSeqno, size + 1],
+      ),
+      this.pool.query<{ max_seqno: string; ack_seqno: string }>(
+        `SELECT max_seqno, ack_seqno FROM rm_group_assistant WHERE owner_uid = $1`,
+        [uid],
+      ),
+    ]);
+    const messages = rows.slice(0, size).map((r): MessageView => ({
+      sender_uid: '0',
+      receiver_type: 2,
+      receiver_id: r.group_id,
+      msg_type: ASSISTANT_MSG_TYPE,
+      content: JSON.stringify({
+        group_id: r.group_id,
+        op: r.op,
+        uids: r.uids,
+        by_uid: r.by_uid,
+        content: r.detail,
+      }),
+      msg_seqno: Number(r.seqno),
+      timestamp: Math.floor(Number(r.at_us) / 1_000_000),
+      at_uids: null,
+      msg_key: r.msg_key,
+      msg_status: 0,
+      notify_code: '',
+      new_face_version: 0,
+      msg_source: ASSISTANT_MSG_SOURCE,
+    }));
+    const max = Number(progress.rows[0]?.max_seqno ?? 0);
+    const ack = Number(progress.rows[0]?.ack_seqno ?? 0);
+    return {
+      messages,
+      has_more: rows.length > size ? 1 : 0,
+      min_seqno: messages.length ? messages[0].msg_seqno : null,
+      max_seqno: messages.length ? messages[messages.length - 1].msg_seqno : null,
+      ack_seqno: ack,
+      unread_count: Math.max(max - ack, 0),
+      newest_seqno: max,
+    };
   }
 
   /** Whose membership a history read needs: the member's window of the group's messages. */

@@ -175,6 +175,18 @@ export interface GroupDismissedData {
   readonly atUs: number;
 }
 
+/**
+ * On the owner's `sessions-<uid>` stream: how far they have read their group assistant's
+ * notices (Bilibili's AckAssisMsg). Read progress only moves forward.
+ */
+export const GROUP_ASSISTANT_ACKED = 'GroupAssistantAcked';
+
+export interface GroupAssistantAckedData {
+  readonly ownerUid: string;
+  readonly ackSeqno: number;
+  readonly atUs: number;
+}
+
 export const groupStream = (groupId: string): string => `group-${groupId}`;
 
 /** The conversation of a group's messages: its own stream, so sends never load membership. */

@@ -27,6 +27,12 @@ import { GroupStore } from './group.store';
 import { GroupErrors } from './groups.errors';
 import { GROUP_ID_PATTERN, GROUP_ID_RULE, GroupActor, ROLE_MEMBER } from './groups.events';
 import {
+  AckAssistantCommand,
+  AssistantAcked,
+} from './commands/ack-assistant/ack-assistant.command';
+import {
+  AssistantAckDto,
+  AssistantPageDto,
   ChangeMembersDto,
   CreateGroupDto,
   GroupIdsDto,
@@ -173,6 +179,29 @@ export class GroupsHttpController {
   @ApiOperation({ summary: "Bilibili's MyGroupUnread: unread messages in the groups I own" })
   async ownedUnread(@CurrentUser() u: AuthUser) {
     return { unread_count: await this.reader.unreadInOwnedGroups(u.uid) };
+  }
+
+  @Get('assistant')
+  @ApiOperation({
+    summary:
+      "Bilibili's GroupAssisMsg: notices of applications and membership in the groups I own or " +
+      'administer, after client_seqno, oldest first',
+  })
+  assistant(@CurrentUser() u: AuthUser, @Query() q: AssistantPageDto) {
+    return this.reader.assistant(u.uid, q.client_seqno ?? 0, q.size ?? 20);
+  }
+
+  @Put('assistant/ack')
+  @ApiOperation({ summary: "Bilibili's AckAssisMsg: the group assistant is read up to ack_seqno" })
+  async ackAssistant(
+    @CurrentUser() u: AuthUser,
+    @Body() dto: AssistantAckDto,
+    @RequestMetadata() m: EventMetadata,
+  ) {
+    const r: AssistantAcked = await this.commands.execute(
+      new AckAssistantCommand(u.uid, dto.ack_seqno, m),
+    );
+    return { ack_seqno: r.ackSeqno, changed: r.changed };
   }
 
   @Get('applications/received')

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
 import { AccountsModule } from '../accounts/accounts.module';
+import { AckAssistantHandler } from './commands/ack-assistant/ack-assistant.handler';
 import { ChangeGroupHandler } from './commands/change-group/change-group.handler';
 import { AdminGroupsHttpController } from './admin-groups.http.controller';
 import { GroupReader } from './group-reader';
@@ -11,7 +12,7 @@ import { GroupStore } from './group.store';
 @Module({
   imports: [CqrsModule, AccountsModule],
   controllers: [GroupsHttpController, AdminGroupsHttpController],
-  providers: [GroupStore, GroupReader, ChangeGroupHandler],
+  providers: [GroupStore, GroupReader, ChangeGroupHandler, AckAssistantHandler],
   exports: [GroupStore, GroupReader],
 })
 export class GroupsModule {}

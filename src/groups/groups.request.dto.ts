@@ -262,3 +262,29 @@ export class GroupSyncDto {
   @Type(() => GroupVersionDto)
   versions!: GroupVersionDto[];
 }
+
+export class AssistantPageDto {
+  @ApiPropertyOptional({ description: 'Notices after this seqno (0: from the first)' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(Number.MAX_SAFE_INTEGER)
+  client_seqno?: number;
+
+  @ApiPropertyOptional({ description: 'Notices per page, default 20, at most 100' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  size?: number;
+}
+
+export class AssistantAckDto {
+  @ApiProperty({ description: 'Read up to this notice seqno' })
+  @IsInt()
+  @Min(0)
+  @Max(Number.MAX_SAFE_INTEGER)
+  ack_seqno!: number;
+}

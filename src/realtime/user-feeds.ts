@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import { PG_POOL } from '../core/core.module';
 import { comparePositions, EventStore, Position } from '../event-store/event-store.port';
 import { encodeCursor } from './cursor';
+import { ProjectionProgress } from './projection-progress';
 import {
   GroupAudience,
   MessagePush,
@@ -38,6 +39,8 @@ type Listener = (item: FeedItem) => void;
 /** Events read per page when catching up, and at most per catch-up call. */
 const PAGE = 1_000;
 const SCAN_BUDGET = 10_000;
+/** Longest a replay waits for the groups projection to reach where it reads to. */
+const GROUPS_WAIT_MS = 2_000;
 
 /**
  * The feed of each user connected by SSE or long poll to this node: live pushes from the log
@@ -55,6 +58,7 @@ export class UserFeeds implements PushSink, BeforeApplicationShutdown {
     private readonly follower: RealtimeFollower,
     private readonly store: EventStore,
     @Inject(PG_POOL) private readonly pool: Pool,
+    private readonly progress: ProjectionProgress,
   ) {
     follower.addSink(this);
   }
@@ -134,23 +138,34 @@ export class UserFeeds implements PushSink, BeforeApplicationShutdown {
       group_id: string;
       join_seqno: string;
       left_seqno: string | null;
+      joined_at_us: string;
+      left_at_us: string | null;
       role_level: number;
-    }>(`SELECT group_id, join_seqno, left_seqno, role_level FROM rm_group_members WHERE uid = $1`, [
-      uid,
-    ]);
+    }>(
+      `SELECT group_id, join_seqno, left_seqno, joined_at_us, left_at_us, role_level
+         FROM rm_group_members WHERE uid = $1`,
+      [uid],
+    );
     if (rows.length === 0) return NO_GROUPS;
     const windows = new Map(rows.map((r) => [r.group_id, r]));
     const me = [uid];
+    // A change reaches a member made after their join and, once gone, not after they left (its
+    // own joined and left events name them, and reach them by that).
+    const within = (groupId: string, atUs: number) => {
+      const w = windows.get(groupId);
+      if (!w || atUs < Number(w.joined_at_us)) return null;
+      return w.left_at_us === null || atUs <= Number(w.left_at_us) ? w : null;
+    };
     return {
       ofMessage: (groupId, seqno) => {
         const w = windows.get(groupId);
         if (!w || seqno <= Number(w.join_seqno)) return [];
         return w.left_seqno === null || seqno <= Number(w.left_seqno) ? me : [];
       },
-      ofChange: (groupId) => (windows.get(groupId)?.left_seqno === null ? me : []),
-      managers: (groupId) => {
-        const w = windows.get(groupId);
-        return w && w.left_seqno === null && (w.role_level === 2 || w.role_level === 3) ? me : [];
+      ofChange: (groupId, atUs) => (within(groupId, atUs) ? me : []),
+      managers: (groupId, atUs) => {
+        const w = within(groupId, atUs);
+        return w && (w.role_level === 2 || w.role_level === 3) ? me : [];
       },
     };
   }
@@ -188,6 +203,15 @@ export class UserFeeds implements PushSink, BeforeApplicationShutdown {
     let scannedTo = after;
     let scanned = 0;
     let complete = comparePositions(after, upto) >= 0;
+    // The membership read model must have applied every event up to `upto` (bounded: a stuck
+    // projection leaves the replay with the memberships it has).
+    if (!complete) {
+      await this.progress.reached(
+        'groups',
+        upto,
+        AbortSignal.any([signal, AbortSignal.timeout(GROUPS_WAIT_MS)]),
+      );
+    }
     const groups = complete ? NO_GROUPS : await this.groupsOf(uid);
     while (!complete && items.length < limit && scanned < SCAN_BUDGET && !signal.aborted) {
       const page = await this.store.readAll({ after: scannedTo, limit: PAGE });

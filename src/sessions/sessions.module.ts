@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
+import { GroupsModule } from '../groups/groups.module';
 import { ReadUnfollowedHandler } from './commands/read-unfollowed/read-unfollowed.handler';
 import { RemoveSessionsHandler } from './commands/remove-sessions/remove-sessions.handler';
 import { SessionSettingsHttpController } from './commands/session-settings.http.controller';
@@ -24,7 +25,7 @@ import { SessionLookup } from './session-lookup';
 import { SessionReader } from './session-reader';
 
 @Module({
-  imports: [CqrsModule],
+  imports: [CqrsModule, GroupsModule],
   controllers: [
     ListSessionsHttpController,
     SessionDetailHttpController,

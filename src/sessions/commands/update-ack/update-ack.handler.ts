@@ -1,6 +1,7 @@
 import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { Errors } from '../../../common/errors';
 import { Lru } from '../../../common/lru';
+import { GroupStore } from '../../../groups/group.store';
 import { Clock } from '../../../core/clock';
 import { SessionEventsWriter } from '../../session-events.writer';
 import { SessionLookup } from '../../session-lookup';
@@ -20,6 +21,7 @@ export class UpdateAckHandler implements ICommandHandler<UpdateAckCommand, AckRe
     private readonly sessions: SessionLookup,
     private readonly writer: SessionEventsWriter,
     private readonly clock: Clock,
+    private readonly groups: GroupStore,
   ) {}
 
   async execute(c: UpdateAckCommand): Promise<AckResult> {
@@ -27,7 +29,16 @@ export class UpdateAckHandler implements ICommandHandler<UpdateAckCommand, AckRe
     // Read progress must not pass the newest message (OpenIM's "read seq must not be bigger than
     // max seq"); the read model may lag the log, so the log decides when they disagree.
     if (c.ackSeqno > session.maxSeqno) {
-      const newest = await this.sessions.newestSeqno(c.ownerUid, c.talkerId, c.sessionType);
+      // The log knows newer messages than the read model; a group's only for its members (a
+      // former member's session ends where they left).
+      const member =
+        c.sessionType !== 2 ||
+        (await this.groups
+          .read(c.talkerId, 1_000)
+          .then((g) => g.status === 'exists' && g.members.has(c.ownerUid)));
+      const newest = member
+        ? await this.sessions.newestSeqno(c.ownerUid, c.talkerId, c.sessionType)
+        : session.maxSeqno;
       if (c.ackSeqno > newest) {
         throw Errors.validation(
           `ack_seqno ${c.ackSeqno} is beyond the session's newest message (${Math.max(newest, session.maxSeqno)})`,
