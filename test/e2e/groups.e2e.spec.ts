@@ -734,6 +734,93 @@ describe('groups over HTTP', () => {
     });
   });
 
+  describe('group assistant (GroupAssisMsg, AckAssisMsg)', () => {
+    interface AssistantPage {
+      messages: (Message & { msg_type: number; msg_source: number; receiver_id: string })[];
+      has_more: 0 | 1;
+      ack_seqno: number;
+      unread_count: number;
+      newest_seqno: number;
+    }
+    const assistant = (uid: string, q: Record<string, unknown> = {}) =>
+      ok<AssistantPage>(get(uid, `${G}/assistant`, q));
+
+    it('tells the owner and admins of applications and membership, each with its own read progress', async () => {
+      // Given an approval group of owner O with admin D and member M
+      const gid = await createGroup(
+        'as-o',
+        'as_group',
+        [{ uid: 'as-d', role_level: 3 }, { uid: 'as-m' }],
+        {
+          join_policy: 'approval',
+        },
+      );
+      await users('as-x');
+      // When X applies and D (an admin) accepts
+      await ok(post('as-x', `${G}/${gid}/join`, { req_message: 'let me in' }));
+      await ok(
+        post('as-d', `${G}/${gid}/applications/as-x`, { result: 1, handled_msg: 'welcome' }),
+      );
+
+      // Then O's assistant holds the application, the acceptance and the joining, in that order
+      let page!: AssistantPage;
+      await waitFor(
+        async () => (page = await assistant('as-o')).messages.length === 3,
+        "O's notices",
+      );
+      expect(
+        page.messages.map((m) => JSON.parse(m.content) as { op: string; uids: string[] }),
+      ).toEqual([
+        expect.objectContaining({ op: 'applied', uids: ['as-x'], content: 'let me in' }),
+        expect.objectContaining({
+          op: 'accepted',
+          uids: ['as-x'],
+          by_uid: 'as-d',
+          content: 'welcome',
+        }),
+        expect.objectContaining({ op: 'approved', uids: ['as-x'], by_uid: 'as-d' }),
+      ]);
+      expect(page.messages.map((m) => m.msg_seqno)).toEqual([1, 2, 3]);
+      expect(page.messages[0]).toMatchObject({
+        msg_type: 306,
+        msg_source: 13,
+        receiver_id: gid,
+        sender_uid: '0',
+      });
+      expect(page).toMatchObject({ has_more: 0, ack_seqno: 0, unread_count: 3, newest_seqno: 3 });
+      // And D, who did the accepting, is told only of the application
+      const d = await assistant('as-d');
+      expect(d.messages.map((m) => (JSON.parse(m.content) as { op: string }).op)).toEqual([
+        'applied',
+      ]);
+      // And a plain member is told nothing
+      expect((await assistant('as-m')).messages).toEqual([]);
+
+      // When O reads two pages of one, then acks up to 2
+      const first = await assistant('as-o', { size: 1 });
+      expect(first).toMatchObject({ has_more: 1 });
+      const second = await assistant('as-o', {
+        size: 1,
+        client_seqno: first.messages[0].msg_seqno,
+      });
+      expect(second.messages.map((m) => m.msg_seqno)).toEqual([2]);
+      expect(await ok(put('as-o', `${G}/assistant/ack`, { ack_seqno: 2 }))).toEqual({
+        ack_seqno: 2,
+        changed: true,
+      });
+      // Then one notice is left unread, and D's progress is untouched
+      await waitFor(async () => (await assistant('as-o')).unread_count === 1, "O's ack");
+      expect(await assistant('as-d')).toMatchObject({ ack_seqno: 0, unread_count: 1 });
+      // And an ack below it writes nothing, one beyond the newest notice is refused
+      expect(await ok(put('as-o', `${G}/assistant/ack`, { ack_seqno: 1 }))).toEqual({
+        ack_seqno: 2,
+        changed: false,
+      });
+      await rejects(put('as-o', `${G}/assistant/ack`, { ack_seqno: 4 }), 400, 40000);
+      await rejects(put('as-o', `${G}/assistant/ack`, { ack_seqno: -1 }), 400, 40000);
+    });
+  });
+
   describe('version sync (TeamTalk)', () => {
     it('returns only the groups newer than the versions given, and those not given', async () => {
       const g1 = await createGroup('vs-o', 'vs_one', [{ uid: 'vs-m' }]);
