@@ -25,7 +25,8 @@ import {
   SESSIONS_REMOVED,
   SessionsRemovedData,
 } from '../sessions/sessions.events';
-import { MessagePush, Push, routeEvent, Routed, sealedMessage } from './push-router';
+import { GROUP_APPLIED, GROUP_INFO_SET, GROUP_MEMBERS_LEFT } from '../groups/groups.events';
+import { GroupAudience, MessagePush, Push, routeEvent, Routed, sealedMessage } from './push-router';
 
 const ALICE = 'alice';
 const BOB = 'bob';
@@ -96,12 +97,23 @@ function relationData(overrides: Partial<RelationChangedData> = {}): RelationCha
 }
 
 /** given(event).whenRouted(content?) → what the router decided. */
-function given<T>(type: string, data: T) {
-  const event = recorded(type, data);
+function given<T>(type: string, data: T, revision = 0) {
+  const event = { ...recorded(type, data, 'group-g_1'), revision };
   return {
-    whenRouted: (content?: string): Routed => routeEvent(event, content),
+    whenRouted: (content?: string, groups?: GroupAudience): Routed =>
+      routeEvent(event, content, groups),
   };
 }
+
+/** A group g_1 whose connected members are alice (owner), bob and carol (admin). */
+const MEMBERS = [ALICE, BOB, CAROL];
+const AUDIENCE: GroupAudience = {
+  ofMessage: (groupId) => (groupId === 'g_1' ? MEMBERS : []),
+  ofChange: (groupId) => (groupId === 'g_1' ? MEMBERS : []),
+  managers: (groupId) => (groupId === 'g_1' ? [ALICE, CAROL] : []),
+};
+const groupSent = (overrides: Partial<MessageSentData> = {}) =>
+  sentData({ receiverType: 2, receiverId: 'g_1', conversationId: 'g_g_1', ...overrides });
 
 const to = (routed: Routed, uid: string): Push[] => routed.pushes.filter((p) => p.to === uid);
 
@@ -212,13 +224,94 @@ describe('routeEvent', () => {
   });
 
   describe('MessageSent to a group', () => {
-    // Group messages are routed by membership, which the group issue adds.
-    it('routes nothing for now', () => {
+    it('pushes one shared payload to every member of the audience, the group as talker', () => {
+      const routed = given(MESSAGE_SENT, groupSent()).whenRouted(OPENED, AUDIENCE);
+      expect(routed.pushes.map((p) => p.to)).toEqual(MEMBERS);
+      const [first, ...rest] = routed.pushes;
+      expect(first).toMatchObject({ event: 'message', skipOrigin: true });
+      expect(first.data).toMatchObject({
+        talker_id: 'g_1',
+        session_type: 2,
+        receiver_type: 2,
+        receiver_id: 'g_1',
+        content: OPENED,
+        msg_seqno: 7,
+      });
+      // One object for all: a sink encodes it once.
+      for (const p of rest) expect(p.data).toBe(first.data);
+    });
+
+    it('touches only the sender and the mentioned members (everyone for @all)', () => {
+      const plain = given(MESSAGE_SENT, groupSent()).whenRouted(OPENED, AUDIENCE);
+      expect(plain.touched).toEqual([{ owner: ALICE, sessionType: 2, talkerId: 'g_1' }]);
+      const mention = given(MESSAGE_SENT, groupSent({ atUids: [CAROL] })).whenRouted(
+        OPENED,
+        AUDIENCE,
+      );
+      expect(mention.touched.map((t) => t.owner)).toEqual([ALICE, CAROL]);
+      const all = given(MESSAGE_SENT, groupSent({ atUids: ['@all'] })).whenRouted(OPENED, AUDIENCE);
+      expect(all.touched.map((t) => t.owner)).toEqual(MEMBERS);
+    });
+
+    it('routes nothing without an audience (no member connected)', () => {
+      expect(given(MESSAGE_SENT, groupSent()).whenRouted(OPENED)).toEqual({
+        pushes: [],
+        touched: [],
+      });
+    });
+  });
+
+  describe('group events', () => {
+    it('tells the members of a change, with the version after it (stream revision + 1)', () => {
       const routed = given(
-        MESSAGE_SENT,
-        sentData({ receiverType: 2, receiverId: 'g-1', conversationId: 'g-1' }),
-      ).whenRouted(OPENED);
-      expect(routed).toEqual({ pushes: [], touched: [] });
+        GROUP_INFO_SET,
+        { groupId: 'g_1', changes: { name: 'tea', joinPolicy: 'open' }, byUid: ALICE, atUs: T0_US },
+        4,
+      ).whenRouted(undefined, AUDIENCE);
+      expect(routed.pushes.map((p) => p.to)).toEqual(MEMBERS);
+      expect(routed.pushes[0]).toMatchObject({
+        event: 'group_updated',
+        data: {
+          group_id: 'g_1',
+          version: 5,
+          op: 'info',
+          changes: { name: 'tea', join_policy: 'open' },
+          by_uid: ALICE,
+        },
+      });
+    });
+
+    it('tells the members before a leave and the users who left', () => {
+      const audience = { ...AUDIENCE, ofChange: () => [ALICE, CAROL] };
+      const routed = given(GROUP_MEMBERS_LEFT, {
+        groupId: 'g_1',
+        uids: [BOB],
+        how: 'kicked',
+        reason: 'spam',
+        byUid: ALICE,
+        atUs: T0_US,
+      }).whenRouted(undefined, audience);
+      expect(routed.pushes.map((p) => p.to).sort()).toEqual([ALICE, BOB, CAROL]);
+      expect(routed.pushes[0].data).toMatchObject({
+        op: 'left',
+        uids: [BOB],
+        how: 'kicked',
+        reason: 'spam',
+      });
+    });
+
+    it('tells the owner and admins of an application, and the applicant', () => {
+      const routed = given(GROUP_APPLIED, {
+        groupId: 'g_1',
+        uid: 'dave',
+        reqMessage: 'hi',
+        atUs: T0_US,
+      }).whenRouted(undefined, AUDIENCE);
+      expect(routed.pushes.map((p) => p.to)).toEqual([ALICE, CAROL, 'dave']);
+      expect(routed.pushes[0]).toMatchObject({
+        event: 'group_application',
+        data: { group_id: 'g_1', op: 'applied', uid: 'dave', req_message: 'hi' },
+      });
     });
   });
 
@@ -312,12 +405,14 @@ describe('routeEvent', () => {
       );
     });
 
-    it('routes nothing for a recall in a group, for now', () => {
+    it('pushes a group recall to the audience: the notice and message_recalled each', () => {
       const routed = given(
         MESSAGE_RECALLED,
-        recalledData({ receiverType: 2, receiverId: 'g-1', conversationId: 'g-1' }),
-      ).whenRouted();
-      expect(routed).toEqual({ pushes: [], touched: [] });
+        recalledData({ receiverType: 2, receiverId: 'g_1', conversationId: 'g_g_1' }),
+      ).whenRouted(undefined, AUDIENCE);
+      expect(routed.pushes).toHaveLength(MEMBERS.length * 2);
+      expect(to(routed, BOB).map((p) => p.event)).toEqual(['message', 'message_recalled']);
+      expect(to(routed, BOB)[1].data).toMatchObject({ talker_id: 'g_1', session_type: 2 });
     });
   });
 
@@ -516,11 +611,9 @@ describe('sealedMessage', () => {
     expect(new Set(sealedMessage(event)!.to)).toEqual(routedTo);
   });
 
-  it('names nobody for a group message, for now', () => {
-    const event = recorded(
-      MESSAGE_SENT,
-      sentData({ receiverType: 2, receiverId: 'g-1', conversationId: 'g-1' }),
-    );
+  it('names the audience of a group message', () => {
+    const event = recorded(MESSAGE_SENT, groupSent());
+    expect(sealedMessage(event, AUDIENCE)).toEqual({ content: SEALED, to: MEMBERS });
     expect(sealedMessage(event)).toEqual({ content: SEALED, to: [] });
   });
 
