@@ -113,17 +113,14 @@ export class Groups1764979200000 implements MigrationInterface {
     // message updates one row whatever the size of the group. Before a member's join the
     // messages count as read and hidden; after they left, their session ends at left_seqno.
     await q.query(`
-      CREATE VIEW rm_session_view AS
-      SELECT owner_uid, session_type, talker_id, conversation_id, max_seqno, ack_seqno, ack_ts,
-             session_ts, top_ts, is_dnd, is_trust, at_seqno, hidden_upto_seqno
-        FROM rm_sessions WHERE session_type = 1
-      UNION ALL
-      SELECT gm.uid, 2::int2, gm.group_id, g.conversation_id,
-             gs.max_seqno, gs.ack_seqno, COALESCE(s.ack_ts, 0),
-             CASE WHEN gm.left_seqno IS NULL THEN g.last_ts ELSE gm.left_at_us END,
-             COALESCE(s.top_ts, 0), COALESCE(s.is_dnd, 0::int2), 0::int2,
-             CASE WHEN gs.at_seqno > gs.ack_seqno THEN gs.at_seqno ELSE 0 END,
-             GREATEST(COALESCE(s.hidden_upto_seqno, 0), gm.join_seqno)
+      CREATE VIEW rm_group_session_view AS
+      SELECT gm.uid AS owner_uid, 2::int2 AS session_type, gm.group_id AS talker_id,
+             g.conversation_id, gs.max_seqno, gs.ack_seqno, COALESCE(s.ack_ts, 0) AS ack_ts,
+             CASE WHEN gm.left_seqno IS NULL THEN g.last_ts ELSE gm.left_at_us END AS session_ts,
+             COALESCE(s.top_ts, 0) AS top_ts, COALESCE(s.is_dnd, 0::int2) AS is_dnd,
+             0::int2 AS is_trust,
+             CASE WHEN gs.at_seqno > gs.ack_seqno THEN gs.at_seqno ELSE 0 END AS at_seqno,
+             GREATEST(COALESCE(s.hidden_upto_seqno, 0), gm.join_seqno) AS hidden_upto_seqno
         FROM rm_group_members gm
         JOIN rm_groups g ON g.group_id = gm.group_id
         LEFT JOIN rm_sessions s
@@ -134,10 +131,21 @@ export class Groups1764979200000 implements MigrationInterface {
              GREATEST(COALESCE(s.at_seqno, 0),
                       CASE WHEN g.at_all_seqno <= COALESCE(gm.left_seqno, g.at_all_seqno)
                            THEN g.at_all_seqno ELSE 0 END) AS at_seqno) gs`);
+    // Lookups by owner and talker read both kinds through one view; the session list pages each
+    // kind on its own (src/sessions/session-reader.ts), since an ordered page over the union
+    // cannot use rm_sessions_list.
+    await q.query(`
+      CREATE VIEW rm_session_view AS
+      SELECT owner_uid, session_type, talker_id, conversation_id, max_seqno, ack_seqno, ack_ts,
+             session_ts, top_ts, is_dnd, is_trust, at_seqno, hidden_upto_seqno
+        FROM rm_sessions WHERE session_type = 1
+      UNION ALL
+      SELECT * FROM rm_group_session_view`);
   }
 
   async down(q: QueryRunner): Promise<void> {
     await q.query(`DROP VIEW rm_session_view`);
+    await q.query(`DROP VIEW rm_group_session_view`);
     await q.query(`DROP TABLE rm_group_notices`);
     await q.query(`DROP TABLE rm_group_assistant`);
     await q.query(`DROP TABLE rm_group_requests`);

@@ -21,13 +21,19 @@ const INTERCEPTED = `(s.session_type = 1 AND s.is_trust = 0 AND NOT ${SYSTEM}
                       AND COALESCE(us.intercept, false) AND NOT ${FOLLOWS})`;
 export const VISIBLE = `s.max_seqno > s.hidden_upto_seqno`;
 
-const FROM = `rm_session_view s
+/** Where a session row comes from: both kinds, or one-to-one or group sessions alone. */
+const SOURCE_ALL = 'rm_session_view';
+const SOURCE_PRIVATE = '(SELECT * FROM rm_sessions WHERE session_type = 1)';
+const SOURCE_GROUPS = 'rm_group_session_view';
+
+const fromSql = (source: string) => `${source} s
   LEFT JOIN rm_messages m ON m.conversation_id = s.conversation_id AND m.msg_seqno = s.max_seqno
   LEFT JOIN rm_relations fr
     ON fr.owner_uid = s.owner_uid AND fr.kind = 1 AND fr.target_uid = s.talker_id
   LEFT JOIN rm_user_settings us ON us.uid = s.owner_uid
   LEFT JOIN rm_profiles p ON p.uid = s.talker_id AND s.session_type = 1
   LEFT JOIN rm_groups gr ON gr.group_id = s.talker_id AND s.session_type = 2`;
+const FROM = fromSql(SOURCE_ALL);
 
 const COLUMNS = `s.talker_id, s.session_type, s.top_ts, s.is_dnd, s.is_trust, s.at_seqno,
   s.ack_seqno, s.ack_ts, s.session_ts, s.max_seqno,
@@ -134,8 +140,46 @@ export interface ListOptions {
 export class SessionReader {
   constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
 
-  /** One page in list order (pinned first, then newest), `size + 1` rows to tell has_more. */
+  /**
+   * One page in list order (pinned first, then newest), `size + 1` rows to tell has_more. The
+   * one-to-one and the group sessions are paged each on their own (the first by the
+   * rm_sessions_list index, which an ordered page over their union cannot use) and merged: rows of
+   * the two kinds never tie, since session_type is part of the order.
+   */
   async list(owner: string, o: ListOptions): Promise<{ rows: SessionRow[]; hasMore: boolean }> {
+    const sources =
+      o.filter === 'groups'
+        ? [SOURCE_GROUPS]
+        : o.filter === 'unfollowed' || o.filter === 'intercepted'
+          ? [SOURCE_PRIVATE]
+          : [SOURCE_PRIVATE, SOURCE_GROUPS];
+    const pages = await Promise.all(sources.map((source) => this.page(source, owner, o)));
+    const key = (r: SessionRow): number[] =>
+      o.byTimeOnly
+        ? [Number(r.session_ts), r.session_type]
+        : [Number(r.top_ts), Number(r.session_ts), r.session_type];
+    const before = (a: SessionRow, b: SessionRow) => {
+      const ka = key(a);
+      const kb = key(b);
+      for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i] > kb[i];
+      return false;
+    };
+    // Merge the ordered pages (each already in SQL's order within its kind).
+    const merged: SessionRow[] = [];
+    const at = pages.map(() => 0);
+    while (merged.length < o.size + 1) {
+      let best = -1;
+      pages.forEach((rows, i) => {
+        if (at[i] >= rows.length) return;
+        if (best < 0 || before(rows[at[i]], pages[best][at[best]])) best = i;
+      });
+      if (best < 0) break;
+      merged.push(pages[best][at[best]++]);
+    }
+    return { rows: merged.slice(0, o.size), hasMore: merged.length > o.size };
+  }
+
+  private async page(source: string, owner: string, o: ListOptions): Promise<SessionRow[]> {
     const params: unknown[] = [owner];
     const bind = (v: unknown) => `$${params.push(v)}`;
     const where = [`s.owner_uid = $1`, VISIBLE, filterSql(o.filter, o.unfollowFold)];
@@ -152,11 +196,11 @@ export class SessionReader {
       ? 's.session_ts DESC, s.session_type DESC, s.talker_id DESC'
       : 's.top_ts DESC, s.session_ts DESC, s.session_type DESC, s.talker_id DESC';
     const { rows } = await this.pool.query<SessionRow>(
-      `SELECT ${COLUMNS} FROM ${FROM} WHERE ${where.join(' AND ')} ORDER BY ${order}
+      `SELECT ${COLUMNS} FROM ${fromSql(source)} WHERE ${where.join(' AND ')} ORDER BY ${order}
         LIMIT ${bind(o.size + 1)}`,
       params,
     );
-    return { rows: rows.slice(0, o.size), hasMore: rows.length > o.size };
+    return rows;
   }
 
   /**
