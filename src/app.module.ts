@@ -6,6 +6,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { AccountsModule } from './accounts/accounts.module';
 import { BilibiliCompatModule } from './compat/bilibili/bilibili.module';
+import { OpenImCompatModule } from './compat/openim/openim.module';
+import { GatewayCompatModule } from './compat/gateway/gateway.module';
 import { HttpErrorFilter } from './common/http/error.filter';
 import { AppSettings } from './config/app-config';
 import { ConfigModule } from '@nestjs/config';
@@ -94,6 +96,8 @@ export class AppModule {
         SessionsModule,
         RealtimeModule,
         BilibiliCompatModule,
+        OpenImCompatModule,
+        GatewayCompatModule,
         HealthModule,
       ],
       providers: [

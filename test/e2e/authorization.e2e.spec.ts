@@ -6,7 +6,7 @@ import { waitFor } from '../support/wait-for';
 
 const text = (t: string) => JSON.stringify({ content: t });
 
-type Method = 'get' | 'post' | 'put' | 'delete';
+type Method = 'get' | 'post' | 'put' | 'delete' | 'patch';
 
 interface Route {
   method: Method;
@@ -14,6 +14,8 @@ interface Route {
   path: string;
   /** A valid body, so that only the missing credentials can be refused. */
   body?: object;
+  /** Query parameters the route needs. */
+  query?: string;
 }
 
 const ref = (talker: string) => ({ session_type: 1, talker_id: talker });
@@ -56,14 +58,44 @@ const USER_ROUTES: Route[] = [
   { method: 'delete', path: '/api/v1/relations/blocks/{uid}' },
   { method: 'get', path: '/api/v1/relations/sync' },
   { method: 'put', path: '/api/v1/relations/privacy', body: { intercept: true } },
+  { method: 'post', path: '/api/v1/groups', body: { name: 'g' } },
+  { method: 'get', path: '/api/v1/groups', query: 'ids=azg' },
+  { method: 'get', path: '/api/v1/groups/joined' },
+  { method: 'post', path: '/api/v1/groups/sync', body: { versions: [] } },
+  { method: 'get', path: '/api/v1/groups/owned/unread' },
+  { method: 'get', path: '/api/v1/groups/applications/received' },
+  { method: 'get', path: '/api/v1/groups/applications/sent' },
+  { method: 'patch', path: '/api/v1/groups/{group_id}', body: { name: 'x' } },
+  { method: 'delete', path: '/api/v1/groups/{group_id}' },
+  { method: 'post', path: '/api/v1/groups/{group_id}/join', body: {} },
+  { method: 'post', path: '/api/v1/groups/{group_id}/quit' },
+  { method: 'post', path: '/api/v1/groups/{group_id}/applications/{uid}', body: { result: 1 } },
+  { method: 'post', path: '/api/v1/groups/{group_id}/invitations', body: { uids: ['az-b'] } },
+  { method: 'post', path: '/api/v1/groups/{group_id}/kicks', body: { uids: ['az-b'] } },
+  {
+    method: 'post',
+    path: '/api/v1/groups/{group_id}/members/change',
+    body: { change_type: 1, uids: ['az-b'] },
+  },
+  { method: 'put', path: '/api/v1/groups/{group_id}/owner', body: { uid: 'az-b' } },
+  { method: 'put', path: '/api/v1/groups/{group_id}/members/{uid}/role', body: { role_level: 3 } },
+  {
+    method: 'put',
+    path: '/api/v1/groups/{group_id}/members/{uid}/mute',
+    body: { muted_seconds: 1 },
+  },
+  { method: 'put', path: '/api/v1/groups/{group_id}/status', body: { status: 3 } },
+  { method: 'get', path: '/api/v1/groups/{group_id}/members' },
+  { method: 'post', path: '/api/v1/groups/{group_id}/members/query', body: { uids: ['az-b'] } },
 ];
 
-const concrete = (path: string) =>
-  path
+const concrete = (path: string, query?: string) =>
+  (query ? `${path}?${query}` : path)
     .replace('{session_type}', '1')
     .replace('{talker_id}', 'az-b')
     .replace('{uid}', 'az-b')
-    .replace('{msg_key}', '123456789');
+    .replace('{msg_key}', '123456789')
+    .replace('{group_id}', 'azg');
 
 /**
  * Who may do what: every user endpoint needs a token, a user sees and changes only their own
@@ -130,7 +162,7 @@ describe('authorization over HTTP', () => {
   }
 
   const call = (route: Route, token?: string) => {
-    let req = request(t.url)[route.method](concrete(route.path));
+    let req = request(t.url)[route.method](concrete(route.path, route.query));
     if (token) req = req.set('Authorization', `Bearer ${token}`);
     return route.body ? req.send(route.body) : req;
   };
@@ -179,7 +211,7 @@ describe('authorization over HTTP', () => {
       const own = (p: string) => p.replace('az-b', 'az-e');
       for (const route of USER_ROUTES) {
         let req = request(t.url)
-          [route.method](own(concrete(route.path)))
+          [route.method](own(concrete(route.path, route.query)))
           .set('Authorization', `Bearer ${d}`);
         if (route.body) req = req.send(JSON.parse(own(JSON.stringify(route.body))) as object);
         const res = await req;
@@ -321,6 +353,43 @@ describe('authorization over HTTP', () => {
       },
       { method: 'post', path: '/admin/v1/messages/{msg_key}/sys-cancel' },
       { method: 'post', path: '/inner/get_token', body: { session: 'az-new', platform: 1 } },
+      { method: 'post', path: '/admin/v1/groups', body: { owner_uid: 'az-c', name: 'g' } },
+      {
+        method: 'post',
+        path: '/inner/create_conversation',
+        body: { conversation_type: 0, sessions: ['az-c'] },
+      },
+      {
+        method: 'post',
+        path: '/inner/join_conversation',
+        body: { conversation_id: 'azg', sessions: ['az-b'] },
+      },
+      {
+        method: 'post',
+        path: '/inner/kickout_conversation',
+        body: { conversation_id: 'azg', sessions: ['az-b'] },
+      },
+      {
+        method: 'post',
+        path: '/inner/set_archive_conversations',
+        body: { conversation_ids: ['azg'], is_archive: true },
+      },
+      { method: 'get', path: '/admin/v1/groups' },
+      { method: 'get', path: '/admin/v1/groups/{group_id}' },
+      { method: 'delete', path: '/admin/v1/groups/{group_id}' },
+      { method: 'get', path: '/admin/v1/groups/{group_id}/members' },
+      { method: 'put', path: '/admin/v1/groups/{group_id}/status', body: { status: 1 } },
+      {
+        method: 'put',
+        path: '/admin/v1/groups/{group_id}/members/{uid}/role',
+        body: { role_level: 3 },
+      },
+      { method: 'post', path: '/admin/v1/groups/{group_id}/members', body: { uids: ['az-b'] } },
+      {
+        method: 'post',
+        path: '/admin/v1/groups/{group_id}/members/remove',
+        body: { uids: ['az-b'] },
+      },
     ];
 
     it('lists every operator endpoint of the API description in this test', async () => {
