@@ -81,6 +81,13 @@ const TABLES: Record<string, string> = {
   rm_relation_oplog: 'SELECT * FROM rm_relation_oplog ORDER BY owner_uid, seqno',
   rm_user_settings: 'SELECT * FROM rm_user_settings ORDER BY uid',
   rm_profiles: 'SELECT * FROM rm_profiles ORDER BY uid',
+  rm_groups: 'SELECT * FROM rm_groups ORDER BY group_id',
+  rm_group_members: 'SELECT * FROM rm_group_members ORDER BY group_id, uid',
+  rm_group_requests: 'SELECT * FROM rm_group_requests ORDER BY group_id, uid',
+  rm_group_assistant: 'SELECT * FROM rm_group_assistant ORDER BY owner_uid',
+  rm_group_notices: 'SELECT * FROM rm_group_notices ORDER BY owner_uid, seqno',
+  // The session list as readers see it: one-to-one rows and each member's group session.
+  rm_session_view: 'SELECT * FROM rm_session_view ORDER BY owner_uid, session_type, talker_id',
 };
 
 /** Every read-model row, in a stable order, for comparing two builds of the read models. */
