@@ -63,6 +63,8 @@ const USER_ROUTES: Route[] = [
   { method: 'get', path: '/api/v1/groups/joined' },
   { method: 'post', path: '/api/v1/groups/sync', body: { versions: [] } },
   { method: 'get', path: '/api/v1/groups/owned/unread' },
+  { method: 'get', path: '/api/v1/groups/assistant' },
+  { method: 'put', path: '/api/v1/groups/assistant/ack', body: { ack_seqno: 0 } },
   { method: 'get', path: '/api/v1/groups/applications/received' },
   { method: 'get', path: '/api/v1/groups/applications/sent' },
   { method: 'patch', path: '/api/v1/groups/{group_id}', body: { name: 'x' } },

@@ -322,7 +322,8 @@ describe('Bilibili web API compatibility', () => {
       );
       expect(res.body.message).toMatch(/talker_id is required/);
       expect(res.body).not.toHaveProperty('data');
-      await rejects(() => fetchMsgs(one, UP, { session_type: '2' }), -400);
+      // A group's history (session type 2): UP is no group, and the group code passes through
+      await rejects(() => fetchMsgs(one, UP, { session_type: '2' }), 26001);
       await rejects(() => fetchMsgs(one, UP, { size: 'many' }), -400);
     });
   });

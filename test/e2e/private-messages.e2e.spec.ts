@@ -643,7 +643,8 @@ describe('private messages over HTTP: send rules, retries, content and recall', 
       const get = (path: string) => request(t.url).get(path).set('Authorization', `Bearer ${a}`);
       await rejects(get('/api/v1/sessions/1/badh-b/messages?size=0'), 400, 40000);
       await rejects(get('/api/v1/sessions/1/badh-b/messages?begin_seqno=x'), 400, 40000);
-      await rejects(get('/api/v1/sessions/2/badh-b/messages'), 400, 40000);
+      // (session type 2 is a group's history: there is no group badh-b)
+      await rejects(get('/api/v1/sessions/2/badh-b/messages'), 404, 26001);
       await rejects(get('/api/v1/sessions/x/badh-b/messages'), 400, 40000);
       await rejects(get('/api/v1/sessions/1/badh-b/messages?end_seqno=1.5'), 400, 40000);
     });
