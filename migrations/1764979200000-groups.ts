@@ -40,7 +40,8 @@ export class Groups1764979200000 implements MigrationInterface {
     await q.query(`CREATE INDEX rm_groups_owner ON rm_groups (owner_uid)`);
 
     // One row per (group, user) who was ever a member. A member sees the messages after
-    // join_seqno and, once gone (left_seqno set), none after left_seqno. member_seq orders the
+    // join_seqno and, once gone (left_seqno set), none after left_seqno; and the group's changes
+    // between the group-stream revisions of their join and of their leaving. member_seq orders the
     // member list (a cursor that pages, in join order).
     await q.query(`
       CREATE TABLE rm_group_members (
@@ -53,8 +54,10 @@ export class Groups1764979200000 implements MigrationInterface {
         join_how text NOT NULL,
         inviter_uid text,
         muted_until_us bigint NOT NULL DEFAULT 0,
+        join_revision bigint NOT NULL,
         left_seqno bigint,
         left_at_us bigint,
+        left_revision bigint,
         PRIMARY KEY (group_id, uid)
       )`);
     await q.query(
@@ -80,9 +83,13 @@ export class Groups1764979200000 implements MigrationInterface {
         handled_at_us bigint NOT NULL DEFAULT 0,
         PRIMARY KEY (group_id, uid)
       )`);
-    await q.query(`CREATE INDEX rm_group_requests_user ON rm_group_requests (uid, req_at_us DESC)`);
     await q.query(
-      `CREATE INDEX rm_group_requests_group ON rm_group_requests (group_id, req_at_us DESC)`,
+      `CREATE INDEX rm_group_requests_user ON rm_group_requests (uid, req_at_us DESC, group_id DESC)`,
+    );
+    // The pending applications of the groups one manages (handled ones are never listed there).
+    await q.query(
+      `CREATE INDEX rm_group_requests_pending ON rm_group_requests (group_id, req_at_us DESC)
+        WHERE status = 0`,
     );
 
     // The group assistant (Bilibili's GroupAssisMsg): notices of applications and membership for

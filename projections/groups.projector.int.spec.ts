@@ -470,7 +470,8 @@ describe('groups projector', () => {
     const states: unknown[] = [];
     const snapshot = async (what: string) =>
       states.push({ what, rows: (await requests()).map((r) => ({ ...r })) });
-    // Given an approval group of ann, where dee applies and applies again with a new message
+    // Given an approval group of ann, where dee applies, and applies again while it is pending
+    // (which writes nothing: the first message stands)
     await create('ann', [{ uid: 'bob' }], 'approval');
     await join('dee', 'first');
     await snapshot('applied');
@@ -497,11 +498,11 @@ describe('groups projector', () => {
     // Then each application went pending, refused, pending, accepted
     expect(states).toEqual([
       { what: 'applied', rows: [{ uid: 'dee', ...pending('first') }] },
-      { what: 'applied again', rows: [{ uid: 'dee', ...pending('second') }] },
+      { what: 'applied again', rows: [{ uid: 'dee', ...pending('first') }] },
       {
         what: 'refused',
         rows: [
-          { uid: 'dee', req_message: 'second', status: -1, handled_msg: 'no', handled_by: 'ann' },
+          { uid: 'dee', req_message: 'first', status: -1, handled_msg: 'no', handled_by: 'ann' },
         ],
       },
       { what: 'reapplied', rows: [{ uid: 'dee', ...pending('third') }] },

@@ -154,7 +154,7 @@ export class GroupsProjector implements Projector {
             d.atUs,
           ],
         );
-        await this.join(tx, d.groupId, d.members, 'created', d.creatorUid, d.atUs);
+        await this.join(tx, d.groupId, d.members, 'created', d.creatorUid, d.atUs, e.revision);
         break;
       }
       case GROUP_INFO_SET: {
@@ -163,7 +163,9 @@ export class GroupsProjector implements Projector {
         const params: unknown[] = [groupId];
         for (const [field, value] of Object.entries(d.changes)) {
           const column = COLUMN_OF_FIELD[field];
-          if (column && value !== undefined) sets.push(`${column} = $${params.push(value)}`);
+          if (column && value !== undefined && value !== null) {
+            sets.push(`${column} = $${params.push(value)}`);
+          }
         }
         if (sets.length > 0) {
           await tx.query(`UPDATE rm_groups SET ${sets.join(', ')} WHERE group_id = $1`, params);
@@ -172,7 +174,7 @@ export class GroupsProjector implements Projector {
       }
       case GROUP_MEMBERS_JOINED: {
         const d = e.data as GroupMembersJoinedData;
-        await this.join(tx, groupId, d.members, d.how, d.byUid, d.atUs);
+        await this.join(tx, groupId, d.members, d.how, d.byUid, d.atUs, e.revision);
         // An accepted application or an invitation settles a pending application.
         await tx.query(
           `UPDATE rm_group_requests SET status = 1, handled_at_us = $3
@@ -184,11 +186,12 @@ export class GroupsProjector implements Projector {
       case GROUP_MEMBERS_LEFT: {
         const d = e.data as GroupMembersLeftData;
         const { rowCount } = await tx.query(
-          `UPDATE rm_group_members AS m SET left_seqno = g.max_seqno, left_at_us = $3
+          `UPDATE rm_group_members AS m SET left_seqno = g.max_seqno, left_at_us = $3,
+                  left_revision = $4
              FROM rm_groups g
             WHERE m.group_id = $1 AND g.group_id = $1 AND m.uid = ANY($2::text[])
               AND m.left_seqno IS NULL`,
-          [groupId, d.uids, d.atUs],
+          [groupId, d.uids, d.atUs, e.revision],
         );
         await tx.query(
           `UPDATE rm_groups SET member_count = member_count - $2 WHERE group_id = $1`,
@@ -304,21 +307,30 @@ export class GroupsProjector implements Projector {
     how: string,
     byUid: string | null,
     atUs: number,
+    revision: number,
   ): Promise<void> {
     if (members.length === 0) return;
     const { rowCount } = await tx.query(
       `WITH g AS (SELECT member_seq, max_seqno FROM rm_groups WHERE group_id = $1 FOR UPDATE)
        INSERT INTO rm_group_members AS m (group_id, uid, role_level, member_seq, joined_at_us,
-                                          join_seqno, join_how, inviter_uid)
-       SELECT $1, i.uid, i.role, g.member_seq + i.ord, $4, g.max_seqno, $5, $6
+                                          join_seqno, join_how, inviter_uid, join_revision)
+       SELECT $1, i.uid, i.role, g.member_seq + i.ord, $4, g.max_seqno, $5, $6, $7
          FROM g, unnest($2::text[], $3::int2[]) WITH ORDINALITY AS i(uid, role, ord)
        ON CONFLICT (group_id, uid) DO UPDATE SET role_level = EXCLUDED.role_level,
          member_seq = EXCLUDED.member_seq, joined_at_us = EXCLUDED.joined_at_us,
          join_seqno = EXCLUDED.join_seqno, join_how = EXCLUDED.join_how,
-         inviter_uid = EXCLUDED.inviter_uid, muted_until_us = 0, left_seqno = NULL,
-         left_at_us = NULL
+         inviter_uid = EXCLUDED.inviter_uid, join_revision = EXCLUDED.join_revision,
+         muted_until_us = 0, left_seqno = NULL, left_at_us = NULL, left_revision = NULL
          WHERE m.left_seqno IS NOT NULL`,
-      [groupId, members.map((m) => m.uid), members.map((m) => m.roleLevel), atUs, how, byUid],
+      [
+        groupId,
+        members.map((m) => m.uid),
+        members.map((m) => m.roleLevel),
+        atUs,
+        how,
+        byUid,
+        revision,
+      ],
     );
     await tx.query(
       `UPDATE rm_groups SET member_seq = member_seq + $2, member_count = member_count + $3

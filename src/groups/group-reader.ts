@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool } from 'pg';
+import { Errors } from '../common/errors';
 import { PG_POOL } from '../core/core.module';
 import type { MessageView } from '../messaging/message.view';
 import type { JoinPolicy } from './groups.events';
@@ -158,6 +159,25 @@ export interface AssistantPage {
   newest_seqno: number;
 }
 
+/** An application page's cursor: `<req_at_us>:<group_id>:<uid>` of its last row. */
+function parseApplicationCursor(cursor: string | undefined) {
+  if (cursor === undefined) return undefined;
+  const m = /^(\d{1,16}):([A-Za-z0-9_]{1,64}):([A-Za-z0-9_.-]{1,64})$/.exec(cursor);
+  if (!m) throw Errors.validation('cursor: pass back next_cursor of the previous page');
+  return { atUs: m[1], groupId: m[2], uid: m[3] };
+}
+
+function applicationPage(rows: Record<string, unknown>[], size: number) {
+  const page = rows.slice(0, size);
+  const last = rows.length > size ? page[page.length - 1] : null;
+  return {
+    applications: page.map(toApplicationView),
+    next_cursor: last
+      ? `${String(last.req_at_us)}:${String(last.group_id)}:${String(last.uid)}`
+      : null,
+  };
+}
+
 export interface Page<T> {
   items: T[];
   /** Pass back as `cursor` for the next page; null on the last page. */
@@ -233,25 +253,42 @@ export class GroupReader {
     };
   }
 
-  /** Pending applications to the groups `uid` owns or administers, newest first. */
-  async applicationsToManage(uid: string, size: number): Promise<ApplicationView[]> {
+  /**
+   * Pending applications to the groups `uid` owns or administers, newest first, paged by cursor
+   * (`next_cursor` of the previous page).
+   */
+  async applicationsToManage(
+    uid: string,
+    size: number,
+    cursor?: string,
+  ): Promise<{ applications: ApplicationView[]; next_cursor: string | null }> {
+    const after = parseApplicationCursor(cursor);
     const { rows } = await this.pool.query(
       `SELECT r.* FROM rm_group_members m
          JOIN rm_group_requests r ON r.group_id = m.group_id AND r.status = 0
         WHERE m.uid = $1 AND m.left_seqno IS NULL AND m.role_level IN (2, 3)
-        ORDER BY r.req_at_us DESC, r.group_id, r.uid LIMIT $2`,
-      [uid, size],
+          AND ($3::bigint IS NULL OR (r.req_at_us, r.group_id, r.uid) < ($3, $4::text, $5::text))
+        ORDER BY r.req_at_us DESC, r.group_id DESC, r.uid DESC LIMIT $2`,
+      [uid, size + 1, after?.atUs ?? null, after?.groupId ?? null, after?.uid ?? null],
     );
-    return rows.map(toApplicationView);
+    return applicationPage(rows, size);
   }
 
-  /** The applications `uid` made, newest first, whatever became of them. */
-  async applicationsOf(uid: string, size: number): Promise<ApplicationView[]> {
+  /** The applications `uid` made, newest first, whatever became of them, paged by cursor. */
+  async applicationsOf(
+    uid: string,
+    size: number,
+    cursor?: string,
+  ): Promise<{ applications: ApplicationView[]; next_cursor: string | null }> {
+    const after = parseApplicationCursor(cursor);
     const { rows } = await this.pool.query(
-      `SELECT * FROM rm_group_requests WHERE uid = $1 ORDER BY req_at_us DESC LIMIT $2`,
-      [uid, size],
+      `SELECT * FROM rm_group_requests r
+        WHERE r.uid = $1
+          AND ($3::bigint IS NULL OR (r.req_at_us, r.group_id, r.uid) < ($3, $4::text, $5::text))
+        ORDER BY r.req_at_us DESC, r.group_id DESC, r.uid DESC LIMIT $2`,
+      [uid, size + 1, after?.atUs ?? null, after?.groupId ?? null, after?.uid ?? null],
     );
-    return rows.map(toApplicationView);
+    return applicationPage(rows, size);
   }
 
   /** Administrators: groups whose name contains `name` (any case), or all, newest first. */

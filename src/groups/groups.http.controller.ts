@@ -207,13 +207,13 @@ export class GroupsHttpController {
   @Get('applications/received')
   @ApiOperation({ summary: 'Pending applications to the groups the caller owns or administers' })
   async received(@CurrentUser() u: AuthUser, @Query() q: GroupPageDto) {
-    return { applications: await this.reader.applicationsToManage(u.uid, q.size ?? 50) };
+    return this.reader.applicationsToManage(u.uid, q.size ?? 50, q.cursor);
   }
 
   @Get('applications/sent')
   @ApiOperation({ summary: "The caller's own applications, newest first" })
   async sent(@CurrentUser() u: AuthUser, @Query() q: GroupPageDto) {
-    return { applications: await this.reader.applicationsOf(u.uid, q.size ?? 50) };
+    return this.reader.applicationsOf(u.uid, q.size ?? 50, q.cursor);
   }
 
   @Patch(':group_id')

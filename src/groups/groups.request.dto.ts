@@ -13,10 +13,17 @@ import {
   Max,
   MaxLength,
   Min,
+  ValidateIf,
   ValidateNested,
 } from 'class-validator';
 import { UID_PATTERN, UID_RULE } from '../accounts/commands/issue-token/get-token.request.dto';
 import { GROUP_ID_PATTERN, GROUP_ID_RULE, JOIN_POLICIES, JoinPolicy } from './groups.events';
+
+/**
+ * Optional, but not null: a field left out changes nothing, `null` is refused (it would name no
+ * value to set).
+ */
+const PresentNotNull = () => ValidateIf((_o: unknown, value: unknown) => value !== undefined);
 
 /** Users one request may name (invite, kick, add, remove, initial members). */
 export const MAX_UIDS_PER_REQUEST = 1_000;
@@ -45,37 +52,37 @@ export class InitialMemberDto {
 /** The fields a group's owner or admins may set (all optional on a change). */
 export class GroupInfoDto {
   @ApiPropertyOptional({ maxLength: 64 })
-  @IsOptional()
+  @PresentNotNull()
   @IsString()
   @MaxLength(64)
   name?: string;
 
   @ApiPropertyOptional({ maxLength: 1024 })
-  @IsOptional()
+  @PresentNotNull()
   @IsString()
   @MaxLength(1024)
   face_url?: string;
 
   @ApiPropertyOptional({ maxLength: 1024 })
-  @IsOptional()
+  @PresentNotNull()
   @IsString()
   @MaxLength(1024)
   introduction?: string;
 
   @ApiPropertyOptional({ maxLength: 4096 })
-  @IsOptional()
+  @PresentNotNull()
   @IsString()
   @MaxLength(4096)
   notification?: string;
 
   @ApiPropertyOptional({ maxLength: 4096, description: 'Free text for the client' })
-  @IsOptional()
+  @PresentNotNull()
   @IsString()
   @MaxLength(4096)
   ex?: string;
 
   @ApiPropertyOptional({ enum: JOIN_POLICIES })
-  @IsOptional()
+  @PresentNotNull()
   @IsIn(JOIN_POLICIES)
   join_policy?: JoinPolicy;
 }

@@ -1,4 +1,3 @@
-import { Lru } from '../common/lru';
 import {
   comparePositions,
   EventStore,
@@ -23,41 +22,53 @@ import {
 } from '../groups/groups.events';
 import type { GroupAudience } from './push-router';
 
-/** A group's members and their roles, as of the follower's position in the log. */
-type Room = Map<string, number>;
+/** A group's members and their roles as of the follower's position, and those connected here. */
+interface Room {
+  readonly members: Map<string, number>;
+  readonly online: Set<string>;
+}
 
 /**
  * The members of the groups whose events this node routes, kept in step with the log by the
  * follower: a group is loaded from its stream up to (not including) the first of its events the
  * follower routes, then every later event of the group is applied as the follower passes it. So
  * the audience of each event is the membership exactly as it stood there, on every node alike.
- * The audience is the members connected to this node (`isOnline`).
+ *
+ * The audience is the members connected to this node. Each room keeps that set up to date as
+ * members come and go and as users connect and disconnect ({@link presence}), so routing a
+ * message costs the number of connected members, not the size of the group.
  */
 export class GroupRooms {
-  private readonly rooms: Lru<string, Room>;
+  private rooms = new Map<string, Room>();
 
   constructor(
     private readonly store: EventStore,
     private readonly isOnline: (uid: string) => boolean,
-    capacity = 10_000,
-  ) {
-    this.rooms = new Lru(capacity);
-  }
+    private readonly capacity = 10_000,
+  ) {}
 
   /** Loads the rooms of `groups` not held yet, each from its stream before `before`. */
   async load(groups: ReadonlyMap<string, Position>): Promise<void> {
     await Promise.all(
       [...groups].map(async ([groupId, before]) => {
-        if (this.rooms.get(groupId)) return;
+        if (this.rooms.has(groupId)) return;
         const events = await this.store.readStream(groupStream(groupId));
-        const room: Room = new Map();
+        const room: Room = { members: new Map(), online: new Set() };
         for (const e of events) {
           if (comparePositions(e.position, before) >= 0) break;
-          applyTo(room, e);
+          this.applyTo(room, e);
         }
-        this.rooms.set(groupId, room);
+        this.remember(groupId, room);
       }),
     );
+  }
+
+  /** Held rooms beyond the capacity are forgotten, oldest loaded first (loaded again if needed). */
+  private remember(groupId: string, room: Room): void {
+    this.rooms.set(groupId, room);
+    while (this.rooms.size > this.capacity) {
+      this.rooms.delete(this.rooms.keys().next().value as string);
+    }
   }
 
   /** Applies a group event to its room, if this node holds it (once routed). */
@@ -65,46 +76,70 @@ export class GroupRooms {
     const groupId = (e.data as { groupId?: string }).groupId;
     if (groupId === undefined) return;
     const room = this.rooms.get(groupId);
-    if (room) applyTo(room, e);
+    if (room) this.applyTo(room, e);
   }
 
-  private online(groupId: string, filter: (role: number) => boolean = () => true): string[] {
+  /** `uid` connected to this node or left it: the rooms that have them follow. */
+  presence(uid: string): void {
+    const online = this.isOnline(uid);
+    for (const room of this.rooms.values()) {
+      if (!room.members.has(uid)) continue;
+      if (online) room.online.add(uid);
+      else room.online.delete(uid);
+    }
+  }
+
+  /** Forgets every room (the follower's position did not move past what they hold). */
+  clear(): void {
+    this.rooms = new Map();
+  }
+
+  private connected(groupId: string, filter?: (role: number) => boolean): string[] {
     const room = this.rooms.get(groupId);
     if (!room) return [];
     const out: string[] = [];
-    for (const [uid, role] of room) if (filter(role) && this.isOnline(uid)) out.push(uid);
+    for (const uid of room.online) {
+      if (!filter || filter(room.members.get(uid) ?? 0)) out.push(uid);
+    }
     return out;
   }
 
   /** The audience for routing: the connected members as the rooms stand now. */
   readonly audience: GroupAudience = {
-    ofMessage: (groupId) => this.online(groupId),
-    ofChange: (groupId) => this.online(groupId),
-    managers: (groupId) => this.online(groupId, (r) => r === ROLE_OWNER || r === ROLE_ADMIN),
+    ofMessage: (groupId) => this.connected(groupId),
+    ofChange: (groupId) => this.connected(groupId),
+    managers: (groupId) => this.connected(groupId, (r) => r === ROLE_OWNER || r === ROLE_ADMIN),
   };
-}
 
-function applyTo(room: Room, e: RecordedEvent): void {
-  switch (e.type) {
-    case GROUP_CREATED:
-      for (const m of (e.data as GroupCreatedData).members) room.set(m.uid, m.roleLevel);
-      break;
-    case GROUP_MEMBERS_JOINED:
-      for (const m of (e.data as GroupMembersJoinedData).members) room.set(m.uid, m.roleLevel);
-      break;
-    case GROUP_MEMBERS_LEFT:
-      for (const uid of (e.data as GroupMembersLeftData).uids) room.delete(uid);
-      break;
-    case GROUP_MEMBER_ROLE_SET: {
-      const r = e.data as GroupMemberRoleSetData;
-      if (room.has(r.uid)) room.set(r.uid, r.roleLevel);
-      break;
-    }
-    case GROUP_OWNER_TRANSFERRED: {
-      const t = e.data as GroupOwnerTransferredData;
-      if (room.has(t.fromUid)) room.set(t.fromUid, ROLE_MEMBER);
-      if (room.has(t.toUid)) room.set(t.toUid, ROLE_OWNER);
-      break;
+  private applyTo(room: Room, e: RecordedEvent): void {
+    const join = (uid: string, role: number) => {
+      room.members.set(uid, role);
+      if (this.isOnline(uid)) room.online.add(uid);
+    };
+    switch (e.type) {
+      case GROUP_CREATED:
+        for (const m of (e.data as GroupCreatedData).members) join(m.uid, m.roleLevel);
+        break;
+      case GROUP_MEMBERS_JOINED:
+        for (const m of (e.data as GroupMembersJoinedData).members) join(m.uid, m.roleLevel);
+        break;
+      case GROUP_MEMBERS_LEFT:
+        for (const uid of (e.data as GroupMembersLeftData).uids) {
+          room.members.delete(uid);
+          room.online.delete(uid);
+        }
+        break;
+      case GROUP_MEMBER_ROLE_SET: {
+        const r = e.data as GroupMemberRoleSetData;
+        if (room.members.has(r.uid)) room.members.set(r.uid, r.roleLevel);
+        break;
+      }
+      case GROUP_OWNER_TRANSFERRED: {
+        const t = e.data as GroupOwnerTransferredData;
+        if (room.members.has(t.fromUid)) room.members.set(t.fromUid, ROLE_MEMBER);
+        if (room.members.has(t.toUid)) room.members.set(t.toUid, ROLE_OWNER);
+        break;
+      }
     }
   }
 }

@@ -74,8 +74,14 @@ describe('GroupRooms', () => {
     expect(rooms.audience.ofMessage('g_1', 1)).toEqual(['alice', 'carol']);
     // alice handed the ownership to bob (offline): carol, an admin, is the connected manager
     expect(rooms.audience.managers('g_1', T0_US)).toEqual(['carol']);
+    // When bob connects (the sink tells the rooms), Then he is a connected manager too
     online.add('bob');
+    rooms.presence('bob');
     expect([...rooms.audience.managers('g_1', T0_US)].sort()).toEqual(['bob', 'carol']);
+    // And when carol's last connection goes, she is no longer in the audience
+    online.delete('carol');
+    rooms.presence('carol');
+    expect(rooms.audience.ofMessage('g_1', 2)).toEqual(['alice', 'bob']);
   });
 
   it('leaves a group it does not hold alone, and knows nobody in it', () => {

@@ -113,10 +113,10 @@ export interface GroupApplicationPush {
 export interface GroupAudience {
   /** The recipients of the group's message with this seqno. */
   ofMessage(groupId: string, seqno: number): readonly string[];
-  /** The members to tell of a change of the group made at `atUs` (microseconds). */
-  ofChange(groupId: string, atUs: number): readonly string[];
+  /** The members to tell of the group's change at `revision` of its stream. */
+  ofChange(groupId: string, revision: number): readonly string[];
   /** The owners and admins among them. */
-  managers(groupId: string, atUs: number): readonly string[];
+  managers(groupId: string, revision: number): readonly string[];
 }
 
 /** No group reaches anyone. */
@@ -435,7 +435,7 @@ const FIELD_NAMES: Record<string, string> = {
 
 /** Pushes of a group event: to its audience before the event, plus the users it names. */
 function routeGroupEvent(e: RecordedEvent, groups: GroupAudience): Routed {
-  const d = e.data as { groupId: string; byUid?: string | null; atUs: number };
+  const d = e.data as { groupId: string; byUid?: string | null };
   const groupId = d.groupId;
   // Every event of a group's stream moves its version by one (TeamTalk's group version).
   const version = e.revision + 1;
@@ -446,7 +446,7 @@ function routeGroupEvent(e: RecordedEvent, groups: GroupAudience): Routed {
     data: Push['data'],
     skipOrigin = false,
   ): Push[] => [...new Set(uids)].map((to) => ({ to, event, data, skipOrigin }));
-  const audience = groups.ofChange(groupId, d.atUs);
+  const audience = groups.ofChange(groupId, e.revision);
   const routed = (pushes: Push[]): Routed => ({ pushes, touched: [] });
   switch (e.type) {
     case GROUP_CREATED: {
@@ -567,7 +567,7 @@ function routeGroupEvent(e: RecordedEvent, groups: GroupAudience): Routed {
     case GROUP_APPLIED: {
       const a = e.data as GroupAppliedData;
       return routed(
-        each([...groups.managers(groupId, d.atUs), a.uid], 'group_application', {
+        each([...groups.managers(groupId, e.revision), a.uid], 'group_application', {
           group_id: groupId,
           op: 'applied',
           uid: a.uid,
@@ -578,7 +578,7 @@ function routeGroupEvent(e: RecordedEvent, groups: GroupAudience): Routed {
     case GROUP_APPLICATION_HANDLED: {
       const h = e.data as GroupApplicationHandledData;
       return routed(
-        each([...groups.managers(groupId, d.atUs), h.uid], 'group_application', {
+        each([...groups.managers(groupId, e.revision), h.uid], 'group_application', {
           group_id: groupId,
           op: 'handled',
           uid: h.uid,

@@ -104,6 +104,14 @@ export class RealtimeFollower implements OnApplicationBootstrap, OnApplicationSh
     this.rooms = new GroupRooms(store, (uid) => this.isOnline(uid));
   }
 
+  /**
+   * A sink tells of a user's first connection to this node or their last one gone (and of any
+   * change in between: it is idempotent), so that group audiences follow.
+   */
+  presenceChanged(uid: string): void {
+    this.rooms.presence(uid);
+  }
+
   addSink(sink: PushSink): void {
     this.sinks.push(sink);
   }
@@ -293,6 +301,8 @@ export class RealtimeFollower implements OnApplicationBootstrap, OnApplicationSh
         }
       } catch (err) {
         if (signal.aborted) break;
+        // The rooms may hold a batch the position has not passed: load them again when resuming.
+        this.rooms.clear();
         this.log.error({ err, msg: 'following the event log failed; resuming' });
         await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
       }

@@ -139,6 +139,10 @@ export class RealtimeGateway
     const { user } = socket.data;
     const room = userRoom(user.uid);
     void socket.join(room);
+    // The groups this user is in count them as connected here, until their last socket goes
+    // (by 'disconnect' the socket has left its rooms).
+    this.follower.presenceChanged(user.uid);
+    socket.once('disconnect', () => this.follower.presenceChanged(user.uid));
     // Concurrent handshakes can all pass the check in admit(); the last ones leave again.
     if ((this.io.sockets.adapter.rooms.get(room)?.size ?? 0) > this.maxPerUser) {
       this.dismiss(socket, RealtimeErrors.tooManyConnections(this.maxPerUser));

@@ -92,11 +92,17 @@ export class UserFeeds implements PushSink, BeforeApplicationShutdown {
   /** Hears `uid`'s live items until the returned function is called. */
   listen(uid: string, listener: Listener): () => void {
     let set = this.listeners.get(uid);
-    if (!set) this.listeners.set(uid, (set = new Set()));
+    if (!set) {
+      this.listeners.set(uid, (set = new Set()));
+      this.follower.presenceChanged(uid);
+    }
     set.add(listener);
     return () => {
       set.delete(listener);
-      if (set.size === 0 && this.listeners.get(uid) === set) this.listeners.delete(uid);
+      if (set.size === 0 && this.listeners.get(uid) === set) {
+        this.listeners.delete(uid);
+        this.follower.presenceChanged(uid);
+      }
     };
   }
 
@@ -138,23 +144,23 @@ export class UserFeeds implements PushSink, BeforeApplicationShutdown {
       group_id: string;
       join_seqno: string;
       left_seqno: string | null;
-      joined_at_us: string;
-      left_at_us: string | null;
+      join_revision: string;
+      left_revision: string | null;
       role_level: number;
     }>(
-      `SELECT group_id, join_seqno, left_seqno, joined_at_us, left_at_us, role_level
+      `SELECT group_id, join_seqno, left_seqno, join_revision, left_revision, role_level
          FROM rm_group_members WHERE uid = $1`,
       [uid],
     );
     if (rows.length === 0) return NO_GROUPS;
     const windows = new Map(rows.map((r) => [r.group_id, r]));
     const me = [uid];
-    // A change reaches a member made after their join and, once gone, not after they left (its
-    // own joined and left events name them, and reach them by that).
-    const within = (groupId: string, atUs: number) => {
+    // A change reaches a member after the event of their join and before the event of their
+    // leaving, by the group stream's order (those two events name them, and reach them by that).
+    const within = (groupId: string, revision: number) => {
       const w = windows.get(groupId);
-      if (!w || atUs < Number(w.joined_at_us)) return null;
-      return w.left_at_us === null || atUs <= Number(w.left_at_us) ? w : null;
+      if (!w || revision <= Number(w.join_revision)) return null;
+      return w.left_revision === null || revision < Number(w.left_revision) ? w : null;
     };
     return {
       ofMessage: (groupId, seqno) => {
@@ -162,9 +168,10 @@ export class UserFeeds implements PushSink, BeforeApplicationShutdown {
         if (!w || seqno <= Number(w.join_seqno)) return [];
         return w.left_seqno === null || seqno <= Number(w.left_seqno) ? me : [];
       },
-      ofChange: (groupId, atUs) => (within(groupId, atUs) ? me : []),
-      managers: (groupId, atUs) => {
-        const w = within(groupId, atUs);
+      ofChange: (groupId, revision) => (within(groupId, revision) ? me : []),
+      // (by their role now: a member made admin since is replayed earlier applications too)
+      managers: (groupId, revision) => {
+        const w = within(groupId, revision);
         return w && (w.role_level === 2 || w.role_level === 3) ? me : [];
       },
     };
@@ -206,11 +213,11 @@ export class UserFeeds implements PushSink, BeforeApplicationShutdown {
     // The membership read model must have applied every event up to `upto` (bounded: a stuck
     // projection leaves the replay with the memberships it has).
     if (!complete) {
-      await this.progress.reached(
-        'groups',
-        upto,
-        AbortSignal.any([signal, AbortSignal.timeout(GROUPS_WAIT_MS)]),
-      );
+      const waited = AbortSignal.any([signal, AbortSignal.timeout(GROUPS_WAIT_MS)]);
+      await this.progress.reached('groups', upto, waited);
+      // Replaying with memberships older than the events would hand a new member's messages to
+      // nobody for good: give nothing yet, the client asks again from the same cursor.
+      if (waited.aborted) return { items: [], scannedTo: after, complete: false };
     }
     const groups = complete ? NO_GROUPS : await this.groupsOf(uid);
     while (!complete && items.length < limit && scanned < SCAN_BUDGET && !signal.aborted) {

@@ -30,6 +30,7 @@ const fromSql = (source: string) => `${source} s
   LEFT JOIN rm_messages m ON m.conversation_id = s.conversation_id AND m.msg_seqno = s.max_seqno
   LEFT JOIN rm_relations fr
     ON fr.owner_uid = s.owner_uid AND fr.kind = 1 AND fr.target_uid = s.talker_id
+   AND s.session_type = 1
   LEFT JOIN rm_user_settings us ON us.uid = s.owner_uid
   LEFT JOIN rm_profiles p ON p.uid = s.talker_id AND s.session_type = 1
   LEFT JOIN rm_groups gr ON gr.group_id = s.talker_id AND s.session_type = 2`;

@@ -407,6 +407,42 @@ describe('groups over HTTP', () => {
       ).toEqual([]);
     });
 
+    it('pages the pending applications of my groups by cursor, newest first', async () => {
+      // Given three approval groups of one owner, each with an application
+      const owned = ['ap_p1', 'ap_p2', 'ap_p3'];
+      for (const gid of owned) await createGroup('ap-o', gid, [], { join_policy: 'approval' });
+      await users('ap-x');
+      for (const gid of owned) await ok(post('ap-x', `${G}/${gid}/join`, { req_message: gid }));
+      await waitFor(
+        async () =>
+          (await ok<{ applications: Application[] }>(get('ap-o', `${G}/applications/received`)))
+            .applications.length === 3,
+        'three pending applications',
+      );
+      // When the owner pages them one at a time
+      const seen: string[] = [];
+      let cursor: string | null | undefined;
+      do {
+        const page: { applications: Application[]; next_cursor: string | null } = await ok(
+          get('ap-o', `${G}/applications/received`, { size: 1, ...(cursor ? { cursor } : {}) }),
+        );
+        seen.push(...page.applications.map((a) => a.group_id));
+        cursor = page.next_cursor;
+      } while (cursor);
+      // Then each comes once, newest first, and the applicant's own list pages alike
+      expect(seen).toEqual([...owned].reverse());
+      const sent: { applications: Application[]; next_cursor: string | null } = await ok(
+        get('ap-x', `${G}/applications/sent`, { size: 2 }),
+      );
+      expect(sent.applications.map((a) => a.group_id)).toEqual(['ap_p3', 'ap_p2']);
+      const rest: { applications: Application[]; next_cursor: string | null } = await ok(
+        get('ap-x', `${G}/applications/sent`, { size: 2, cursor: sent.next_cursor }),
+      );
+      expect(rest).toMatchObject({ next_cursor: null });
+      expect(rest.applications.map((a) => a.group_id)).toEqual(['ap_p1']);
+      await rejects(get('ap-x', `${G}/applications/sent`, { cursor: 'nonsense' }), 400, 40000);
+    });
+
     it('refuses a join of an invite-only group with 26009, writing nothing', async () => {
       const gid = await createGroup('io-o', 'io_group', [], { join_policy: 'invite_only' });
       await users('io-x');

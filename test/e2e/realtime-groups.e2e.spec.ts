@@ -555,5 +555,61 @@ describe('realtime group pushes over Socket.IO and GET /notify', () => {
       expect(live.map((r) => (r.data as Pushed).msg_key)).toEqual([m4.msg_key]);
       expect(live[0].data).toMatchObject({ talker_id: gid, session_type: 2, msg_seqno: 4 });
     });
+
+    it('replays to a member who was kicked what happened while they were in, and nothing after', async () => {
+      // Given K's cursor, then a group with K, a message, a renaming, K kicked, and one more message
+      const gid = 'rg_kicked';
+      await Promise.all(['nk-a', 'nk-k'].map((uid) => t.user(uid)));
+      await followerAtHead();
+      const { cursor: before } = await poll('nk-k', { timeout_ms: 0 });
+      await createGroup('nk-a', gid, ['nk-k']);
+      const m1 = await sendRest('nk-a', gid, 'while in');
+      const renamed = await request(t.url)
+        .patch(`/api/v1/groups/${gid}`)
+        .set('Authorization', await bearer('nk-a'))
+        .send({ name: 'while K is in' });
+      expect(renamed.status).toBe(200);
+      expect((await post('nk-a', `/api/v1/groups/${gid}/kicks`, { uids: ['nk-k'] })).status).toBe(
+        200,
+      );
+      const m2 = await sendRest('nk-a', gid, 'after K');
+      await followerAtHead();
+
+      // When K polls from the old cursor until caught up
+      const received: NotifyEvent[] = [];
+      let at = before;
+      await waitFor(
+        async () => {
+          const body = await poll('nk-k', { cursor: at, timeout_ms: 200 });
+          received.push(...body.events);
+          at = body.cursor;
+          return (
+            body.has_more === 0 &&
+            received.some(
+              (r) => r.event === 'group_member_changed' && (r.data as { op: string }).op === 'left',
+            )
+          );
+        },
+        'the kick in the poll',
+        10_000,
+        0,
+      );
+
+      // Then K has the creation, the message and the renaming from their time in, then the kick
+      const mine = received
+        .filter((r) => r.event !== 'session_updated')
+        .map((r) =>
+          r.event === 'message'
+            ? `message ${(r.data as Pushed).msg_key}`
+            : `${r.event} ${(r.data as { op: string }).op}`,
+        );
+      expect(mine).toEqual([
+        'group_updated created',
+        `message ${m1.msg_key}`,
+        'group_updated info',
+        'group_member_changed left',
+      ]);
+      expect(mine).not.toContain(`message ${m2.msg_key}`);
+    });
   });
 });

@@ -246,7 +246,7 @@ export class OpenImGroupHttpController {
     @Body() dto: GetGroupApplicationListReqDto,
   ) {
     const uid = OpenImGroupHttpController.self(u, 'FromUserID', dto.FromUserID);
-    const apps = await this.reader.applicationsToManage(uid, MAX_APPLICATIONS);
+    const { applications: apps } = await this.reader.applicationsToManage(uid, MAX_APPLICATIONS);
     return { ...OK, GroupRequestList: await this.requests(apps) };
   }
 
@@ -261,7 +261,7 @@ export class OpenImGroupHttpController {
     @Body() dto: GetUserReqApplicationListReqDto,
   ) {
     const uid = OpenImGroupHttpController.self(u, 'UserID', dto.UserID);
-    const apps = await this.reader.applicationsOf(uid, MAX_APPLICATIONS);
+    const { applications: apps } = await this.reader.applicationsOf(uid, MAX_APPLICATIONS);
     return { CommonResp: { ...OK }, GroupRequestList: await this.requests(apps) };
   }
 

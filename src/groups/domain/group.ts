@@ -409,7 +409,7 @@ function decideSetInfo(c: SetGroupInfo, state: GroupState): Decision<GroupResult
   requireManager(g, c.actor, 'change the group info');
   const changes = Object.fromEntries(
     Object.entries(c.changes).filter(
-      ([k, v]) => v !== undefined && g.info[k as keyof GroupInfoFields] !== v,
+      ([k, v]) => v !== undefined && v !== null && g.info[k as keyof GroupInfoFields] !== v,
     ),
   ) as GroupInfoFields;
   if (Object.keys(changes).length === 0) return done(g, []);
@@ -451,10 +451,9 @@ function decideJoin(c: JoinGroup, state: GroupState): Decision<GroupResult> {
       if (g.members.size >= c.maxMembers) throw GroupErrors.full(c.groupId, c.maxMembers);
       return done(g, [joined(g, [uid], 'joined', c.actor, c.nowUs)], { outcome: 'joined' });
     case 'approval': {
-      const pending = g.applications.get(uid);
-      if (pending && pending.reqMessage === c.reqMessage) {
-        return done(g, [], { outcome: 'applied' });
-      }
+      // One pending application per user: asking again writes nothing (an outsider could
+      // otherwise lengthen the group's stream and notify its managers at will).
+      if (g.applications.has(uid)) return done(g, [], { outcome: 'applied' });
       const data: GroupAppliedData = {
         groupId: c.groupId,
         uid,

@@ -598,11 +598,18 @@ describe('group', () => {
       expect(result).toEqual({ groupId: GROUP, version: 2, outcome: 'applied', results: [] });
     });
 
-    it('records a new application when its message differs from the pending one', () => {
-      const { state } = given(createdWith('approval'), applied(NEWCOMER))
+    it('writes nothing while an application is pending, whatever its new message', () => {
+      const { result, state } = given(createdWith('approval'), applied(NEWCOMER))
         .when(join(NEWCOMER, { reqMessage: 'please' }))
-        .then(applied(NEWCOMER, 'please'));
-      expect(exists(state).applications.get(NEWCOMER)?.reqMessage).toBe('please');
+        .then();
+      expect(result.outcome).toBe('applied');
+      expect(exists(state).applications.get(NEWCOMER)?.reqMessage).toBe('let me in');
+    });
+
+    it('leaves out a null field of a set info (nothing to set)', () => {
+      given(created())
+        .when(setInfo(user(OWNER), { name: null as unknown as string }))
+        .then();
     });
 
     it('refuses a join of an invite-only group with 26009', () => {
