@@ -916,6 +916,9 @@ describe('groups over HTTP', () => {
         get(u, G, { ids: Array.from({ length: 101 }, (_, i) => `g${i}`).join(',') }),
         post(u, G, { join_policy: 'everyone' }),
         patch(u, `${G}/${gid}`, { join_policy: 'everyone' }),
+        // null names no value to set (the field left out changes nothing)
+        patch(u, `${G}/${gid}`, { name: null }),
+        patch(u, `${G}/${gid}`, { join_policy: null }),
         post(u, `${G}/${gid}/invitations`, { uids: 'bad-m' }),
         post(u, `${G}/${gid}/kicks`, { uids: 'bad-m' }),
         post(u, `${G}/${gid}/invitations`, {
