@@ -14,7 +14,6 @@ import { CommandBus } from '@nestjs/cqrs';
 import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminKeyGuard } from '../accounts/auth.guards';
 import { Errors } from '../common/errors';
-import { MsgKeyGenerator } from '../common/ids';
 import { Public, RequestMetadata } from '../common/http/request-context';
 import { Clock } from '../core/clock';
 import type { EventMetadata } from '../event-store/event-store.port';
@@ -60,7 +59,6 @@ export class AdminGroupsHttpController {
   constructor(
     private readonly commands: CommandBus,
     private readonly reader: GroupReader,
-    private readonly ids: MsgKeyGenerator,
     private readonly clock: Clock,
   ) {}
 
@@ -71,7 +69,7 @@ export class AdminGroupsHttpController {
   @Post()
   @ApiOperation({ summary: 'Create a group (normal unless temporary: true) for its owner' })
   async create(@Body() dto: AdminCreateGroupDto, @RequestMetadata() m: EventMetadata) {
-    return changedView(await this.run(createChange(dto, ADMIN, dto.owner_uid, this.ids), m));
+    return changedView(await this.run(createChange(dto, ADMIN, dto.owner_uid), m));
   }
 
   @Get()

@@ -263,7 +263,7 @@ export class GroupReader {
     cursor?: string,
   ): Promise<{ applications: ApplicationView[]; next_cursor: string | null }> {
     const after = parseApplicationCursor(cursor);
-    const { rows } = await this.pool.query(
+    const { rows } = await this.pool.query<Record<string, unknown>>(
       `SELECT r.* FROM rm_group_members m
          JOIN rm_group_requests r ON r.group_id = m.group_id AND r.status = 0
         WHERE m.uid = $1 AND m.left_seqno IS NULL AND m.role_level IN (2, 3)
@@ -281,7 +281,7 @@ export class GroupReader {
     cursor?: string,
   ): Promise<{ applications: ApplicationView[]; next_cursor: string | null }> {
     const after = parseApplicationCursor(cursor);
-    const { rows } = await this.pool.query(
+    const { rows } = await this.pool.query<Record<string, unknown>>(
       `SELECT * FROM rm_group_requests r
         WHERE r.uid = $1
           AND ($3::bigint IS NULL OR (r.req_at_us, r.group_id, r.uid) < ($3, $4::text, $5::text))

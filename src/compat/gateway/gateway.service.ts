@@ -3,7 +3,6 @@ import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
 import { UserDirectory } from '../../accounts/user-directory';
 import { DomainError, ErrorCodes, Errors } from '../../common/errors';
-import { MsgKeyGenerator } from '../../common/ids';
 import { APP_SETTINGS, AppSettings } from '../../config/app-config';
 import type { EventMetadata } from '../../event-store/event-store.port';
 import {
@@ -70,7 +69,6 @@ export class GatewayService {
     private readonly users: UserDirectory,
     private readonly reader: GatewayReader,
     /** Conversation ids are made as the native API makes group ids it is not given. */
-    private readonly ids: MsgKeyGenerator,
     @Inject(APP_SETTINGS) private readonly settings: AppSettings,
   ) {}
 
@@ -78,11 +76,10 @@ export class GatewayService {
 
   /** A temporary, open group owned by the caller; the conversation type is its group type. */
   async create(uid: string, conversationType: number, metadata: EventMetadata): Promise<string> {
-    const groupId = this.ids.next();
-    await this.change(
+    const created = await this.change(
       {
         kind: 'CreateGroup',
-        groupId,
+        groupId: '', // generated
         actor: { kind: 'user', uid },
         name: '',
         faceUrl: '',
@@ -97,7 +94,7 @@ export class GatewayService {
       },
       metadata,
     );
-    return groupId;
+    return created.groupId;
   }
 
   /** Joins an open group; a member already in answers as if they had just joined. */
@@ -297,11 +294,10 @@ export class GatewayService {
     metadata: EventMetadata,
   ): Promise<string> {
     const [owner, ...members] = unique(sessions);
-    const groupId = this.ids.next();
-    await this.change(
+    const created = await this.change(
       {
         kind: 'CreateGroup',
-        groupId,
+        groupId: '', // generated
         actor: ADMIN,
         name: '',
         faceUrl: '',
@@ -316,7 +312,7 @@ export class GatewayService {
       },
       metadata,
     );
-    return groupId;
+    return created.groupId;
   }
 
   /**

@@ -2,7 +2,6 @@ import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Errors } from '../../common/errors';
-import { MsgKeyGenerator } from '../../common/ids';
 import { AuthUser, CurrentUser, RequestMetadata } from '../../common/http/request-context';
 import { Clock } from '../../core/clock';
 import type { EventMetadata } from '../../event-store/event-store.port';
@@ -74,7 +73,6 @@ export class OpenImGroupHttpController {
     private readonly commands: CommandBus,
     private readonly reader: GroupReader,
     private readonly store: GroupStore,
-    private readonly ids: MsgKeyGenerator,
     private readonly clock: Clock,
   ) {}
 
@@ -132,7 +130,7 @@ export class OpenImGroupHttpController {
     const created = await this.change(
       {
         kind: 'CreateGroup',
-        groupId: info.GroupID || this.ids.next(),
+        groupId: info.GroupID || '', // '' generates one
         actor: { kind: 'user', uid: u.uid },
         name: info.GroupName ?? '',
         faceUrl: info.FaceURL ?? '',

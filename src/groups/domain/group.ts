@@ -718,10 +718,30 @@ export const groupDecider: StreamDecider<GroupState, GroupCommand, GroupResult> 
   evolve,
   decide,
   eventId: (command, index) => uuidV5(`${command.commandId}\u0000${index}`, NAMESPACE),
-  resultOfStored: (command) => ({
-    groupId: command.groupId,
-    version: 0,
-    outcome: 'done',
-    results: [],
-  }),
+  // A retried command whose events the store already had (a lost connection): its answer from
+  // those events.
+  resultOfStored: (command, events) => {
+    const version = events.length ? events[events.length - 1].revision + 1 : 0;
+    let results: UserResult[] = [];
+    if (command.kind === 'AddMembers' || command.kind === 'RemoveMembers') {
+      const changed = new Set<string>();
+      for (const e of events) {
+        if (e.type === GROUP_MEMBERS_JOINED) {
+          for (const m of (e.data as GroupMembersJoinedData).members) changed.add(m.uid);
+        } else if (e.type === GROUP_MEMBERS_LEFT) {
+          for (const uid of (e.data as GroupMembersLeftData).uids) changed.add(uid);
+        }
+      }
+      results = [...new Set(command.uids)].map((uid) =>
+        changed.has(uid) ? { uid, result: 0 } : { uid, result: -1, reason: 'not changed' },
+      );
+    }
+    const outcome =
+      command.kind === 'JoinGroup'
+        ? events.some((e) => e.type === GROUP_APPLIED)
+          ? 'applied'
+          : 'joined'
+        : 'done';
+    return { groupId: command.groupId, version, outcome, results };
+  },
 };

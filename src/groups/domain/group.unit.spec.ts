@@ -1346,6 +1346,39 @@ describe('group', () => {
       expect(groupDecider.eventId(command, 1)).not.toBe(first);
       expect(groupDecider.eventId({ ...command, commandId: 'cmd-2' }, 0)).not.toBe(first);
     });
+
+    it('answers a retried command from the events the store already had', () => {
+      // Given the store holds the join an earlier attempt of this add wrote, at revision 6
+      const stored = [
+        {
+          id: 'e-1',
+          type: GROUP_MEMBERS_JOINED,
+          streamId: 'group-g',
+          revision: 6,
+          position: { commit: 1n, prepare: 1n },
+          data: {
+            groupId: GROUP,
+            members: [{ uid: NEWCOMER, roleLevel: 1 }],
+            how: 'added',
+            byUid: null,
+            atUs: T1_US,
+          },
+          metadata: { actor: { kind: 'admin' as const, id: 'k' }, correlationId: 'c' },
+          createdAt: new Date(),
+        },
+      ];
+      // Then the answer has the version after it and each user's outcome
+      const result = groupDecider.resultOfStored(add(ADMIN_KEY, [NEWCOMER, MEMBER]), stored);
+      expect(result).toEqual({
+        groupId: GROUP,
+        version: 7,
+        outcome: 'done',
+        results: [
+          { uid: NEWCOMER, result: 0 },
+          { uid: MEMBER, result: -1, reason: 'not changed' },
+        ],
+      });
+    });
   });
 
   describe('joins and leaves at random (property)', () => {
