@@ -137,6 +137,28 @@ export class GroupInfoFieldsDto {
   @IsOptional()
   @Matches(UID_OR_EMPTY, { message: `CreatorUserID must be a user id: ${UID_RULE}` })
   CreatorUserID?: string;
+
+  // The rest of OpenIM v2's server_api_params.GroupInfo: accepted and ignored.
+  @ApiPropertyOptional({ description: 'Ignored' })
+  @IsOptional()
+  @IsInt()
+  LookMemberInfo?: number;
+
+  @ApiPropertyOptional({ description: 'Ignored' })
+  @IsOptional()
+  @IsInt()
+  ApplyMemberFriend?: number;
+
+  @ApiPropertyOptional({ description: 'Ignored' })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  NotificationUpdateTime?: number;
+
+  @ApiPropertyOptional({ description: 'Ignored' })
+  @IsOptional()
+  @Matches(UID_OR_EMPTY, { message: `NotificationUserID must be a user id: ${UID_RULE}` })
+  NotificationUserID?: string;
 }
 
 export class CreateGroupInfoDto extends GroupInfoFieldsDto {
