@@ -33,6 +33,7 @@ import {
   GroupStatusDto,
   MemberPageDto,
   SetRoleDto,
+  TransferOwnerDto,
   UidListDto,
 } from './groups.request.dto';
 
@@ -136,6 +137,21 @@ export class AdminGroupsHttpController {
           uid: p.uid,
           roleLevel: dto.role_level,
         },
+        m,
+      ),
+    );
+  }
+
+  @Put(':group_id/owner')
+  @ApiOperation({ summary: 'Transfer the ownership to a member' })
+  async transfer(
+    @Param() p: GroupParamsDto,
+    @Body() dto: TransferOwnerDto,
+    @RequestMetadata() m: EventMetadata,
+  ) {
+    return changedView(
+      await this.run(
+        { kind: 'TransferOwner', groupId: p.group_id, actor: ADMIN, fromUid: null, toUid: dto.uid },
         m,
       ),
     );

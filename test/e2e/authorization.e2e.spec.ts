@@ -380,6 +380,7 @@ describe('authorization over HTTP', () => {
       { method: 'get', path: '/admin/v1/groups/{group_id}' },
       { method: 'delete', path: '/admin/v1/groups/{group_id}' },
       { method: 'get', path: '/admin/v1/groups/{group_id}/members' },
+      { method: 'put', path: '/admin/v1/groups/{group_id}/owner', body: { uid: 'az-b' } },
       { method: 'put', path: '/admin/v1/groups/{group_id}/status', body: { status: 1 } },
       {
         method: 'put',
