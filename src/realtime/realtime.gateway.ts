@@ -66,6 +66,48 @@ const writeBufferOf = (socket: Socket): unknown[] =>
 
 const userRoom = (uid: string): string => `user:${uid}`;
 
+/** What {@link coalesceFrames} relies on in engine.io's websocket transport (and ws under it). */
+interface FramedTransport {
+  name?: string;
+  send?: (packets: unknown[]) => void;
+  socket?: { _socket?: { cork?: () => void; uncork?: () => void } };
+  coalesced?: true;
+}
+
+type RawSocket = { cork: () => void; uncork: () => void };
+
+/** The TCP socket under a websocket transport, or null (long polling, or internals changed). */
+function rawSocketOf(transport: unknown): RawSocket | null {
+  const t = transport as FramedTransport;
+  const raw = t?.name === 'websocket' ? t.socket?._socket : undefined;
+  return typeof raw?.cork === 'function' && typeof raw.uncork === 'function'
+    ? (raw as RawSocket)
+    : null;
+}
+
+/**
+ * Writes the frames a websocket transport flushes at once (every packet queued while the previous
+ * write was in flight: under load, many pushes to one socket) with one system call, by corking
+ * its TCP socket around the flush. Without it each frame is a write of its own, which was most
+ * of a node's cost of fanning a group's messages out (bench/README.md). Anything unexpected in
+ * the transport leaves it as it is.
+ */
+function coalesceFrames(transport: unknown): void {
+  const t = transport as FramedTransport;
+  const raw = rawSocketOf(t);
+  if (!raw || typeof t.send !== 'function' || t.coalesced) return;
+  const send = t.send.bind(t);
+  t.send = (packets) => {
+    raw.cork();
+    try {
+      send(packets);
+    } finally {
+      raw.uncork();
+    }
+  };
+  t.coalesced = true;
+}
+
 /**
  * Which connection on this node issued a command, by the correlation id its events carry, so the
  * pushes those events cause skip it. Two generations, swapped every half minute, bound the memory.
@@ -110,6 +152,8 @@ export class RealtimeGateway
   /** Sends admitted and not yet pushed, and the sends waiting for that to drop. */
   private unpushed = 0;
   private readonly admissions: (() => void)[] = [];
+  /** TCP sockets corked during the current delivery run, uncorked on the next tick. */
+  private corked: Set<RawSocket> | null = null;
 
   constructor(
     private readonly commands: CommandBus,
@@ -137,6 +181,8 @@ export class RealtimeGateway
 
   handleConnection(socket: UserSocket): void {
     const { user } = socket.data;
+    coalesceFrames(socket.conn.transport);
+    socket.conn.once('upgrade', (transport: unknown) => coalesceFrames(transport));
     const room = userRoom(user.uid);
     void socket.join(room);
     // The groups this user is in count them as connected here, until their last socket goes
@@ -282,6 +328,7 @@ export class RealtimeGateway
           this.dismiss(socket, RealtimeErrors.slowConsumer());
           continue;
         }
+        this.corkUntilNextTick(socket);
         targets.push(id);
       }
     }
@@ -464,8 +511,28 @@ export class RealtimeGateway
         this.dismiss(socket, RealtimeErrors.slowConsumer());
         continue;
       }
+      this.corkUntilNextTick(socket);
       socket.emit(event, data);
     }
+  }
+
+  /**
+   * Holds the socket's writes until the follower has handed out the whole batch (it does so in
+   * one synchronous run), so that a batch's pushes to one connection leave in one write.
+   */
+  private corkUntilNextTick(socket: Socket): void {
+    const raw = rawSocketOf(socket.conn.transport);
+    if (!raw) return;
+    if (!this.corked) {
+      const corked = (this.corked = new Set());
+      process.nextTick(() => {
+        this.corked = null;
+        for (const r of corked) r.uncork();
+      });
+    }
+    if (this.corked.has(raw)) return;
+    raw.cork();
+    this.corked.add(raw);
   }
 
   private backlogged(socket: Socket): boolean {
