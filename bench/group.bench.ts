@@ -44,13 +44,13 @@
  *                          PAGE_SAMPLES=300)
  *   PROF=1, LOG_LEVEL     passed to the server (bench/server.ts); PGSS=1 statements per message
  */
-import { ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Pool } from 'pg';
 import { io, Socket } from 'socket.io-client';
 import { CpuMeter } from './cpu';
 import { Latency, latency, printLatency } from './measure';
+import { forkTs, inPool, Peer, rssKb, serveParent } from './peer';
 import { BenchServer, HttpClient, startServer } from './server';
 import { benchDatabase, printStatementStats, report, resetStatementStats } from './support';
 
@@ -502,44 +502,10 @@ function clientProcess(): void {
     }
   };
 
-  process.on('message', (m: { id: number; command: Command }) => {
-    handle(m.command).then(
-      (value) => process.send!({ id: m.id, value }),
-      (err: unknown) => process.send!({ id: m.id, error: String(err) }),
-    );
-  });
-  // The bench went away: so do its clients.
-  process.on('disconnect', () => process.exit(0));
+  serveParent(handle);
 }
 
 // --- the bench ------------------------------------------------------------------------------
-
-/** A forked process answering `{ id, command }` with `{ id, value | error }`. */
-class Peer {
-  private next = 0;
-  private readonly waiting = new Map<number, (m: { value?: unknown; error?: string }) => void>();
-
-  constructor(readonly child: ChildProcess) {
-    child.on('message', (m: { id: number; value?: unknown; error?: string }) => {
-      this.waiting.get(m.id)?.(m);
-      this.waiting.delete(m.id);
-    });
-    child.on('exit', (code, signal) => {
-      for (const w of this.waiting.values()) {
-        w({ error: `client process exited (${code ?? signal}) with a command outstanding` });
-      }
-      this.waiting.clear();
-    });
-  }
-
-  ask<T>(command: Command): Promise<T> {
-    const id = this.next++;
-    return new Promise<T>((resolve, reject) => {
-      this.waiting.set(id, (m) => (m.error ? reject(new Error(m.error)) : resolve(m.value as T)));
-      this.child.send({ id, command });
-    });
-  }
-}
 
 /** CPU time (user + kernel) of a process so far, ms. */
 function cpuMs(pid: number): number {
@@ -550,30 +516,6 @@ function cpuMs(pid: number): number {
   } catch {
     return NaN;
   }
-}
-
-function rssMiB(pid: number): number {
-  try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('VmRSS:'));
-    return Number(/(\d+)/.exec(line ?? '')?.[1] ?? NaN) / 1024;
-  } catch {
-    return NaN;
-  }
-}
-
-/** Runs `fn` over `items`, `n` at a time. */
-async function inPool<T>(items: readonly T[], n: number, fn: (t: T, i: number) => Promise<void>) {
-  let i = 0;
-  await Promise.all(
-    Array.from({ length: n }, async () => {
-      while (i < items.length) {
-        const k = i++;
-        await fn(items[k], k);
-      }
-    }),
-  );
 }
 
 /** Every projection's checkpoint at the newest event of the log: ms waited (bounded). */
@@ -622,7 +564,7 @@ interface PhaseFigures {
 async function main(): Promise<void> {
   const db = await benchDatabase(4);
   let server: BenchServer | null = null;
-  const peers: Peer[] = [];
+  const peers: Peer<Command>[] = [];
   let http: HttpClient | null = null;
   let stopping: Promise<void> | null = null;
   const stopAll = () =>
@@ -670,7 +612,7 @@ async function main(): Promise<void> {
     out(
       `group bench: MEMBERS=${MEMBERS} CONNECTED=${CONNECTED} SENDERS=${SENDERS} WINDOW=${WINDOW} ` +
         `RATE=${RATES.join(',')} PHASE_SECONDS=${PHASE_MS / 1000} CLIENT_PROCESSES=${CLIENT_PROCESSES} ` +
-        `CYCLES=${CYCLES}; server VmRSS at start ${rssMiB(serverPid).toFixed(1)} MiB`,
+        `CYCLES=${CYCLES}; server VmRSS at start ${(rssKb(serverPid) / 1024).toFixed(1)} MiB`,
     );
 
     // --- 1. setup ---
@@ -742,7 +684,7 @@ async function main(): Promise<void> {
     });
     await projectionsAtHead(db.pool);
     out(cpu.stop().replace(/^/gm, '  '));
-    out(`  server VmRSS after setup: ${rssMiB(serverPid).toFixed(1)} MiB`);
+    out(`  server VmRSS after setup: ${(rssKb(serverPid) / 1024).toFixed(1)} MiB`);
 
     // --- 2. member list ---
     out(
@@ -892,14 +834,7 @@ async function main(): Promise<void> {
       });
     }
     for (let p = 0; p < CLIENT_PROCESSES; p++) {
-      peers.push(
-        new Peer(
-          fork(__filename, ['client'], {
-            execArgv: ['-r', 'ts-node/register/transpile-only'],
-            stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-          }),
-        ),
-      );
+      peers.push(new Peer<Command>(forkTs(__filename, ['client'])));
     }
     const all = <T>(command: (i: number) => Command) =>
       Promise.all(peers.map((p, i) => p.ask<T>(command(i))));
@@ -1040,7 +975,7 @@ async function main(): Promise<void> {
       printLatency('  send -> member message (saturated)', histLatency(f.drain.hist));
       out(cpuLine.replace(/^/gm, '  '));
       out(perDelivery);
-      out(`  server VmRSS ${rssMiB(serverPid).toFixed(1)} MiB`);
+      out(`  server VmRSS ${(rssKb(serverPid) / 1024).toFixed(1)} MiB`);
       await printStatementStats(db.pool, f.run.acked);
       return { f, acceptedRate, deliveryRate };
     };
@@ -1058,11 +993,11 @@ async function main(): Promise<void> {
     );
 
     // 4b: every connected member.
-    const rssBefore = rssMiB(serverPid);
+    const rssBefore = rssKb(serverPid) / 1024;
     c0 = await connectSome((s) => !s.sender);
     connected += c0.n;
     await sleep(1000);
-    const rssAfter = rssMiB(serverPid);
+    const rssAfter = rssKb(serverPid) / 1024;
     out(
       `\nconnect ${c0.n} more members (${connected} in all: ${specs.map((s) => s.length).join(' + ')} in ` +
         `${CLIENT_PROCESSES} client processes): ${(c0.ms / 1000).toFixed(2)} s; server VmRSS ` +
@@ -1109,7 +1044,7 @@ async function main(): Promise<void> {
       out(`  the clients emitted at most ${f.run.maxLate.toFixed(1)} ms behind their schedule`);
       out(cpuOpen.replace(/^/gm, '  '));
       out(perDelivery);
-      out(`  server VmRSS ${rssMiB(serverPid).toFixed(1)} MiB`);
+      out(`  server VmRSS ${(rssKb(serverPid) / 1024).toFixed(1)} MiB`);
       await printStatementStats(db.pool, f.run.acked);
       summary.push(
         `open loop ${rate}/s: send -> member message p50 ${l.p50.toFixed(1)} p99 ${l.p99.toFixed(1)} max ` +

@@ -25,14 +25,14 @@
  *   PGSS=1                   statements per message from pg_stat_statements, per phase
  * (PHASE_SECONDS, not SECONDS: bash keeps its own SECONDS, the shell's age, in that name.)
  */
-import { ChildProcess, fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Pool } from 'pg';
 import { io, Socket } from 'socket.io-client';
 import { CpuMeter } from './cpu';
 import { Latency, latency, printLatency } from './measure';
+import { forkTs, inPool, Peer, rssKb, serveParent } from './peer';
 import { BenchServer, HttpClient, startServer } from './server';
 import { benchDatabase, printStatementStats, report, resetStatementStats } from './support';
 
@@ -284,63 +284,12 @@ async function clientProcess(): Promise<void> {
     }
   };
 
-  process.on('message', (m: { id: number; command: Command }) => {
-    handle(m.command).then(
-      (value) => process.send!({ id: m.id, value }),
-      (err: unknown) => process.send!({ id: m.id, error: String(err) }),
-    );
-  });
-  process.on('disconnect', () => process.exit(0));
+  serveParent(handle);
 }
 
 // --- the bench ------------------------------------------------------------------------------
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A forked process answering `{ id, command }` with `{ id, value | error }`. */
-class Peer {
-  private next = 0;
-  private readonly waiting = new Map<number, (m: { value?: unknown; error?: string }) => void>();
-
-  constructor(readonly child: ChildProcess) {
-    child.on('message', (m: { id: number; value?: unknown; error?: string }) => {
-      this.waiting.get(m.id)?.(m);
-      this.waiting.delete(m.id);
-    });
-  }
-
-  ask<T>(command: Command): Promise<T> {
-    const id = this.next++;
-    return new Promise<T>((resolve, reject) => {
-      this.waiting.set(id, (m) => (m.error ? reject(new Error(m.error)) : resolve(m.value as T)));
-      this.child.send({ id, command });
-    });
-  }
-}
-
-function forkTs(file: string, args: string[] = []): ChildProcess {
-  return fork(file, args, {
-    execArgv: ['-r', 'ts-node/register/transpile-only'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-}
-
-function rssKb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('VmRSS:'));
-  return Number(/(\d+)/.exec(line ?? '')?.[1] ?? NaN);
-}
-
-/** Runs `fn` over `items`, `n` at a time. */
-async function inPool<T>(items: readonly T[], n: number, fn: (t: T) => Promise<void>) {
-  let i = 0;
-  await Promise.all(
-    Array.from({ length: n }, async () => {
-      while (i < items.length) await fn(items[i++]);
-    }),
-  );
-}
 
 function merge(results: PhaseResult[]): PhaseResult {
   const failures: Record<string, number> = {};
@@ -404,7 +353,7 @@ async function runTarget(
   name: 'bare' | 'ours',
   url: string,
   serverPid: number,
-  peers: Peer[],
+  peers: Peer<Command>[],
   specs: ClientSpec[][],
   pool: Pool | null,
 ): Promise<Figures> {
@@ -503,7 +452,7 @@ async function main(): Promise<void> {
   const db = await benchDatabase(4);
   let server: BenchServer | null = null;
   let relay: ChildProcess | null = null;
-  const peers: Peer[] = [];
+  const peers: Peer<Command>[] = [];
   try {
     server = await startServer(db.url, {
       SEND_RATE_PER_SECOND: '100000',
@@ -531,7 +480,8 @@ async function main(): Promise<void> {
         `${((performance.now() - t0) / 1000).toFixed(1)} s; ${CLIENT_PROCESSES} client processes`,
     );
 
-    for (let p = 0; p < CLIENT_PROCESSES; p++) peers.push(new Peer(forkTs(__filename, ['client'])));
+    for (let p = 0; p < CLIENT_PROCESSES; p++)
+      peers.push(new Peer<Command>(forkTs(__filename, ['client'])));
     // Pair p in client process p % CLIENT_PROCESSES: both ends of a message on one clock.
     const specsFor = (token: (i: number) => string) => {
       const specs: ClientSpec[][] = peers.map(() => []);
