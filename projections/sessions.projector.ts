@@ -19,7 +19,7 @@ import {
   SessionTopSetData,
   SessionTrustSetData,
 } from '../src/sessions/sessions.events';
-import { AT_ALL } from '../src/groups/groups.events';
+import { AT_ALL, groupConversationId } from '../src/groups/groups.events';
 import type { Projector } from './projector';
 
 /** What a batch does to one session row. */
@@ -73,7 +73,9 @@ export class SessionsProjector implements Projector {
           owner,
           type,
           talker,
-          conversationId: conversationId ?? privateConversationId(owner, talker),
+          conversationId:
+            conversationId ??
+            (type === 2 ? groupConversationId(talker) : privateConversationId(owner, talker)),
           maxSeqno: 0,
           sessionTs: 0,
           ackSeqno: 0,

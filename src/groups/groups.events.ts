@@ -101,7 +101,7 @@ export interface GroupMembersJoinedData {
   readonly groupId: string;
   readonly members: readonly { readonly uid: string; readonly roleLevel: RoleLevel }[];
   readonly how: JoinHow;
-  /** The inviter, approver or adder; null for an administrator or a user who joined alone. */
+  /** The inviter, approver or adder, or the user who joined alone; null for an administrator. */
   readonly byUid: string | null;
   readonly atUs: number;
 }
