@@ -198,23 +198,28 @@ export class ProjectionRunner {
         const { projector } = loop;
         const relevant = events.filter((e) => projector.eventTypes.has(e.type));
         if (relevant.length > 0) await projector.apply(relevant, client);
-        const { rowCount } = await client.query(
-          `UPDATE projection_checkpoints
-              SET commit_position = $2, prepare_position = $3,
-                  events_applied = events_applied + $4, updated_at = now()
-            WHERE name = $1 AND commit_position = $5 AND prepare_position = $6`,
-          [
-            projector.name,
-            to.commit.toString(),
-            to.prepare.toString(),
-            events.length,
-            loop.position.commit.toString(),
-            loop.position.prepare.toString(),
-          ],
-        );
-        if (rowCount !== 1) {
-          throw new CheckpointMovedError(`checkpoint of ${projector.name} moved`);
-        }
+      }
+      // Every checkpoint in one statement, each only from where this runner last saw it.
+      const { rowCount } = await client.query(
+        `UPDATE projection_checkpoints AS c
+            SET commit_position = $2, prepare_position = $3,
+                events_applied = c.events_applied + i.n, updated_at = now()
+           FROM unnest($1::text[], $4::bigint[], $5::bigint[], $6::bigint[])
+                AS i(name, n, commit_from, prepare_from)
+          WHERE c.name = i.name AND c.commit_position = i.commit_from
+            AND c.prepare_position = i.prepare_from`,
+        [
+          work.map((w) => w.loop.projector.name),
+          to.commit.toString(),
+          to.prepare.toString(),
+          work.map((w) => w.events.length),
+          work.map((w) => w.loop.position.commit.toString()),
+          work.map((w) => w.loop.position.prepare.toString()),
+        ],
+      );
+      if (rowCount !== work.length) {
+        const names = work.map((w) => w.loop.projector.name).join(', ');
+        throw new CheckpointMovedError(`a checkpoint of ${names} moved`);
       }
     });
     for (const { loop, events } of work) {
