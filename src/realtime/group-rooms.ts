@@ -41,10 +41,15 @@ interface Room {
 export class GroupRooms {
   private rooms = new Map<string, Room>();
 
+  /** Members held across all rooms (what bounds this node's memory for them). */
+  private held = 0;
+
   constructor(
     private readonly store: EventStore,
     private readonly isOnline: (uid: string) => boolean,
+    /** Rooms held at most, and members across them: past either, the oldest loaded go. */
     private readonly capacity = 10_000,
+    private readonly memberCapacity = 2_000_000,
   ) {}
 
   /** Loads the rooms of `groups` not held yet, each from its stream before `before`. */
@@ -65,9 +70,17 @@ export class GroupRooms {
 
   /** Held rooms beyond the capacity are forgotten, oldest loaded first (loaded again if needed). */
   private remember(groupId: string, room: Room): void {
+    // (its members were counted in `held` as they were applied)
     this.rooms.set(groupId, room);
-    while (this.rooms.size > this.capacity) {
-      this.rooms.delete(this.rooms.keys().next().value as string);
+    // (the room just loaded stays, however large: the batch being routed needs it)
+    while (
+      this.rooms.size > 1 &&
+      (this.rooms.size > this.capacity || this.held > this.memberCapacity)
+    ) {
+      const [oldest, forgotten] = this.rooms.entries().next().value as [string, Room];
+      if (oldest === groupId) break;
+      this.rooms.delete(oldest);
+      this.held -= forgotten.members.size;
     }
   }
 
@@ -92,6 +105,7 @@ export class GroupRooms {
   /** Forgets every room (the follower's position did not move past what they hold). */
   clear(): void {
     this.rooms = new Map();
+    this.held = 0;
   }
 
   private connected(groupId: string, filter?: (role: number) => boolean): string[] {
@@ -113,6 +127,7 @@ export class GroupRooms {
 
   private applyTo(room: Room, e: RecordedEvent): void {
     const join = (uid: string, role: number) => {
+      if (!room.members.has(uid)) this.held += 1;
       room.members.set(uid, role);
       if (this.isOnline(uid)) room.online.add(uid);
     };
@@ -125,7 +140,7 @@ export class GroupRooms {
         break;
       case GROUP_MEMBERS_LEFT:
         for (const uid of (e.data as GroupMembersLeftData).uids) {
-          room.members.delete(uid);
+          if (room.members.delete(uid)) this.held -= 1;
           room.online.delete(uid);
         }
         break;

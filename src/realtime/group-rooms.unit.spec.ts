@@ -84,6 +84,34 @@ describe('GroupRooms', () => {
     expect(rooms.audience.ofMessage('g_1', 2)).toEqual(['alice', 'bob']);
   });
 
+  it('forgets the oldest rooms past its member bound, never the one just loaded', async () => {
+    // Given a bound of 3 members across rooms, and three groups of two members each
+    const streams = new Map(
+      ['g_a', 'g_b', 'g_c'].map((g) => [
+        `group-${g}`,
+        stream(created).map((e) => ({
+          ...e,
+          streamId: `group-${g}`,
+          data: { ...(e.data as object), groupId: g },
+        })),
+      ]),
+    );
+    const store = {
+      readStream: (id: string) => Promise.resolve(streams.get(id) ?? []),
+    } as unknown as EventStore;
+    const rooms = new GroupRooms(store, everyoneOnline, 10, 3);
+    const at = { commit: 1_000n, prepare: 0n };
+    // When they are loaded one after the other
+    await rooms.load(new Map([['g_a', at]]));
+    await rooms.load(new Map([['g_b', at]]));
+    // Then the first is forgotten (4 members > 3), the second kept
+    expect(rooms.audience.ofMessage('g_a', 1)).toEqual([]);
+    expect(rooms.audience.ofMessage('g_b', 1)).toEqual(['alice', 'bob']);
+    await rooms.load(new Map([['g_c', at]]));
+    expect(rooms.audience.ofMessage('g_b', 1)).toEqual([]);
+    expect(rooms.audience.ofMessage('g_c', 1)).toEqual(['alice', 'bob']);
+  });
+
   it('leaves a group it does not hold alone, and knows nobody in it', () => {
     const rooms = new GroupRooms(storeOf([]), everyoneOnline);
     rooms.apply(stream(created)[0]);
