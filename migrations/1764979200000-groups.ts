@@ -41,7 +41,8 @@ export class Groups1764979200000 implements MigrationInterface {
 
     // One row per (group, user) who was ever a member. A member sees the messages after
     // join_seqno and, once gone (left_seqno set), none after left_seqno; and the group's changes
-    // between the group-stream revisions of their join and of their leaving. member_seq orders the
+    // between the group-stream revisions of their join and of their leaving (and, as an owner or
+    // admin, the applications since the revision that made them one). member_seq orders the
     // member list (a cursor that pages, in join order).
     await q.query(`
       CREATE TABLE rm_group_members (
@@ -55,6 +56,7 @@ export class Groups1764979200000 implements MigrationInterface {
         inviter_uid text,
         muted_until_us bigint NOT NULL DEFAULT 0,
         join_revision bigint NOT NULL,
+        manager_since_revision bigint,
         left_seqno bigint,
         left_at_us bigint,
         left_revision bigint,

@@ -225,9 +225,13 @@ export class GroupsProjector implements Projector {
         const d = e.data as GroupOwnerTransferredData;
         await tx.query(
           `UPDATE rm_group_members SET role_level = CASE WHEN uid = $3 THEN $4 ELSE $5 END::int2,
-                  muted_until_us = CASE WHEN uid = $3 THEN 0 ELSE muted_until_us END
+                  muted_until_us = CASE WHEN uid = $3 THEN 0 ELSE muted_until_us END,
+                  manager_since_revision = CASE
+                    WHEN uid <> $3 THEN NULL
+                    WHEN role_level IN (2, 3) THEN manager_since_revision
+                    ELSE $6 END
             WHERE group_id = $1 AND uid IN ($2, $3)`,
-          [groupId, d.fromUid, d.toUid, ROLE_OWNER, ROLE_MEMBER],
+          [groupId, d.fromUid, d.toUid, ROLE_OWNER, ROLE_MEMBER, e.revision],
         );
         await tx.query(`UPDATE rm_groups SET owner_uid = $2 WHERE group_id = $1`, [
           groupId,
@@ -238,8 +242,13 @@ export class GroupsProjector implements Projector {
       case GROUP_MEMBER_ROLE_SET: {
         const d = e.data as GroupMemberRoleSetData;
         await tx.query(
-          `UPDATE rm_group_members SET role_level = $3 WHERE group_id = $1 AND uid = $2`,
-          [groupId, d.uid, d.roleLevel],
+          `UPDATE rm_group_members SET role_level = $3::int2,
+                  manager_since_revision = CASE
+                    WHEN $3::int2 = 1 THEN NULL
+                    WHEN role_level IN (2, 3) THEN manager_since_revision
+                    ELSE $4 END
+            WHERE group_id = $1 AND uid = $2`,
+          [groupId, d.uid, d.roleLevel, e.revision],
         );
         break;
       }
@@ -313,13 +322,16 @@ export class GroupsProjector implements Projector {
     const { rowCount } = await tx.query(
       `WITH g AS (SELECT member_seq, max_seqno FROM rm_groups WHERE group_id = $1 FOR UPDATE)
        INSERT INTO rm_group_members AS m (group_id, uid, role_level, member_seq, joined_at_us,
-                                          join_seqno, join_how, inviter_uid, join_revision)
-       SELECT $1, i.uid, i.role, g.member_seq + i.ord, $4, g.max_seqno, $5, $6, $7
+                                          join_seqno, join_how, inviter_uid, join_revision,
+                                          manager_since_revision)
+       SELECT $1, i.uid, i.role, g.member_seq + i.ord, $4, g.max_seqno, $5, $6, $7,
+              CASE WHEN i.role IN (2, 3) THEN $7::bigint END
          FROM g, unnest($2::text[], $3::int2[]) WITH ORDINALITY AS i(uid, role, ord)
        ON CONFLICT (group_id, uid) DO UPDATE SET role_level = EXCLUDED.role_level,
          member_seq = EXCLUDED.member_seq, joined_at_us = EXCLUDED.joined_at_us,
          join_seqno = EXCLUDED.join_seqno, join_how = EXCLUDED.join_how,
          inviter_uid = EXCLUDED.inviter_uid, join_revision = EXCLUDED.join_revision,
+         manager_since_revision = EXCLUDED.manager_since_revision,
          muted_until_us = 0, left_seqno = NULL, left_at_us = NULL, left_revision = NULL
          WHERE m.left_seqno IS NOT NULL`,
       [

@@ -146,9 +146,10 @@ export class UserFeeds implements PushSink, BeforeApplicationShutdown {
       left_seqno: string | null;
       join_revision: string;
       left_revision: string | null;
-      role_level: number;
+      manager_since_revision: string | null;
     }>(
-      `SELECT group_id, join_seqno, left_seqno, join_revision, left_revision, role_level
+      `SELECT group_id, join_seqno, left_seqno, join_revision, left_revision,
+              manager_since_revision
          FROM rm_group_members WHERE uid = $1`,
       [uid],
     );
@@ -169,10 +170,11 @@ export class UserFeeds implements PushSink, BeforeApplicationShutdown {
         return w.left_seqno === null || seqno <= Number(w.left_seqno) ? me : [];
       },
       ofChange: (groupId, revision) => (within(groupId, revision) ? me : []),
-      // (by their role now: a member made admin since is replayed earlier applications too)
+      // Applications reach an owner or admin made after the event that made them one.
       managers: (groupId, revision) => {
         const w = within(groupId, revision);
-        return w && (w.role_level === 2 || w.role_level === 3) ? me : [];
+        const since = w?.manager_since_revision;
+        return since !== null && since !== undefined && revision > Number(since) ? me : [];
       },
     };
   }

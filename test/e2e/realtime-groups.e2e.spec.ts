@@ -611,5 +611,64 @@ describe('realtime group pushes over Socket.IO and GET /notify', () => {
       ]);
       expect(mine).not.toContain(`message ${m2.msg_key}`);
     });
+
+    it('replays to a member made admin only the applications from after their promotion', async () => {
+      // Given M's cursor, an approval group of A with member M, where X applies, M is made an
+      // admin, then Y applies
+      const gid = 'rg_promoted';
+      await Promise.all(['na-a', 'na-m', 'na-x', 'na-y'].map((uid) => t.user(uid)));
+      await followerAtHead();
+      const { cursor: before } = await poll('na-m', { timeout_ms: 0 });
+      await createGroup('na-a', gid, ['na-m'], { join_policy: 'approval' });
+      expect((await post('na-x', `/api/v1/groups/${gid}/join`, { req_message: 'x' })).status).toBe(
+        200,
+      );
+      const promoted = await request(t.url)
+        .put(`/api/v1/groups/${gid}/members/na-m/role`)
+        .set('Authorization', await bearer('na-a'))
+        .send({ role_level: 3 });
+      expect(promoted.status).toBe(200);
+      expect((await post('na-y', `/api/v1/groups/${gid}/join`, { req_message: 'y' })).status).toBe(
+        200,
+      );
+      await followerAtHead();
+
+      // When M polls from the old cursor until caught up
+      const received: NotifyEvent[] = [];
+      let at = before;
+      await waitFor(
+        async () => {
+          const body = await poll('na-m', { cursor: at, timeout_ms: 200 });
+          received.push(...body.events);
+          at = body.cursor;
+          return (
+            body.has_more === 0 &&
+            received.some(
+              (r) => r.event === 'group_member_changed' && (r.data as { op: string }).op === 'role',
+            )
+          );
+        },
+        'the promotion in the poll',
+        10_000,
+        0,
+      );
+      await waitFor(
+        async () => {
+          const body = await poll('na-m', { cursor: at, timeout_ms: 200 });
+          received.push(...body.events);
+          at = body.cursor;
+          return received.some((r) => r.event === 'group_application');
+        },
+        "Y's application in the poll",
+        10_000,
+        0,
+      );
+
+      // Then M hears of Y's application, made after the promotion, and not of X's
+      const applications = received
+        .filter((r) => r.event === 'group_application')
+        .map((r) => (r.data as { uid: string }).uid);
+      expect(applications).toEqual(['na-y']);
+    });
   });
 });
