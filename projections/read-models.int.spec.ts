@@ -122,7 +122,7 @@ class GroupWorkload {
 
   /** The aggregate as the workload left it (this node's own writes are in the cache at once). */
   state(groupId: string): Promise<GroupState> {
-    return this.groups.read(groupId, Number.POSITIVE_INFINITY);
+    return this.groups.read(groupId);
   }
 
   /** One group write with probability `rate`, else none. */

@@ -1,10 +1,17 @@
 import { Injectable } from '@nestjs/common';
 import { Executed, StreamCommandProcessor } from '../common/stream-command-processor';
 import { EventMetadata, EventStore } from '../event-store/event-store.port';
-import { GroupCommand, groupDecider, GroupResult, GroupState } from './domain/group';
+import { ExistingGroup, GroupCommand, groupDecider, GroupResult, GroupState } from './domain/group';
+import { GroupErrors } from './groups.errors';
 import { groupStream } from './groups.events';
 
-/** The group aggregates: every group change, and the membership check of every group send. */
+/**
+ * How stale a check against a group may be (a send, a read's authorization, an ack). This node's
+ * own changes are seen at once; another node's within this time.
+ */
+export const GROUP_CHECK_MAX_AGE_MS = 1_000;
+
+/** The group aggregates: every group change, and the checks of sends and reads. */
 @Injectable()
 export class GroupStore {
   private readonly processor: StreamCommandProcessor<GroupState, GroupCommand, GroupResult>;
@@ -17,11 +24,22 @@ export class GroupStore {
     return this.processor.execute(groupStream(command.groupId), command, metadata);
   }
 
-  /**
-   * The group as a check may see it: from this node's cache when confirmed within `maxAgeMs`
-   * (this node's own changes are there at once; another node's within that time).
-   */
-  read(groupId: string, maxAgeMs: number): Promise<GroupState> {
-    return this.processor.read(groupStream(groupId), maxAgeMs);
+  /** The group as a check may see it (within {@link GROUP_CHECK_MAX_AGE_MS}). */
+  read(groupId: string): Promise<GroupState> {
+    return this.processor.read(groupStream(groupId), GROUP_CHECK_MAX_AGE_MS);
+  }
+
+  /** The group, or 26001. */
+  async existing(groupId: string): Promise<ExistingGroup> {
+    const g = await this.read(groupId);
+    if (g.status !== 'exists') throw GroupErrors.notFound(groupId);
+    return g;
+  }
+
+  /** The group, if `uid` may read its members: a member, or anyone if it is open (26002). */
+  async readableBy(groupId: string, uid: string): Promise<ExistingGroup> {
+    const g = await this.existing(groupId);
+    if (!g.members.has(uid) && g.info.joinPolicy !== 'open') throw GroupErrors.notMember(groupId);
+    return g;
   }
 }

@@ -23,7 +23,6 @@ import {
 } from './commands/change-group/change-group.command';
 import { GroupReader } from './group-reader';
 import { GroupStore } from './group.store';
-import { GroupErrors } from './groups.errors';
 import { GROUP_ID_PATTERN, GROUP_ID_RULE, GroupActor, ROLE_MEMBER } from './groups.events';
 import {
   AckAssistantCommand,
@@ -50,9 +49,6 @@ import {
   UidListDto,
   UidListWithReasonDto,
 } from './groups.request.dto';
-
-/** How stale this node's view of a group may be when it authorizes a read. */
-const READ_CHECK_MAX_AGE_MS = 1_000;
 
 /** The native answer to a change: the group's version after it, and per-user outcomes. */
 export function changedView(c: GroupChanged) {
@@ -123,13 +119,6 @@ export class GroupsHttpController {
 
   private async change(change: GroupChange, m: EventMetadata) {
     return changedView(await this.commands.execute(new ChangeGroupCommand(change, m)));
-  }
-
-  /** The group exists and `uid` may read its members: a member, or anyone if it is open. */
-  private async mayRead(groupId: string, uid: string): Promise<void> {
-    const g = await this.store.read(groupId, READ_CHECK_MAX_AGE_MS);
-    if (g.status !== 'exists') throw GroupErrors.notFound(groupId);
-    if (!g.members.has(uid) && g.info.joinPolicy !== 'open') throw GroupErrors.notMember(groupId);
   }
 
   @Post()
@@ -354,7 +343,7 @@ export class GroupsHttpController {
         : { kind: 'RemoveMembers', groupId: p.group_id, actor, uids: dto.uids, reason: '' };
     const changed: GroupChanged = await this.commands.execute(new ChangeGroupCommand(change, m));
     // The current members from the aggregate, which has the change already (the read model may not).
-    const g = await this.store.read(p.group_id, READ_CHECK_MAX_AGE_MS);
+    const g = await this.store.read(p.group_id);
     return {
       ...changedView(changed),
       change_type: dto.change_type,
@@ -427,7 +416,7 @@ export class GroupsHttpController {
   @Get(':group_id/members')
   @ApiOperation({ summary: 'Members in join order, paged by member_seq, optionally by role' })
   async members(@CurrentUser() u: AuthUser, @Param() p: GroupParamsDto, @Query() q: MemberPageDto) {
-    await this.mayRead(p.group_id, u.uid);
+    await this.store.readableBy(p.group_id, u.uid);
     const page = await this.reader.members(p.group_id, {
       afterSeq: q.cursor ?? 0,
       size: q.size ?? 100,
@@ -445,7 +434,7 @@ export class GroupsHttpController {
     @Param() p: GroupParamsDto,
     @Body() dto: UidListDto,
   ) {
-    await this.mayRead(p.group_id, u.uid);
+    await this.store.readableBy(p.group_id, u.uid);
     return { members: await this.reader.membersByUid(p.group_id, dto.uids, this.clock.nowUs()) };
   }
 }

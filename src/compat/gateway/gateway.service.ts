@@ -10,7 +10,7 @@ import {
   GroupChange,
   GroupChanged,
 } from '../../groups/commands/change-group/change-group.command';
-import type { ExistingGroup, UserResult } from '../../groups/domain/group';
+import type { UserResult } from '../../groups/domain/group';
 import { GroupReader } from '../../groups/group-reader';
 import { GroupStore } from '../../groups/group.store';
 import { GroupErrors } from '../../groups/groups.errors';
@@ -32,7 +32,6 @@ import { MAX_LIST } from './gateway.dto';
 import { ConversationDetail, LastMessage, MsgData, toDetail, toMsgData } from './gateway.view';
 
 /** How stale this node's view of a group may be for a check (another node's change). */
-const GROUP_READ_MAX_AGE_MS = 1_000;
 /** The seed's "30 messages" reads, and the most a range answers. */
 export const AROUND_SIZE = 30;
 export const MAX_RANGE = 200;
@@ -99,7 +98,7 @@ export class GatewayService {
 
   /** Joins an open group; a member already in answers as if they had just joined. */
   async join(uid: string, groupId: string, metadata: EventMetadata): Promise<void> {
-    const group = await this.existing(groupId);
+    const group = await this.groups.existing(groupId);
     if (group.members.has(uid)) return;
     // The gateway has no way to wait for an approval: refuse before an application is written.
     if (group.info.joinPolicy === 'approval') throw approvalNeeded(groupId);
@@ -124,12 +123,12 @@ export class GatewayService {
 
   /** Whether `uid` is a member now (the group aggregate: the caller's own join shows at once). */
   async isMember(uid: string, groupId: string): Promise<boolean> {
-    return (await this.existing(groupId)).members.has(uid);
+    return (await this.groups.existing(groupId)).members.has(uid);
   }
 
   /** The detail of a group `uid` is a member of now (26002 otherwise). */
   async detail(uid: string, groupId: string): Promise<ConversationDetail> {
-    const group = await this.existing(groupId);
+    const group = await this.groups.existing(groupId);
     if (!group.members.has(uid)) throw GroupErrors.notMember(groupId);
     const last = await this.lastVisible(uid, groupId);
     return toDetail(
@@ -273,7 +272,7 @@ export class GatewayService {
    */
   private async requireReader(uid: string, groupId: string): Promise<void> {
     if (await this.groupReader.window(groupId, uid)) return;
-    const group = await this.existing(groupId);
+    const group = await this.groups.existing(groupId);
     if (!group.members.has(uid)) throw GroupErrors.notMember(groupId);
   }
 
@@ -324,7 +323,7 @@ export class GatewayService {
     sessions: readonly string[],
     metadata: EventMetadata,
   ): Promise<void> {
-    const group = await this.existing(groupId);
+    const group = await this.groups.existing(groupId);
     const uids = unique(sessions);
     if (uids.includes(group.ownerUid)) {
       throw new DomainError(
@@ -349,7 +348,7 @@ export class GatewayService {
     sessions: readonly string[],
     metadata: EventMetadata,
   ): Promise<void> {
-    const group = await this.existing(groupId);
+    const group = await this.groups.existing(groupId);
     const uids = unique(sessions);
     const known = await inChunks(uids, (uid) => this.users.exists(uid));
     const unknown = uids.find((_, i) => !known[i]);
@@ -376,7 +375,7 @@ export class GatewayService {
     metadata: EventMetadata,
   ): Promise<void> {
     const ids = unique(groupIds);
-    const groups = await inChunks(ids, (id) => this.existing(id));
+    const groups = await inChunks(ids, (id) => this.groups.existing(id));
     if (archive) {
       const gone = groups.find((g) => g.groupStatus === STATUS_DISMISSED);
       if (gone) throw GroupErrors.dismissed(gone.info.groupId);
@@ -399,13 +398,6 @@ export class GatewayService {
 
   private change(change: GroupChange, metadata: EventMetadata): Promise<GroupChanged> {
     return this.commands.execute(new ChangeGroupCommand(change, metadata));
-  }
-
-  /** The group as its aggregate has it (this node's own changes at once), or 26001. */
-  private async existing(groupId: string): Promise<ExistingGroup> {
-    const state = await this.groups.read(groupId, GROUP_READ_MAX_AGE_MS);
-    if (state.status !== 'exists') throw GroupErrors.notFound(groupId);
-    return state;
   }
 }
 

@@ -13,7 +13,6 @@ import {
 import type { ApplicationView, GroupView } from '../../groups/group-reader';
 import { GroupReader } from '../../groups/group-reader';
 import { GroupStore } from '../../groups/group.store';
-import { GroupErrors } from '../../groups/groups.errors';
 import {
   ROLE_ADMIN,
   ROLE_MEMBER,
@@ -51,7 +50,6 @@ import {
 } from './openim-group.mapping';
 
 /** How stale this node's view of a group may be when it authorizes a read. */
-const READ_CHECK_MAX_AGE_MS = 1_000;
 /** get_group_member_list: members per page (OpenIM's). */
 export const MEMBER_PAGE_SIZE = 100;
 /** Rows per read-model query when an rpc answers a whole list. */
@@ -78,13 +76,6 @@ export class OpenImGroupHttpController {
 
   private change(change: GroupChange, m: EventMetadata): Promise<GroupChanged> {
     return this.commands.execute(new ChangeGroupCommand(change, m));
-  }
-
-  /** The group exists and `uid` may read its members: a member, or anyone if it is open. */
-  private async mayReadMembers(groupId: string, uid: string): Promise<void> {
-    const g = await this.store.read(groupId, READ_CHECK_MAX_AGE_MS);
-    if (g.status !== 'exists') throw GroupErrors.notFound(groupId);
-    if (!g.members.has(uid) && g.info.joinPolicy !== 'open') throw GroupErrors.notMember(groupId);
   }
 
   /** A field naming the user an rpc is about: empty (the caller) or the caller. */
@@ -145,8 +136,7 @@ export class OpenImGroupHttpController {
       },
       m,
     );
-    const g = await this.store.read(created.groupId, READ_CHECK_MAX_AGE_MS);
-    if (g.status !== 'exists') throw GroupErrors.notFound(created.groupId);
+    const g = await this.store.existing(created.groupId);
     return { ...OK, GroupInfo: groupInfoOfState(g) };
   }
 
@@ -316,7 +306,7 @@ export class OpenImGroupHttpController {
       'NextSeq 0 first page, nextSeq 0 on the last',
   })
   async getGroupMemberList(@CurrentUser() u: AuthUser, @Body() dto: GetGroupMemberListReqDto) {
-    await this.mayReadMembers(dto.GroupID, u.uid);
+    await this.store.readableBy(dto.GroupID, u.uid);
     const page = await this.reader.members(dto.GroupID, {
       afterSeq: dto.NextSeq ?? 0,
       size: MEMBER_PAGE_SIZE,
@@ -330,7 +320,7 @@ export class OpenImGroupHttpController {
   @HttpCode(200)
   @ApiOperation({ summary: 'getGroupMembersInfo: those of memberList that are members, in order' })
   async getGroupMembersInfo(@CurrentUser() u: AuthUser, @Body() dto: GetGroupMembersInfoReqDto) {
-    await this.mayReadMembers(dto.GroupID, u.uid);
+    await this.store.readableBy(dto.GroupID, u.uid);
     const members = await this.reader.membersByUid(
       dto.GroupID,
       [...new Set(dto.memberList)],
@@ -409,7 +399,7 @@ export class OpenImGroupHttpController {
   @HttpCode(200)
   @ApiOperation({ summary: 'getGroupAllMember: every member in join order' })
   async getGroupAllMember(@CurrentUser() u: AuthUser, @Body() dto: GroupIdReqDto) {
-    await this.mayReadMembers(dto.GroupID, u.uid);
+    await this.store.readableBy(dto.GroupID, u.uid);
     const members = await allMembers(this.reader, dto.GroupID, this.clock.nowUs());
     return { ...OK, memberList: members.map(memberOfView) };
   }

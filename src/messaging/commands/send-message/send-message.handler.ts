@@ -30,8 +30,6 @@ import { Refund, SendLimits } from '../../send-limits';
 import { SendMessageCommand, SendMessageInput, SentMessage } from './send-message.command';
 
 const NO_EXTRAS = { eInfos: [], keyHitInfos: null, msgContent: null } as const;
-/** How stale this node's view of a group may be when it checks a send (another node's change). */
-const GROUP_CHECK_MAX_AGE_MS = 1_000;
 
 /**
  * Sends a one-to-one message, or recalls one (msg_type 5). Checks in the seed's order: the
@@ -129,7 +127,7 @@ export class SendMessageHandler implements ICommandHandler<SendMessageCommand, S
     metadata: EventMetadata,
   ): Promise<SentMessage> {
     const groupId = input.receiverId;
-    const group = await this.groups.read(groupId, GROUP_CHECK_MAX_AGE_MS);
+    const group = await this.groups.read(groupId);
     const refusal = sendRefusal(group, groupId, input.senderUid, this.clock.nowUs());
     if (refusal) throw refusal;
     let atUids = input.atUids;

@@ -28,8 +28,7 @@ export class GetHistoryHandler implements IQueryHandler<GetHistoryQuery, History
     if (q.sessionType === 2) {
       const window = await this.groups.window(q.talkerId, q.ownerUid);
       if (!window) {
-        const group = await this.groupStore.read(q.talkerId, 1_000);
-        if (group.status !== 'exists') throw GroupErrors.notFound(q.talkerId);
+        const group = await this.groupStore.existing(q.talkerId);
         if (!group.members.has(q.ownerUid)) throw GroupErrors.notMember(q.talkerId);
         // A member whose join the read model has yet to apply: nothing of theirs to read yet.
         return { messages: [], has_more: 0, min_seqno: null, max_seqno: null };

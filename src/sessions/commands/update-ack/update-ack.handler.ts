@@ -34,7 +34,7 @@ export class UpdateAckHandler implements ICommandHandler<UpdateAckCommand, AckRe
       const member =
         c.sessionType !== 2 ||
         (await this.groups
-          .read(c.talkerId, 1_000)
+          .read(c.talkerId)
           .then((g) => g.status === 'exists' && g.members.has(c.ownerUid)));
       const newest = member
         ? await this.sessions.newestSeqno(c.ownerUid, c.talkerId, c.sessionType)
