@@ -17,6 +17,7 @@ import {
   GROUP_OWNER_TRANSFERRED,
   GROUP_STATUS_SET,
   groupConversationId,
+  infoChangesByName,
   GroupApplicationHandledData,
   GroupAppliedData,
   GroupCreatedData,
@@ -46,15 +47,6 @@ interface GroupProgress {
   lastTs: number;
   atAllSeqno: number;
 }
-
-const COLUMN_OF_FIELD: Record<string, string> = {
-  name: 'name',
-  faceUrl: 'face_url',
-  introduction: 'introduction',
-  notification: 'notification',
-  ex: 'ex',
-  joinPolicy: 'join_policy',
-};
 
 /**
  * rm_groups, rm_group_members, rm_group_requests. Events are applied in log order: a member's
@@ -161,11 +153,9 @@ export class GroupsProjector implements Projector {
         const d = e.data as GroupInfoSetData;
         const sets: string[] = [];
         const params: unknown[] = [groupId];
-        for (const [field, value] of Object.entries(d.changes)) {
-          const column = COLUMN_OF_FIELD[field];
-          if (column && value !== undefined && value !== null) {
-            sets.push(`${column} = $${params.push(value)}`);
-          }
+        // Column names are the wire names (INFO_FIELD_NAMES): fixed strings, never input.
+        for (const [column, value] of Object.entries(infoChangesByName(d.changes))) {
+          sets.push(`${column} = $${params.push(value)}`);
         }
         if (sets.length > 0) {
           await tx.query(`UPDATE rm_groups SET ${sets.join(', ')} WHERE group_id = $1`, params);

@@ -67,6 +67,28 @@ export interface GroupInfoFields {
   readonly joinPolicy?: JoinPolicy;
 }
 
+/**
+ * Each info field's name on the wire (snake_case, as pushes and the native API show it), which is
+ * also its column in rm_groups.
+ */
+export const INFO_FIELD_NAMES: Readonly<Record<keyof GroupInfoFields, string>> = {
+  name: 'name',
+  faceUrl: 'face_url',
+  introduction: 'introduction',
+  notification: 'notification',
+  ex: 'ex',
+  joinPolicy: 'join_policy',
+};
+
+/** The fields a change sets, by wire name (a field left out or null sets nothing). */
+export function infoChangesByName(changes: GroupInfoFields): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(changes)
+      .filter(([k, v]) => v !== undefined && v !== null && k in INFO_FIELD_NAMES)
+      .map(([k, v]) => [INFO_FIELD_NAMES[k as keyof GroupInfoFields], String(v)]),
+  );
+}
+
 export interface GroupCreatedData {
   readonly groupId: string;
   readonly name: string;

@@ -23,6 +23,7 @@ import {
   GroupMembersLeftData,
   GroupOwnerTransferredData,
   GroupStatusSetData,
+  infoChangesByName,
   STATUS_DISMISSED,
 } from '../groups/groups.events';
 import type { MessageView } from '../messaging/message.view';
@@ -424,171 +425,92 @@ export function groupOf(e: RecordedEvent): string | null {
   return null;
 }
 
-const FIELD_NAMES: Record<string, string> = {
-  name: 'name',
-  faceUrl: 'face_url',
-  introduction: 'introduction',
-  notification: 'notification',
-  ex: 'ex',
-  joinPolicy: 'join_policy',
-};
-
 /** Pushes of a group event: to its audience before the event, plus the users it names. */
 function routeGroupEvent(e: RecordedEvent, groups: GroupAudience): Routed {
   const d = e.data as { groupId: string; byUid?: string | null };
   const groupId = d.groupId;
   // Every event of a group's stream moves its version by one (TeamTalk's group version).
   const version = e.revision + 1;
-  const by = d.byUid ?? null;
-  const each = (
-    uids: Iterable<string>,
-    event: PushEvent,
-    data: Push['data'],
-    skipOrigin = false,
-  ): Push[] => [...new Set(uids)].map((to) => ({ to, event, data, skipOrigin }));
+  const by_uid = d.byUid ?? null;
   const audience = groups.ofChange(groupId, e.revision);
-  const routed = (pushes: Push[]): Routed => ({ pushes, touched: [] });
+  const to = (uids: Iterable<string>, event: PushEvent, data: Push['data']): Routed => ({
+    pushes: [...new Set(uids)].map((uid) => ({ to: uid, event, data, skipOrigin: false })),
+    touched: [],
+  });
+  const updated = (data: Omit<GroupUpdatedPush, 'group_id' | 'version' | 'by_uid'>) =>
+    to(audience, 'group_updated', { group_id: groupId, version, by_uid, ...data });
+  /** A change of the members `uids`; those who joined or left hear of it too. */
+  const memberChanged = (
+    uids: readonly string[],
+    data: Omit<GroupMemberChangedPush, 'group_id' | 'version' | 'by_uid' | 'uids'>,
+  ) =>
+    to(
+      data.op === 'joined' || data.op === 'left' ? [...audience, ...uids] : audience,
+      'group_member_changed',
+      { group_id: groupId, version, by_uid, uids: [...uids], ...data },
+    );
+  const application = (uid: string, data: Omit<GroupApplicationPush, 'group_id' | 'uid'>) =>
+    to([...groups.managers(groupId, e.revision), uid], 'group_application', {
+      group_id: groupId,
+      uid,
+      ...data,
+    });
   switch (e.type) {
     case GROUP_CREATED: {
       const c = e.data as GroupCreatedData;
-      const uids = c.members.map((m) => m.uid);
-      return routed(
-        each(uids, 'group_updated', {
-          group_id: groupId,
-          version,
-          op: 'created',
-          by_uid: c.creatorUid,
-        }),
+      // Its audience is everyone it names, none of whom was in the group before.
+      const data = { group_id: groupId, version, op: 'created' as const, by_uid: c.creatorUid };
+      return to(
+        c.members.map((m) => m.uid),
+        'group_updated',
+        data,
       );
     }
-    case GROUP_INFO_SET: {
-      const c = (e.data as GroupInfoSetData).changes;
-      const changes = Object.fromEntries(
-        Object.entries(c)
-          .filter(([k, v]) => v !== undefined && FIELD_NAMES[k])
-          .map(([k, v]) => [FIELD_NAMES[k], String(v)]),
-      );
-      return routed(
-        each(audience, 'group_updated', {
-          group_id: groupId,
-          version,
-          op: 'info',
-          changes,
-          by_uid: by,
-        }),
-      );
-    }
-    case GROUP_OWNER_TRANSFERRED: {
-      const t = e.data as GroupOwnerTransferredData;
-      return routed(
-        each(audience, 'group_updated', {
-          group_id: groupId,
-          version,
-          op: 'owner',
-          owner_uid: t.toUid,
-          by_uid: by,
-        }),
-      );
-    }
+    case GROUP_INFO_SET:
+      return updated({
+        op: 'info',
+        changes: infoChangesByName((e.data as GroupInfoSetData).changes),
+      });
+    case GROUP_OWNER_TRANSFERRED:
+      return updated({ op: 'owner', owner_uid: (e.data as GroupOwnerTransferredData).toUid });
     case GROUP_STATUS_SET:
-      return routed(
-        each(audience, 'group_updated', {
-          group_id: groupId,
-          version,
-          op: 'status',
-          status: (e.data as GroupStatusSetData).status,
-          by_uid: by,
-        }),
-      );
+      return updated({ op: 'status', status: (e.data as GroupStatusSetData).status });
     case GROUP_DISMISSED:
-      return routed(
-        each(audience, 'group_updated', {
-          group_id: groupId,
-          version,
-          op: 'dismissed',
-          status: STATUS_DISMISSED,
-          by_uid: by,
-        }),
-      );
+      return updated({ op: 'dismissed', status: STATUS_DISMISSED });
     case GROUP_MEMBERS_JOINED: {
       const j = e.data as GroupMembersJoinedData;
-      const uids = j.members.map((m) => m.uid);
-      return routed(
-        each([...audience, ...uids], 'group_member_changed', {
-          group_id: groupId,
-          version,
-          op: 'joined',
-          uids,
-          how: j.how,
-          by_uid: by,
-        }),
+      return memberChanged(
+        j.members.map((m) => m.uid),
+        { op: 'joined', how: j.how },
       );
     }
     case GROUP_MEMBERS_LEFT: {
       const l = e.data as GroupMembersLeftData;
-      return routed(
-        each([...audience, ...l.uids], 'group_member_changed', {
-          group_id: groupId,
-          version,
-          op: 'left',
-          uids: [...l.uids],
-          how: l.how,
-          reason: l.reason,
-          by_uid: by,
-        }),
-      );
+      return memberChanged(l.uids, { op: 'left', how: l.how, reason: l.reason });
     }
     case GROUP_MEMBER_ROLE_SET: {
       const r = e.data as GroupMemberRoleSetData;
-      return routed(
-        each(audience, 'group_member_changed', {
-          group_id: groupId,
-          version,
-          op: 'role',
-          uids: [r.uid],
-          role_level: r.roleLevel,
-          by_uid: by,
-        }),
-      );
+      return memberChanged([r.uid], { op: 'role', role_level: r.roleLevel });
     }
     case GROUP_MEMBER_MUTED: {
       const m = e.data as GroupMemberMutedData;
-      return routed(
-        each(audience, 'group_member_changed', {
-          group_id: groupId,
-          version,
-          op: 'muted',
-          uids: [m.uid],
-          muted_until: Math.floor(m.mutedUntilUs / 1000),
-          by_uid: by,
-        }),
-      );
+      const muted_until = Math.floor(m.mutedUntilUs / 1000);
+      return memberChanged([m.uid], { op: 'muted', muted_until });
     }
     case GROUP_APPLIED: {
       const a = e.data as GroupAppliedData;
-      return routed(
-        each([...groups.managers(groupId, e.revision), a.uid], 'group_application', {
-          group_id: groupId,
-          op: 'applied',
-          uid: a.uid,
-          req_message: a.reqMessage,
-        }),
-      );
+      return application(a.uid, { op: 'applied', req_message: a.reqMessage });
     }
     case GROUP_APPLICATION_HANDLED: {
       const h = e.data as GroupApplicationHandledData;
-      return routed(
-        each([...groups.managers(groupId, e.revision), h.uid], 'group_application', {
-          group_id: groupId,
-          op: 'handled',
-          uid: h.uid,
-          result: h.result,
-          handled_msg: h.handledMsg,
-          by_uid: by,
-        }),
-      );
+      return application(h.uid, {
+        op: 'handled',
+        result: h.result,
+        handled_msg: h.handledMsg,
+        by_uid,
+      });
     }
     default:
-      return routed([]);
+      return { pushes: [], touched: [] };
   }
 }
