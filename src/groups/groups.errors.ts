@@ -31,6 +31,8 @@ export const GroupErrors = {
     new DomainError(codes.ROLE_REQUIRED, 403, `only the owner or an admin may ${what}`),
   ownerRequired: (what: string) =>
     new DomainError(codes.ROLE_REQUIRED, 403, `only the owner may ${what}`),
+  /** The caller's role does not reach the target's (removing or muting the owner, an admin). */
+  rank: (why: string) => new DomainError(codes.ROLE_REQUIRED, 403, why),
   ownerRoleFixed: () =>
     new DomainError(
       codes.ROLE_REQUIRED,

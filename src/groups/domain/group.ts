@@ -354,6 +354,16 @@ function requireOwner(g: ExistingGroup, actor: GroupActor, what: string): void {
   if (requireMember(g, actor) !== ROLE_OWNER) throw GroupErrors.ownerRequired(what);
 }
 
+/**
+ * Why a manager of `role` may not remove or mute a member of role `target`, or null: nobody acts
+ * on the owner, and only the owner on an admin.
+ */
+function outranked(role: RoleLevel, target: RoleLevel, action: 'remove' | 'mute'): string | null {
+  if (target === ROLE_OWNER) return `nobody may ${action} the owner`;
+  if (target === ROLE_ADMIN && role !== ROLE_OWNER) return `only the owner may ${action} an admin`;
+  return null;
+}
+
 const one = <T>(type: string, data: T): NewEvent[] => [{ type, data }];
 
 function done(g: ExistingGroup, events: NewEvent[], extra: Partial<GroupResult> = {}) {
@@ -510,12 +520,11 @@ function decideRemove(c: RemoveMembers, state: GroupState): Decision<GroupResult
     const target = g.members.get(uid);
     const refuse = (code: number, reason: string) =>
       results.push({ uid, result: -1, code, reason });
+    const rank = target ? outranked(role, target.roleLevel, 'remove') : null;
     if (!target) refuse(GroupErrors.notMember(c.groupId).code, 'not a member');
     else if (uid === actorUid(c.actor)) refuse(GroupErrors.codes.ROLE_REQUIRED, 'quit instead');
-    else if (target.roleLevel === ROLE_OWNER) {
-      refuse(GroupErrors.codes.ROLE_REQUIRED, 'the owner cannot be removed');
-    } else if (target.roleLevel === ROLE_ADMIN && role !== ROLE_OWNER) {
-      refuse(GroupErrors.codes.ROLE_REQUIRED, 'only the owner may remove an admin');
+    else if (rank) {
+      refuse(GroupErrors.codes.ROLE_REQUIRED, rank);
     } else {
       removed.push(uid);
       results.push({ uid, result: 0 });
@@ -608,10 +617,8 @@ function decideMute(c: MuteMember, state: GroupState): Decision<GroupResult> {
   const role = requireManager(g, c.actor, 'mute members');
   const target = g.members.get(c.uid);
   if (!target) throw GroupErrors.targetNotMember(c.groupId, c.uid);
-  if (target.roleLevel === ROLE_OWNER) throw GroupErrors.roleRequired('mute the owner');
-  if (target.roleLevel === ROLE_ADMIN && role !== ROLE_OWNER) {
-    throw GroupErrors.ownerRequired('mute an admin');
-  }
+  const refusal = outranked(role, target.roleLevel, 'mute');
+  if (refusal) throw GroupErrors.rank(refusal);
   const until = c.mutedUntilUs > c.nowUs ? c.mutedUntilUs : 0;
   if (until === 0 && target.mutedUntilUs <= c.nowUs) return done(g, []);
   const data: GroupMemberMutedData = {
