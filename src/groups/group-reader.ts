@@ -361,27 +361,34 @@ export class GroupReader {
    * progress.
    */
   async assistant(uid: string, clientSeqno: number, size: number): Promise<AssistantPage> {
-    const [{ rows }, progress] = await Promise.all([
-      this.pool.query<{
-        seqno: string;
-        msg_key: string;
-        group_id: string;
-        op: string;
-        uids: string[];
-        by_uid: string | null;
-        detail: string;
-        at_us: string;
-      }>(
-        `SELECT seqno, msg_key::text, group_id, op, uids, by_uid, detail, at_us
-           FROM rm_group_notices WHERE owner_uid = $1 AND seqno > $2 ORDER BY seqno LIMIT $3`,
-        [uid, clientSeqno, size + 1],
-      ),
-      this.pool.query<{ max_seqno: string; ack_seqno: string }>(
-        `SELECT max_seqno, ack_seqno FROM rm_group_assistant WHERE owner_uid = $1`,
-        [uid],
-      ),
-    ]);
-    const messages = rows.slice(0, size).map((r): MessageView => ({
+    // One statement, so the notices and the progress come from one snapshot (two queries could
+    // straddle a projected batch and give an unread count that disagrees with the page).
+    const { rows } = await this.pool.query<{
+      seqno: string | null;
+      msg_key: string | null;
+      group_id: string;
+      op: string;
+      uids: string[];
+      by_uid: string | null;
+      detail: string;
+      at_us: string;
+      max_seqno: string | null;
+      ack_seqno: string | null;
+    }>(
+      `WITH p AS (SELECT max_seqno, ack_seqno FROM rm_group_assistant WHERE owner_uid = $1)
+       SELECT n.seqno, n.msg_key::text, n.group_id, n.op, n.uids, n.by_uid, n.detail, n.at_us,
+              p.max_seqno, p.ack_seqno
+         FROM (SELECT 1) AS one
+         LEFT JOIN p ON true
+         LEFT JOIN LATERAL (
+           SELECT * FROM rm_group_notices
+            WHERE owner_uid = $1 AND seqno > $2 ORDER BY seqno LIMIT $3
+         ) n ON true
+        ORDER BY n.seqno`,
+      [uid, clientSeqno, size + 1],
+    );
+    const found = rows.filter((r) => r.seqno !== null);
+    const messages = found.slice(0, size).map((r): MessageView => ({
       sender_uid: '0',
       receiver_type: 2,
       receiver_id: r.group_id,
@@ -396,17 +403,18 @@ export class GroupReader {
       msg_seqno: Number(r.seqno),
       timestamp: Math.floor(Number(r.at_us) / 1_000_000),
       at_uids: null,
-      msg_key: r.msg_key,
+      msg_key: String(r.msg_key),
       msg_status: 0,
       notify_code: '',
       new_face_version: 0,
       msg_source: ASSISTANT_MSG_SOURCE,
     }));
-    const max = Number(progress.rows[0]?.max_seqno ?? 0);
-    const ack = Number(progress.rows[0]?.ack_seqno ?? 0);
+    // (every row carries the progress; with no notice there is still the one row)
+    const max = Number(rows[0]?.max_seqno ?? 0);
+    const ack = Number(rows[0]?.ack_seqno ?? 0);
     return {
       messages,
-      has_more: rows.length > size ? 1 : 0,
+      has_more: found.length > size ? 1 : 0,
       min_seqno: messages.length ? messages[0].msg_seqno : null,
       max_seqno: messages.length ? messages[messages.length - 1].msg_seqno : null,
       ack_seqno: ack,

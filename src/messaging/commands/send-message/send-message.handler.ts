@@ -31,8 +31,19 @@ import { SendMessageCommand, SendMessageInput, SentMessage } from './send-messag
 
 const NO_EXTRAS = { eInfos: [], keyHitInfos: null, msgContent: null } as const;
 
+/** Where a send goes and what its checks decided. */
+interface SendTarget {
+  readonly conversationId: string;
+  /** A system account's notice: no rate limits, no one-message rule. */
+  readonly system: boolean;
+  readonly receiverFollowsSender: boolean;
+  /** The mentions kept (a group's members; "@all" from its owner or admins). */
+  readonly atUids: readonly string[] | null;
+}
+
 /**
- * Sends a one-to-one message, or recalls one (msg_type 5). Checks in the seed's order: the
+ * Sends a one-to-one or group message, or recalls one (msg_type 5). A group send checks the group
+ * instead of the users' relations (groupTarget). One-to-one checks in the seed's order: the
  * receiver exists; rate limits (21020, 21046); blocks and privacy (25005, 25003, from the users'
  * relation aggregates); content (21035, 21007, 21037); then the conversation aggregate decides
  * (21026, dev_id retry, 21047, recall rules) and the content goes into the event sealed with the
@@ -55,7 +66,47 @@ export class SendMessageHandler implements ICommandHandler<SendMessageCommand, S
   ) {}
 
   async execute({ input, metadata }: SendMessageCommand): Promise<SentMessage> {
-    if (input.receiverType === 2) return this.sendToGroup(input, metadata);
+    const target =
+      input.receiverType === 2 ? await this.groupTarget(input) : await this.userTarget(input);
+    const sending = { ...input, atUids: target.atUids };
+    const { conversationId, system } = target;
+    if (input.msgType === MSG_TYPE_RECALL) {
+      // A recall is a message too: it counts against the sender's rate and daily cap.
+      const executed = await this.limited(sending, conversationId, system, () =>
+        this.recall(sending, conversationId, system, metadata),
+      );
+      return { ...executed.result, position: executed.position, ...NO_EXTRAS };
+    }
+    const { valid, sealed } = await this.sealContent(sending, system);
+    const { result, position } = await this.limited(sending, conversationId, system, () =>
+      this.conversations.execute(
+        {
+          ...sending,
+          kind: 'SendMessage',
+          conversationId,
+          content: sealed,
+          msgKey: this.keys.next(),
+          nowUs: this.clock.nowUs(),
+          receiverFollowsSender: target.receiverFollowsSender,
+          system,
+        },
+        metadata,
+      ),
+    );
+    const text = valid.text;
+    // The seed's keyword hits and echoed content belong to one-to-one messages only.
+    const oneToOne = text !== null && input.receiverType === 1;
+    return {
+      ...result,
+      position,
+      eInfos: text ? findEmoticons(text, this.catalogs.emoticons, input.newFaceVersion) : [],
+      keyHitInfos: oneToOne ? matchKeywordRules(text, this.catalogs.keywordRules) : null,
+      msgContent: oneToOne ? valid.content : null,
+    };
+  }
+
+  /** A one-to-one send's checks: the receiver exists, and blocks and privacy allow it. */
+  private async userTarget(input: SendMessageInput): Promise<SendTarget> {
     if (input.receiverId === input.senderUid) throw Errors.sendToSelf();
     if (!(await this.users.exists(input.receiverId))) throw Errors.userNotFound(input.receiverId);
     const system = input.system === true;
@@ -68,38 +119,37 @@ export class SendMessageHandler implements ICommandHandler<SendMessageCommand, S
     }
     const refusal = messagingRefusal(input.senderUid, sender, input.receiverId, receiver);
     if (refusal) throw refusal;
-    const conversationId = privateConversationId(input.senderUid, input.receiverId);
-    if (input.msgType === MSG_TYPE_RECALL) {
-      // A recall is a message too: it counts against the sender's rate and daily cap.
-      const executed = await this.limited(input, conversationId, system, () =>
-        this.recall(input, conversationId, system, metadata),
-      );
-      return { ...executed.result, position: executed.position, ...NO_EXTRAS };
-    }
-
-    const { valid, sealed } = await this.sealContent(input, system);
-    const { result, position } = await this.limited(input, conversationId, system, () =>
-      this.conversations.execute(
-        {
-          ...input,
-          kind: 'SendMessage',
-          conversationId,
-          content: sealed,
-          msgKey: this.keys.next(),
-          nowUs: this.clock.nowUs(),
-          receiverFollowsSender: receiver.follows.has(input.senderUid),
-          system,
-        },
-        metadata,
-      ),
-    );
-    const text = valid.text;
     return {
-      ...result,
-      position,
-      eInfos: text ? findEmoticons(text, this.catalogs.emoticons, input.newFaceVersion) : [],
-      keyHitInfos: text ? matchKeywordRules(text, this.catalogs.keywordRules) : null,
-      msgContent: text ? valid.content : null,
+      conversationId: privateConversationId(input.senderUid, input.receiverId),
+      system,
+      receiverFollowsSender: receiver.follows.has(input.senderUid),
+      atUids: input.atUids,
+    };
+  }
+
+  /**
+   * A group send's checks (receiver_type 2): the sender must be a member who may speak now (the
+   * group aggregate, as this node last confirmed it within GROUP_CHECK_MAX_AGE_MS); `at_uids`
+   * keeps the members it names, and "@all" only from an owner or admin. One append to the
+   * group's conversation, whatever the number of members.
+   */
+  private async groupTarget(input: SendMessageInput): Promise<SendTarget> {
+    const groupId = input.receiverId;
+    const group = await this.groups.read(groupId);
+    const refusal = sendRefusal(group, groupId, input.senderUid, this.clock.nowUs());
+    if (refusal) throw refusal;
+    let atUids = input.atUids;
+    if (atUids && group.status === 'exists') {
+      if (atUids.includes(AT_ALL) && !managesGroup(group, input.senderUid)) {
+        throw GroupErrors.roleRequired('mention everyone (@all)');
+      }
+      atUids = [...new Set(atUids)].filter((uid) => uid === AT_ALL || group.members.has(uid));
+    }
+    return {
+      conversationId: groupConversationId(groupId),
+      system: false,
+      receiverFollowsSender: true,
+      atUids: atUids && atUids.length > 0 ? atUids : null,
     };
   }
 
@@ -114,61 +164,6 @@ export class SendMessageHandler implements ICommandHandler<SendMessageCommand, S
       throw err instanceof KeyDestroyedError ? Errors.accountErased(input.senderUid) : err;
     });
     return { valid, sealed };
-  }
-
-  /**
-   * A message to a group (receiver_type 2): the sender must be a member who may speak now (the
-   * group aggregate, as this node last confirmed it within GROUP_CHECK_MAX_AGE_MS); `at_uids`
-   * keeps the members it names, and "@all" only from an owner or admin. One append to the
-   * group's conversation, whatever the number of members.
-   */
-  private async sendToGroup(
-    input: SendMessageInput,
-    metadata: EventMetadata,
-  ): Promise<SentMessage> {
-    const groupId = input.receiverId;
-    const group = await this.groups.read(groupId);
-    const refusal = sendRefusal(group, groupId, input.senderUid, this.clock.nowUs());
-    if (refusal) throw refusal;
-    let atUids = input.atUids;
-    if (atUids && group.status === 'exists') {
-      if (atUids.includes(AT_ALL) && !managesGroup(group, input.senderUid)) {
-        throw GroupErrors.roleRequired('mention everyone (@all)');
-      }
-      atUids = [...new Set(atUids)].filter((uid) => uid === AT_ALL || group.members.has(uid));
-    }
-    const conversationId = groupConversationId(groupId);
-    if (input.msgType === MSG_TYPE_RECALL) {
-      const executed = await this.limited(input, conversationId, false, () =>
-        this.recall(input, conversationId, false, metadata),
-      );
-      return { ...executed.result, position: executed.position, ...NO_EXTRAS };
-    }
-    const { valid, sealed } = await this.sealContent(input, false);
-    const { result, position } = await this.limited(input, conversationId, false, () =>
-      this.conversations.execute(
-        {
-          ...input,
-          atUids: atUids && atUids.length > 0 ? atUids : null,
-          kind: 'SendMessage',
-          conversationId,
-          content: sealed,
-          msgKey: this.keys.next(),
-          nowUs: this.clock.nowUs(),
-          receiverFollowsSender: true,
-          system: false,
-        },
-        metadata,
-      ),
-    );
-    const text = valid.text;
-    return {
-      ...result,
-      position,
-      eInfos: text ? findEmoticons(text, this.catalogs.emoticons, input.newFaceVersion) : [],
-      keyHitInfos: null,
-      msgContent: null,
-    };
   }
 
   /**
