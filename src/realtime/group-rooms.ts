@@ -24,6 +24,7 @@ import type { GroupAudience } from './push-router';
 
 /** A group's members and their roles as of the follower's position, and those connected here. */
 interface Room {
+  readonly groupId: string;
   readonly members: Map<string, number>;
   readonly online: Set<string>;
 }
@@ -43,6 +44,8 @@ export class GroupRooms {
 
   /** Members held across all rooms (what bounds this node's memory for them). */
   private held = 0;
+  /** The held rooms each member is in, so a user's coming and going touches only theirs. */
+  private roomsOf = new Map<string, Set<string>>();
 
   constructor(
     private readonly store: EventStore,
@@ -58,7 +61,7 @@ export class GroupRooms {
       [...groups].map(async ([groupId, before]) => {
         if (this.rooms.has(groupId)) return;
         const events = await this.store.readStream(groupStream(groupId));
-        const room: Room = { members: new Map(), online: new Set() };
+        const room: Room = { groupId, members: new Map(), online: new Set() };
         for (const e of events) {
           if (comparePositions(e.position, before) >= 0) break;
           this.applyTo(room, e);
@@ -80,6 +83,7 @@ export class GroupRooms {
       const [oldest, forgotten] = this.rooms.entries().next().value as [string, Room];
       if (oldest === groupId) break;
       this.rooms.delete(oldest);
+      for (const uid of forgotten.members.keys()) this.unindex(uid, oldest);
       this.held -= forgotten.members.size;
     }
   }
@@ -95,16 +99,24 @@ export class GroupRooms {
   /** `uid` connected to this node or left it: the rooms that have them follow. */
   presence(uid: string): void {
     const online = this.isOnline(uid);
-    for (const room of this.rooms.values()) {
-      if (!room.members.has(uid)) continue;
+    for (const groupId of this.roomsOf.get(uid) ?? []) {
+      const room = this.rooms.get(groupId);
+      if (!room) continue; // (still being loaded: its load asks isOnline itself)
       if (online) room.online.add(uid);
       else room.online.delete(uid);
     }
   }
 
+  private unindex(uid: string, groupId: string): void {
+    const groups = this.roomsOf.get(uid);
+    groups?.delete(groupId);
+    if (groups?.size === 0) this.roomsOf.delete(uid);
+  }
+
   /** Forgets every room (the follower's position did not move past what they hold). */
   clear(): void {
     this.rooms = new Map();
+    this.roomsOf = new Map();
     this.held = 0;
   }
 
@@ -127,7 +139,12 @@ export class GroupRooms {
 
   private applyTo(room: Room, e: RecordedEvent): void {
     const join = (uid: string, role: number) => {
-      if (!room.members.has(uid)) this.held += 1;
+      if (!room.members.has(uid)) {
+        this.held += 1;
+        let groups = this.roomsOf.get(uid);
+        if (!groups) this.roomsOf.set(uid, (groups = new Set()));
+        groups.add(room.groupId);
+      }
       room.members.set(uid, role);
       if (this.isOnline(uid)) room.online.add(uid);
     };
@@ -140,7 +157,10 @@ export class GroupRooms {
         break;
       case GROUP_MEMBERS_LEFT:
         for (const uid of (e.data as GroupMembersLeftData).uids) {
-          if (room.members.delete(uid)) this.held -= 1;
+          if (room.members.delete(uid)) {
+            this.held -= 1;
+            this.unindex(uid, room.groupId);
+          }
           room.online.delete(uid);
         }
         break;
