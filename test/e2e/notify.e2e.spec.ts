@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import request from 'supertest';
-import { EventStore } from '../../src/event-store/event-store.port';
-import { RealtimeFollower } from '../../src/realtime/realtime-follower';
 import { UserFeeds } from '../../src/realtime/user-feeds';
 import { startTestApp, TestApp } from '../support/app';
 import { createTestPool } from '../support/database';
+import { followerAtHead } from '../support/realtime';
 import { waitFor } from '../support/wait-for';
 
 interface PushedMessage {
@@ -126,21 +125,11 @@ describe('GET /notify: realtime events over long poll and Server-Sent Events', (
     streams.forEach((s) => s.close());
     await t.close();
   });
-
-  /**
-   * Resolves once this node's follower has handed out every event in the log so far, so that a
-   * cursor taken from the head now lies after them (an event it has yet to pass would otherwise
-   * reach a poll that is meant to wait for something new).
-   */
-  const followerAtHead = async () => {
-    const head = await t.app.get(EventStore).headPosition();
-    if (head) await t.app.get(RealtimeFollower).passed(head);
-  };
   /** `from` may message `to` any number of times (`to` follows `from`); the follow is pushed. */
   const pair = async (from: string, to: string) => {
     await t.user(from);
     await t.follow(await t.user(to), from);
-    await followerAtHead();
+    await followerAtHead(t.app);
   };
   const sendRest = async (from: string, to: string, text: string) => {
     const res = await request(t.url)
@@ -182,7 +171,7 @@ describe('GET /notify: realtime events over long poll and Server-Sent Events', (
         async () => (await sessionDetail('p1-bob', 'p1-alice')).max_seqno === 1,
         'the old message to be projected',
       );
-      await followerAtHead();
+      await followerAtHead(t.app);
 
       // When bob polls without a cursor, for 300 ms
       const t0 = Date.now();

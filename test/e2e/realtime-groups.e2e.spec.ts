@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { EventStore } from '../../src/event-store/event-store.port';
-import { RealtimeFollower } from '../../src/realtime/realtime-follower';
 import { UserFeeds } from '../../src/realtime/user-feeds';
 import { startTestApp, TestApp } from '../support/app';
-import { connectSocket, TestSocket, textTo } from '../support/realtime';
+import { connectSocket, followerAtHead, TestSocket, textTo } from '../support/realtime';
 import { waitFor } from '../support/wait-for';
 
 interface Pushed {
@@ -450,11 +448,6 @@ describe('realtime group pushes over Socket.IO and GET /notify', () => {
   });
 
   describe('GET /notify?protoc=poll', () => {
-    /** Once this node's follower has handed out everything in the log so far. */
-    const followerAtHead = async () => {
-      const head = await t.app.get(EventStore).headPosition();
-      if (head) await t.app.get(RealtimeFollower).passed(head);
-    };
     const poll = async (uid: string, q: Record<string, string | number> = {}) => {
       const res = await request(t.url)
         .get('/notify')
@@ -468,7 +461,7 @@ describe('realtime group pushes over Socket.IO and GET /notify', () => {
       // Given G, offline, with a cursor from before everything
       const gid = 'rg_poll';
       await Promise.all(['np-a', 'np-b', 'np-g'].map((uid) => t.user(uid)));
-      await followerAtHead();
+      await followerAtHead(t.app);
       const { cursor: before } = await poll('np-g', { timeout_ms: 0 });
 
       // When an open group is made without G and renamed, two messages are sent, G joins, and one more is sent
@@ -560,7 +553,7 @@ describe('realtime group pushes over Socket.IO and GET /notify', () => {
       // Given K's cursor, then a group with K, a message, a renaming, K kicked, and one more message
       const gid = 'rg_kicked';
       await Promise.all(['nk-a', 'nk-k'].map((uid) => t.user(uid)));
-      await followerAtHead();
+      await followerAtHead(t.app);
       const { cursor: before } = await poll('nk-k', { timeout_ms: 0 });
       await createGroup('nk-a', gid, ['nk-k']);
       const m1 = await sendRest('nk-a', gid, 'while in');
@@ -573,7 +566,7 @@ describe('realtime group pushes over Socket.IO and GET /notify', () => {
         200,
       );
       const m2 = await sendRest('nk-a', gid, 'after K');
-      await followerAtHead();
+      await followerAtHead(t.app);
 
       // When K polls from the old cursor until caught up
       const received: NotifyEvent[] = [];
@@ -617,7 +610,7 @@ describe('realtime group pushes over Socket.IO and GET /notify', () => {
       // admin, then Y applies
       const gid = 'rg_promoted';
       await Promise.all(['na-a', 'na-m', 'na-x', 'na-y'].map((uid) => t.user(uid)));
-      await followerAtHead();
+      await followerAtHead(t.app);
       const { cursor: before } = await poll('na-m', { timeout_ms: 0 });
       await createGroup('na-a', gid, ['na-m'], { join_policy: 'approval' });
       expect((await post('na-x', `/api/v1/groups/${gid}/join`, { req_message: 'x' })).status).toBe(
@@ -631,7 +624,7 @@ describe('realtime group pushes over Socket.IO and GET /notify', () => {
       expect((await post('na-y', `/api/v1/groups/${gid}/join`, { req_message: 'y' })).status).toBe(
         200,
       );
-      await followerAtHead();
+      await followerAtHead(t.app);
 
       // When M polls from the old cursor until caught up
       const received: NotifyEvent[] = [];

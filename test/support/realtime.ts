@@ -1,5 +1,8 @@
+import type { INestApplication } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { io, Socket } from 'socket.io-client';
+import { EventStore } from '../../src/event-store/event-store.port';
+import { RealtimeFollower } from '../../src/realtime/realtime-follower';
 import { waitFor } from './wait-for';
 
 /** A `socket.io-client` connection that keeps every event it receives, for bounded waits. */
@@ -98,3 +101,13 @@ export const textTo = (to: string, text: string) => ({
   content: JSON.stringify({ content: text }),
   dev_id: randomUUID(),
 });
+
+/**
+ * Resolves once the app's log follower has handed out every event in the log so far, so that a
+ * cursor taken from the head now lies after them (an event it has yet to pass would otherwise
+ * reach a poll meant to wait for something new).
+ */
+export async function followerAtHead(app: INestApplication): Promise<void> {
+  const head = await app.get(EventStore).headPosition();
+  if (head) await app.get(RealtimeFollower).passed(head);
+}
