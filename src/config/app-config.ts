@@ -74,6 +74,9 @@ const schema = z.object({
 
 export type AppConfig = z.infer<typeof schema>;
 
+/** Every environment variable the configuration reads (docker/docker-compose.yml is checked against it). */
+export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(schema.shape));
+
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
