@@ -22,6 +22,11 @@ export interface ContractSubject {
     expected: ExpectedRevision,
     delayMs: number,
   ) => Promise<void>;
+  /**
+   * Whether an event id already used in one stream is refused in another. The PostgreSQL log
+   * refuses it (DuplicateEventIdError); EventStoreDB checks ids only within a stream.
+   */
+  readonly refusesEventIdsOfOtherStreams: boolean;
   cleanup(): Promise<void>;
 }
 
@@ -120,12 +125,43 @@ export function describeEventStoreContract(
         expect(await store.readStream(s)).toHaveLength(3);
       });
 
-      it('refuses an event id that already belongs to another stream', async () => {
+      it('refuses an event id of another stream, or keeps both, as the adapter declares', async () => {
         const e = ev();
         await store.append(stream(), [e], 'no_stream');
         const other = stream();
-        await expect(store.append(other, [e], 'any')).rejects.toBeInstanceOf(DuplicateEventIdError);
-        expect(await store.readStream(other)).toEqual([]);
+        if (subject.refusesEventIdsOfOtherStreams) {
+          await expect(store.append(other, [e], 'any')).rejects.toBeInstanceOf(
+            DuplicateEventIdError,
+          );
+          expect(await store.readStream(other)).toEqual([]);
+        } else {
+          await expect(store.append(other, [e], 'any')).resolves.toMatchObject({
+            alreadyWritten: false,
+            nextExpectedRevision: 0,
+          });
+          expect((await store.readStream(other)).map((r) => r.id)).toEqual([e.id]);
+        }
+      });
+
+      it('keeps every metadata field, and a causation id when there is one', async () => {
+        const s = stream();
+        const metadata = {
+          actor: { kind: 'admin' as const, id: 'ops-1' },
+          correlationId: randomUUID(),
+          causationId: randomUUID(),
+          ip: '203.0.113.9',
+          device: 'cli',
+          at: new Date().toISOString(),
+        };
+        const withAll = { ...ev('A'), metadata };
+        const bare = ev('B');
+        await store.append(s, [withAll, bare], 'no_stream');
+        const [first, second] = await store.readStream(s);
+        expect(first.metadata).toEqual(metadata);
+        expect(second.metadata).toEqual(bare.metadata);
+        expect(second.metadata).not.toHaveProperty('causationId');
+        expect(first.createdAt).toBeInstanceOf(Date);
+        expect(Math.abs(first.createdAt.getTime() - Date.now())).toBeLessThan(60_000);
       });
 
       it('rejects malformed appends before writing anything', async () => {

@@ -28,6 +28,12 @@ export interface EventData<T = unknown> {
   readonly type: string;
   readonly data: T;
   readonly metadata: EventMetadata;
+  /**
+   * Only for copies between stores (npm run admin -- copy-to-eventstoredb): the time the source
+   * store recorded, kept as the copy's `createdAt`. The EventStoreDB adapter keeps it (under the
+   * metadata key `$originalCreated`); the PostgreSQL log always records its own commit time.
+   */
+  readonly recordedAt?: Date;
 }
 
 /**
@@ -102,6 +108,21 @@ export class DuplicateEventIdError extends Error {
   }
 }
 
+/**
+ * The store cannot be reached (connection lost, no leader, a deadline passed). For an append the
+ * outcome is unknown: it may have been written. Retrying the same command is safe, since event
+ * ids make a repeated append a no-op. Callers answer 503 (code 50305).
+ */
+export class EventStoreUnavailableError extends Error {
+  override readonly name = 'EventStoreUnavailableError';
+  constructor(
+    message: string,
+    override readonly cause?: unknown,
+  ) {
+    super(message);
+  }
+}
+
 export interface ReadStreamOptions {
   /** First revision to read (forwards) or last revision to read (backwards). */
   readonly fromRevision?: number;
@@ -124,6 +145,9 @@ export interface SubscribeAllOptions {
 }
 
 export abstract class EventStore {
+  /** Which adapter this is, for health and logs. */
+  abstract readonly adapter: 'postgres' | 'eventstoredb';
+
   /**
    * Appends events atomically to one stream if it is at `expected`.
    * @throws WrongExpectedVersionError when the stream is elsewhere.

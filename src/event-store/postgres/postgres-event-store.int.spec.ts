@@ -44,6 +44,7 @@ describeEventStoreContract('PostgreSQL log', async () => {
   return {
     store,
     appendWithDelayedCommit: (s, e, x, d) => appendWithDelayedCommit(pool, s, e, x, d),
+    refusesEventIdsOfOtherStreams: true,
     cleanup: async () => {
       await store.close();
       await pool.end();

@@ -5,6 +5,7 @@ import {
   EventData,
   EventMetadata,
   EventStore,
+  EventStoreUnavailableError,
   ExpectedRevision,
   Position,
   ReadAllOptions,
@@ -14,6 +15,7 @@ import {
   SubscribeAllOptions,
   WrongExpectedVersionError,
 } from '../event-store.port';
+import { validateAppend } from '../validate-append';
 import { AppendBatcher } from './append-batcher';
 import { AppendNotifier } from './append-notifier';
 
@@ -53,7 +55,11 @@ function isConnectionLoss(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
   if (typeof e?.code !== 'string') return /Connection terminated/.test(e?.message ?? '');
   return (
-    e.code === '57P01' || e.code.startsWith('08') || e.code === 'ECONNRESET' || e.code === 'EPIPE'
+    e.code === '57P01' ||
+    e.code.startsWith('08') ||
+    e.code === 'ECONNRESET' ||
+    e.code === 'ECONNREFUSED' ||
+    e.code === 'EPIPE'
   );
 }
 
@@ -64,13 +70,18 @@ async function retryOnConnectionLoss<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (err) {
-      if (!isConnectionLoss(err) || attempt >= RECONNECT_PAUSES_MS.length) throw err;
+      if (!isConnectionLoss(err)) throw err;
+      if (attempt >= RECONNECT_PAUSES_MS.length) {
+        throw new EventStoreUnavailableError(
+          `PostgreSQL event log: ${(err as Error).message ?? String(err)}`,
+          err,
+        );
+      }
       await new Promise((r) => setTimeout(r, RECONNECT_PAUSES_MS[attempt]));
     }
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const EXPECTED_CODES = { no_stream: -1, any: -2, stream_exists: -3 } as const;
 
 // The visibility rule (migrations/…-event-log.ts): only events below the oldest append still
@@ -82,6 +93,7 @@ const READ_ALL_SQL = `
 
 /** The PostgreSQL event log: the embedded default adapter of {@link EventStore}. */
 export class PostgresEventStore extends EventStore {
+  readonly adapter = 'postgres' as const;
   private readonly batcher: AppendBatcher<AppendRequest, AppendResult>;
   private readonly notifier: AppendNotifier;
   private readonly pollIntervalMs: number;
@@ -317,28 +329,6 @@ export class PostgresEventStore extends EventStore {
           };
       }
     });
-  }
-}
-
-function validateAppend(
-  streamId: string,
-  events: readonly EventData[],
-  expected: ExpectedRevision,
-): void {
-  if (!streamId || streamId.startsWith('$')) {
-    throw new TypeError(`invalid stream id: ${JSON.stringify(streamId)}`);
-  }
-  if (events.length === 0) throw new TypeError('an append needs at least one event');
-  if (typeof expected === 'number' && (!Number.isSafeInteger(expected) || expected < 0)) {
-    throw new TypeError(`invalid expected revision: ${expected}`);
-  }
-  const seen = new Set<string>();
-  for (const e of events) {
-    if (!UUID.test(e.id)) throw new TypeError(`event id is not a UUID: ${e.id}`);
-    const id = e.id.toLowerCase();
-    if (seen.has(id)) throw new TypeError(`event id repeated within one append: ${e.id}`);
-    seen.add(id);
-    if (!e.type) throw new TypeError('event type is required');
   }
 }
 
