@@ -89,15 +89,20 @@ export class AppModule {
           ],
         }),
         CoreModule.forRoot(settings),
-        AccountsModule,
-        RelationsModule,
-        MessagingModule,
-        GroupsModule,
-        SessionsModule,
-        RealtimeModule,
-        BilibiliCompatModule,
-        OpenImCompatModule,
-        GatewayCompatModule,
+        // A projector process serves only its health; everything else is the API's.
+        ...(settings.role === 'projector'
+          ? []
+          : [
+              AccountsModule,
+              RelationsModule,
+              MessagingModule,
+              GroupsModule,
+              SessionsModule,
+              RealtimeModule,
+              BilibiliCompatModule,
+              OpenImCompatModule,
+              GatewayCompatModule,
+            ]),
         HealthModule,
       ],
       providers: [

@@ -1,16 +1,35 @@
 import 'reflect-metadata';
 import pino from 'pino';
-import { ConfigError } from './config/app-config';
+import { ConfigError, PROCESS_ROLES, ProcessRole } from './config/app-config';
 import { DataDirInUseError } from './database/data-dir-lock';
+import { EventStoreDbRefusedError } from './event-store/eventstoredb/connect';
 import { RunningServer, startServer, StartupError } from './server';
 
 const log = pino({ base: { context: 'main' } });
+
+// `node dist/src/main.js [all|api|projector]` (npm start, npm run start:api, start:projector).
+const roleArg = process.argv[2] ?? 'all';
+if (!PROCESS_ROLES.includes(roleArg as ProcessRole)) {
+  log.fatal(`unknown role ${JSON.stringify(roleArg)}: expected one of ${PROCESS_ROLES.join(', ')}`);
+  process.exit(2);
+}
+const role = roleArg as ProcessRole;
+/** Aborted by a signal that arrives while the server is still starting. */
+const starting = new AbortController();
 
 let server: RunningServer | null = null;
 let stopSignal: NodeJS.Signals | null = null;
 
 /** Drains the server, stops the embedded database, exits. A signal during startup waits for it. */
 function stop(signal: NodeJS.Signals): void {
+  if (server === null && !starting.signal.aborted) {
+    // Still starting (say, waiting for EventStoreDB): stop waiting; whatever was started is
+    // stopped by startServer before it rejects.
+    log.warn({ signal }, 'stopping during startup');
+    stopSignal = signal;
+    starting.abort(new StartupError(`stopped by ${signal} during startup`));
+    return;
+  }
   if (stopSignal && server === null) {
     // A second signal while still starting (say, stuck waiting for a lock): give up now. A
     // database left running is stopped by the next start.
@@ -40,7 +59,7 @@ function stop(signal: NodeJS.Signals): void {
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
 
-startServer(process.env).then(
+startServer(process.env, { role, signal: starting.signal }).then(
   (running) => {
     server = running;
     if (stopSignal) {
@@ -50,8 +69,12 @@ startServer(process.env).then(
     }
   },
   (err: unknown) => {
+    if (starting.signal.aborted) process.exit(0);
     const known =
-      err instanceof ConfigError || err instanceof StartupError || err instanceof DataDirInUseError;
+      err instanceof ConfigError ||
+      err instanceof StartupError ||
+      err instanceof DataDirInUseError ||
+      err instanceof EventStoreDbRefusedError;
     if (known) log.fatal((err as Error).message);
     else log.fatal({ err }, 'failed to start');
     process.exit(1);

@@ -4,7 +4,9 @@ import type { INestApplication } from '@nestjs/common';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { createApp } from './app.factory';
-import { AppConfig, ConfigError, loadConfig } from './config/app-config';
+import { AppConfig, loadConfig, ProcessRole } from './config/app-config';
+import type { EventStore } from './event-store/event-store.port';
+import { connectEventStoreDb } from './event-store/eventstoredb/connect';
 import { resolveSecrets } from './config/secrets';
 import { DataDirLock } from './database/data-dir-lock';
 import { RunningPostgres, startEmbeddedPostgres } from './database/embedded-postgres';
@@ -20,6 +22,13 @@ export interface RunningServer {
   abort(): Promise<void>;
 }
 
+export interface StartOptions {
+  /** What this process runs (default `all`). */
+  readonly role?: ProcessRole;
+  /** Aborts a start that is still waiting (for EventStoreDB to answer, say). */
+  readonly signal?: AbortSignal;
+}
+
 /** How long in-flight requests get to finish once the server is stopping. */
 const DRAIN_GRACE_MS = 10_000;
 
@@ -32,15 +41,13 @@ export class StartupError extends Error {
  * when no DATABASE_URL is given, migrations, then HTTP. Whatever was started is stopped again if a
  * later step fails.
  */
-export async function startServer(env: NodeJS.ProcessEnv): Promise<RunningServer> {
+export async function startServer(
+  env: NodeJS.ProcessEnv,
+  options: StartOptions = {},
+): Promise<RunningServer> {
   const config = loadConfig(env);
+  const role = options.role ?? 'all';
   const log = pino({ level: config.LOG_LEVEL, base: { context: 'bootstrap' } });
-  if (config.EVENTSTORE_CONNECTION_STRING) {
-    throw new ConfigError(
-      'invalid configuration:\n  EVENTSTORE_CONNECTION_STRING: the EventStoreDB adapter is not ' +
-        'part of this build yet; unset it to use the PostgreSQL event log',
-    );
-  }
   const embeddedMode = !config.DATABASE_URL;
   // What has been started, to stop in reverse order: on a failed start, or by close().
   const cleanups: (() => Promise<void> | void)[] = [];
@@ -79,8 +86,22 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<RunningServer
     const applied = await runMigrations(databaseUrl);
     if (applied.length) log.info({ migrations: applied }, 'migrations applied');
 
+    let eventStore: EventStore | undefined;
+    if (config.EVENTSTORE_CONNECTION_STRING) {
+      // Waits (with backoff, logging each failure) until the server answers: a process started
+      // before EventStoreDB waits for it instead of crashing in a loop.
+      eventStore = await connectEventStoreDb(config.EVENTSTORE_CONNECTION_STRING, {
+        signal: options.signal,
+        logger: log,
+      });
+      const store = eventStore;
+      cleanups.push(() => store.close());
+    }
+
     const app = await createApp({
       config,
+      role,
+      eventStore,
       databaseUrl,
       jwtSecret: secrets.jwtSecret,
       adminApiKey: secrets.adminApiKey,
@@ -115,7 +136,15 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<RunningServer
     }
     const address = http.address() as AddressInfo;
     const url = `http://127.0.0.1:${address.port}`;
-    log.info({ url, embedded: embeddedMode }, 'server listening');
+    log.info(
+      {
+        url,
+        role,
+        embedded: embeddedMode,
+        eventStore: config.EVENTSTORE_CONNECTION_STRING ? 'eventstoredb' : 'postgres',
+      },
+      'server listening',
+    );
     return {
       app,
       url,

@@ -50,6 +50,7 @@ const schema = z.object({
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(10_485_760).default(65_536),
   DB_POOL_SIZE: z.coerce.number().int().min(2).max(200).default(20),
   PROJECTIONS: z.enum(['on', 'off']).default('on'),
+  PROJECTOR_LOCK_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
   RECALL_WINDOW_SECONDS: z.coerce.number().int().min(1).max(31_536_000).default(120),
   SEND_RATE_PER_SECOND: z.coerce.number().min(0.01).max(100_000).default(10),
   SEND_RATE_BURST: z.coerce.number().int().min(1).max(100_000).default(20),
@@ -97,9 +98,25 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
   return parsed.data;
 }
 
+/**
+ * What a process runs: `all` (the default, `npm start`), `api` (commands, queries and realtime;
+ * several may run) or `projector` (the projections, one active at a time: see LeaderLock).
+ */
+export type ProcessRole = 'all' | 'api' | 'projector';
+
+export const PROCESS_ROLES: readonly ProcessRole[] = ['all', 'api', 'projector'];
+
 /** What the running application needs, once secrets and the database are resolved. */
 export interface AppSettings {
   readonly config: AppConfig;
+  /** Default `all`. */
+  readonly role?: ProcessRole;
+  /**
+   * The event store to use, already connected (server.ts waits for EventStoreDB before building
+   * the app). Default: from the configuration (EVENTSTORE_CONNECTION_STRING, else the PostgreSQL
+   * log).
+   */
+  readonly eventStore?: import('../event-store/event-store.port').EventStore;
   readonly databaseUrl: string;
   readonly jwtSecret: string;
   readonly adminApiKey: string;

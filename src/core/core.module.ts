@@ -16,26 +16,55 @@ import { APP_SETTINGS, AppSettings } from '../config/app-config';
 import { EventStore } from '../event-store/event-store.port';
 import { PostgresEventStore } from '../event-store/postgres/postgres-event-store';
 import { Clock, SYSTEM_CLOCK } from './clock';
+import { EventStoreDbEventStore } from '../event-store/eventstoredb/eventstoredb-event-store';
+import { LeaderLock, PROJECTIONS_LOCK_KEY } from './leader-lock';
 import { NodeIdLease } from './node-id-lease';
 
 export const PG_POOL = Symbol('PG_POOL');
 
-/** Starts the in-process projections with the app, and closes what the core opened, in order. */
+/** Whether this process runs the projections (while it holds the lead among those that may). */
+export function runsProjections(settings: AppSettings): boolean {
+  return settings.config.PROJECTIONS === 'on' && (settings.role ?? 'all') !== 'api';
+}
+
+/**
+ * Runs the projections while this process leads (one process at a time, over every process on
+ * the database), and closes what the core opened, in order.
+ */
 @Injectable()
 class CoreLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly lead: LeaderLock | null;
+
   constructor(
     @Inject(APP_SETTINGS) private readonly settings: AppSettings,
     @Inject(PG_POOL) private readonly pool: Pool,
     private readonly store: EventStore,
     private readonly runner: ProjectionRunner,
     private readonly lease: NodeIdLease,
-  ) {}
+  ) {
+    const logger = new Logger('projections');
+    this.lead = runsProjections(settings)
+      ? new LeaderLock(
+          {
+            connectionString: settings.databaseUrl,
+            key: PROJECTIONS_LOCK_KEY,
+            pollMs: settings.config.PROJECTOR_LOCK_POLL_MS,
+            logger: {
+              info: (obj, msg) => logger.log({ ...obj, msg: `projections: ${msg}` }),
+              warn: (obj, msg) => logger.warn({ ...obj, msg: `projections: ${msg}` }),
+            },
+          },
+          runner,
+        )
+      : null;
+  }
 
   onApplicationBootstrap(): void {
-    if (this.settings.config.PROJECTIONS === 'on') this.runner.start();
+    this.lead?.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await this.lead?.stop();
     await this.runner.stop();
     await this.store.close();
     await this.lease.release();
@@ -67,7 +96,15 @@ export class CoreModule {
         {
           provide: EventStore,
           inject: [PG_POOL],
-          useFactory: (pool: Pool) => new PostgresEventStore(pool),
+          useFactory: (pool: Pool): EventStore => {
+            if (settings.eventStore) return settings.eventStore;
+            const esdb = settings.config.EVENTSTORE_CONNECTION_STRING;
+            if (!esdb) return new PostgresEventStore(pool);
+            const logger = new Logger('eventstoredb');
+            return EventStoreDbEventStore.fromConnectionString(esdb, {
+              logger: { warn: (obj, msg) => logger.warn({ ...obj, msg }) },
+            });
+          },
         },
         {
           provide: NodeIdLease,

@@ -38,6 +38,15 @@ export class HealthController {
     ]);
   }
 
+  @Get('live')
+  @Public()
+  @ApiOperation({
+    summary: 'Liveness: the process answers (no dependency is checked; see GET /health)',
+  })
+  live(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+
   private async database(): Promise<HealthIndicatorResult> {
     const session = this.indicators.check('database');
     try {
@@ -53,7 +62,7 @@ export class HealthController {
     try {
       const head = await this.store.headPosition();
       return session.up({
-        adapter: 'postgres',
+        adapter: this.store.adapter,
         head: head ? `${head.commit}/${head.prepare}` : null,
       });
     } catch (err) {
