@@ -16,6 +16,8 @@ export class DomainError extends Error {
   }
 }
 
+import { EventStoreUnavailableError } from '../event-store/event-store.port';
+
 export const ErrorCodes = {
   VALIDATION_FAILED: 40000,
   MALFORMED_JSON: 40001,
@@ -38,6 +40,7 @@ export const ErrorCodes = {
   SHUTTING_DOWN: 50302,
   NODE_FULL: 50303,
   NODE_BUSY: 50304,
+  STORE_UNAVAILABLE: 50305,
   // The seed's codes (bilibili-private-message-api.md, send_msg).
   MSG_KEY_NOT_FOUND: 10005,
   MSG_TOO_LONG: 21007,
@@ -136,3 +139,19 @@ export const Errors = {
       `too many concurrent writes to ${streamId}; retry the request`,
     ),
 };
+
+/**
+ * An error as transports answer it: a domain error as it is, the event store out of reach as
+ * 503 / 50305 (the command may or may not have been written: retrying it is safe), anything else
+ * unchanged (a 500).
+ */
+export function asDomainError(err: unknown): unknown {
+  if (err instanceof EventStoreUnavailableError) {
+    return new DomainError(
+      ErrorCodes.STORE_UNAVAILABLE,
+      503,
+      'the event store cannot be reached; retry shortly (retrying the same request is safe)',
+    );
+  }
+  return err;
+}

@@ -1,5 +1,6 @@
 import {
   DuplicateEventIdError,
+  EventStoreUnavailableError,
   EventData,
   EventMetadata,
   EventStore,
@@ -197,6 +198,11 @@ export class StreamCommandProcessor<S, C, R> {
         return;
       } catch (err) {
         if (err instanceof WrongExpectedVersionError) continue; // another writer: reload, decide again
+        // Whatever else went wrong, the append may have been written: the next command on this
+        // stream reads it instead of trusting the cache (a retried command is then answered by
+        // the decider from what was stored).
+        this.cache.delete(streamId);
+        if (err instanceof EventStoreUnavailableError) throw err;
         if (open.length > 1) {
           // One command may have spoiled the whole append (an id used elsewhere, data the store
           // refuses): run each alone so only that one fails.
@@ -250,7 +256,10 @@ export class StreamCommandProcessor<S, C, R> {
         return p.resolve({ result: decision.result, position: appended.position });
       } catch (err) {
         if (err instanceof DuplicateEventIdError) throw Errors.eventIdConflict(streamId);
-        if (!(err instanceof WrongExpectedVersionError)) throw err;
+        if (!(err instanceof WrongExpectedVersionError)) {
+          this.cache.delete(streamId);
+          throw err;
+        }
       }
     }
     p.reject(Errors.contended(streamId));

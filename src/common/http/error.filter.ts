@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { DomainError, ErrorCodes } from '../errors';
+import { asDomainError, DomainError, ErrorCodes } from '../errors';
 import {
   bilibiliErrorEnvelope,
   BilibiliCodes,
@@ -65,13 +65,17 @@ function fromHttpStack(err: unknown): ErrorBody | null {
 export class HttpErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger('http');
 
-  catch(err: unknown, host: ArgumentsHost): void {
+  catch(thrown: unknown, host: ArgumentsHost): void {
+    const err = asDomainError(thrown);
     const ctx = host.switchToHttp();
     const res = ctx.getResponse<Response>();
     const req = ctx.getRequest<Request>();
     let body: ErrorBody;
     if (err instanceof DomainError) {
       body = { statusCode: err.status, code: err.code, message: err.message };
+      if (err !== thrown) {
+        this.logger.warn({ err: (thrown as Error).message, reqId: (req as { id?: unknown }).id });
+      }
       if (err.details !== undefined) body.details = err.details;
     } else {
       body = fromHttpStack(err) ?? {
@@ -84,6 +88,7 @@ export class HttpErrorFilter implements ExceptionFilter {
       }
     }
     if (res.headersSent) return;
+    if (body.code === ErrorCodes.STORE_UNAVAILABLE) res.setHeader('Retry-After', '1');
     if (isGatewayPath(req.path)) {
       res.status(body.statusCode).json({ code: body.code, error: body.message });
       return;
