@@ -1,4 +1,4 @@
-import { DomainError, ErrorCodes } from '../common/errors';
+import { asDomainError, DomainError, ErrorCodes } from '../common/errors';
 
 /** What an ack callback gets: `{ code: 0, data }` or `{ code, message }`, codes as in REST. */
 export type Reply = { code: 0; data: unknown } | { code: number; message: string };
@@ -45,7 +45,8 @@ export const RealtimeErrors = {
 };
 
 /** The ack reply of an error: a domain error as it is, anything else as 50000. */
-export function replyTo(err: unknown): Reply {
+export function replyTo(thrown: unknown): Reply {
+  const err = asDomainError(thrown);
   if (err instanceof DomainError) return { code: err.code, message: err.message };
   return { code: ErrorCodes.INTERNAL, message: 'internal error' };
 }
