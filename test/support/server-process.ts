@@ -12,9 +12,16 @@ export interface ServerProcess {
 
 const ROOT = join(__dirname, '..', '..');
 
-/** Runs `src/main.ts` as `npm start` would, in its own process, with the given environment. */
-export function runServer(env: Record<string, string>): ServerProcess {
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
+/**
+ * Runs `src/main.ts` as `npm start` would (or `npm run start:api` / `start:projector` with a
+ * role), in its own process, with the given environment.
+ */
+export function runServer(
+  env: Record<string, string>,
+  role?: 'all' | 'api' | 'projector',
+): ServerProcess {
+  const args = ['-r', 'ts-node/register/transpile-only', 'src/main.ts', ...(role ? [role] : [])];
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -87,6 +87,7 @@ export interface EsdbTestServer {
   /** Stops accepting and drops every connection abruptly (calls in flight fail with UNAVAILABLE), keeping the data. */
   goDown(): Promise<void>;
   /** Listens again on the same port with the same data. */
+  /** (A no-op while it is up.) */
   comeBack(): Promise<void>;
   /** Number of events in the log (incl. system events), for tests. */
   eventCount(): number;
@@ -163,7 +164,7 @@ export async function startEsdbTestServer(
     goDown: () => gate.shut(),
     comeBack: async () => {
       if (closed) throw new Error('the test server is closed');
-      await gate.open(publicPort);
+      if (!gate.isOpen) await gate.open(publicPort);
     },
     eventCount: () => log.size,
     close: async () => {

@@ -7,6 +7,11 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
  */
 export class TcpGate {
   private listener: Server | undefined;
+
+  /** Whether the gate accepts connections. */
+  get isOpen(): boolean {
+    return this.listener !== undefined;
+  }
   private readonly sockets = new Set<Socket>();
 
   constructor(private readonly upstreamPort: number) {}
