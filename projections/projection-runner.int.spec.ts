@@ -2,7 +2,9 @@ import { spawn, ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { Pool, PoolClient } from 'pg';
 import { EventStore, RecordedEvent } from '../src/event-store/event-store.port';
+import { EventStoreDbEventStore } from '../src/event-store/eventstoredb/eventstoredb-event-store';
 import { PostgresEventStore } from '../src/event-store/postgres/postgres-event-store';
+import { startEsdbTestServer } from '../test/support/esdb-test-server';
 import { createTestDatabase, createTestPool, TestDatabase } from '../test/support/database';
 import {
   caughtUp,
@@ -195,5 +197,44 @@ describe('projection runner', () => {
     await runner.stop();
     const live = await dumpReadModels(pool);
     expect(await rebuild(pool, store)).toEqual(live);
+  });
+});
+
+describe('projection runner: checkpoints belong to one event store', () => {
+  it('refuses to resume from a position of another store, and takes over checkpoints at the start', async () => {
+    const db = await createTestDatabase();
+    const pool = createTestPool(db.url, 4);
+    const server = await startEsdbTestServer();
+    const store = EventStoreDbEventStore.fromConnectionString(server.connectionString);
+    try {
+      // Given the messages projection at a position of the PostgreSQL log, the others at 0
+      await pool.query(
+        `INSERT INTO projection_checkpoints (name, commit_position, prepare_position, store)
+         VALUES ('messages', 900, 900, 'postgres'), ('sessions', 0, 0, 'postgres')`,
+      );
+      const runner = new ProjectionRunner(store, pool, testProjectors(pool), { retryDelayMs: 5 });
+      runner.start();
+      await waitFor(
+        () => runner.status().some((s) => s.lastError !== null),
+        'the runner to report the foreign checkpoint',
+      );
+      await runner.stop();
+      expect(runner.status()[0].lastError).toMatch(
+        /checkpoints of messages are positions in the postgres event log, not in eventstoredb/,
+      );
+      const { rows } = await pool.query<{ name: string; c: string; store: string }>(
+        `SELECT name, commit_position AS c, store FROM projection_checkpoints
+          WHERE name IN ('messages', 'sessions') ORDER BY name`,
+      );
+      expect(rows).toEqual([
+        { name: 'messages', c: '900', store: 'postgres' },
+        { name: 'sessions', c: '0', store: 'eventstoredb' },
+      ]);
+    } finally {
+      await store.close();
+      await server.close();
+      await pool.end();
+      await db.drop();
+    }
   });
 });

@@ -36,6 +36,11 @@ export interface ProjectionRunnerOptions {
   readonly gatherMs?: number;
 }
 
+/** A checkpoint is a position in another event store than this runner's. */
+export class ForeignCheckpointError extends Error {
+  override readonly name = 'ForeignCheckpointError';
+}
+
 /** Another runner moved the checkpoint: this batch is void, start again from the checkpoint. */
 class CheckpointMovedError extends Error {}
 
@@ -239,20 +244,40 @@ export class ProjectionRunner {
   > {
     const names = this.projectorNames;
     await this.pool.query(
-      `INSERT INTO projection_checkpoints (name) SELECT unnest($1::text[])
+      `INSERT INTO projection_checkpoints (name, store) SELECT unnest($1::text[]), $2
        ON CONFLICT (name) DO NOTHING`,
-      [names],
+      [names, this.store.adapter],
+    );
+    // A checkpoint at the start belongs to no store yet: it becomes this one's.
+    await this.pool.query(
+      `UPDATE projection_checkpoints SET store = $2
+        WHERE name = ANY($1::text[]) AND store <> $2
+          AND commit_position = 0 AND prepare_position = 0`,
+      [names, this.store.adapter],
     );
     const { rows } = await this.pool.query<{
       name: string;
       commit_position: string;
       prepare_position: string;
       events_applied: string;
+      store: string;
     }>(
-      `SELECT name, commit_position, prepare_position, events_applied
+      `SELECT name, commit_position, prepare_position, events_applied, store
          FROM projection_checkpoints WHERE name = ANY($1::text[])`,
       [names],
     );
+    const foreign = rows.filter(
+      (r) =>
+        r.store !== this.store.adapter && (r.commit_position !== '0' || r.prepare_position !== '0'),
+    );
+    if (foreign.length > 0) {
+      throw new ForeignCheckpointError(
+        `the checkpoints of ${foreign.map((r) => r.name).join(', ')} are positions in the ` +
+          `${foreign[0].store} event log, not in ${this.store.adapter}: copy the log with ` +
+          'npm run admin -- copy-to-eventstoredb (which carries the checkpoints over), or rebuild ' +
+          'those read models (docs/operations.md)',
+      );
+    }
     return new Map(
       rows.map((r) => [
         r.name,

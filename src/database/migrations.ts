@@ -2,6 +2,7 @@ import { EventLog1763769600000 } from '../../migrations/1763769600000-event-log'
 import { ReadModels1763769700000 } from '../../migrations/1763769700000-read-models';
 import { UserKeys1763769800000 } from '../../migrations/1763769800000-user-keys';
 import { Groups1764979200000 } from '../../migrations/1764979200000-groups';
+import { CheckpointStore1765065600000 } from '../../migrations/1765065600000-checkpoint-store';
 
 /** Every migration, in order. Listed explicitly so the build and the tests run the same set. */
 export const MIGRATIONS = [
@@ -9,4 +10,5 @@ export const MIGRATIONS = [
   ReadModels1763769700000,
   UserKeys1763769800000,
   Groups1764979200000,
+  CheckpointStore1765065600000,
 ];
