@@ -176,3 +176,16 @@ describe('decodeCursor', () => {
     });
   });
 });
+
+describe('cursors of EventStoreDB positions', () => {
+  it('carry a tag, so a cursor of one log is never taken for a position of the other', () => {
+    const p = at(123_456n, 123_456n);
+    const text = encodeCursor(p, 'eventstoredb');
+    expect(text).toBe(`e.${textOf(p.commit, p.prepare)}`);
+    expect(decodeCursor(text, 'eventstoredb')).toEqual(p);
+    expect(decodeCursor(text, 'postgres')).toBeNull();
+    expect(decodeCursor(encodeCursor(p, 'postgres'), 'eventstoredb')).toBeNull();
+    expect(decodeCursor('e.e.1.1', 'eventstoredb')).toBeNull();
+    expect(decodeCursor('e.01.1', 'eventstoredb')).toBeNull();
+  });
+});

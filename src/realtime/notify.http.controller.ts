@@ -162,7 +162,7 @@ export class NotifyHttpController {
   private async startAfter(cursor: string | undefined): Promise<Position> {
     await this.follower.whenReady();
     if (cursor === undefined || cursor === '') return this.follower.position;
-    const position = decodeCursor(cursor);
+    const position = decodeCursor(cursor, this.store.adapter);
     const head = await this.store.headPosition();
     if (!position || (head ? comparePositions(position, head) > 0 : position.commit > 0n)) {
       throw RealtimeErrors.badCursor();
@@ -208,7 +208,7 @@ export class NotifyHttpController {
       if (closed.aborted) return;
       const cursor = comparePositions(caught.scannedTo, after) > 0 ? caught.scannedTo : after;
       res.status(200).json({
-        cursor: encodeCursor(cursor),
+        cursor: encodeCursor(cursor, this.store.adapter),
         events: caught.items.map(toWire),
         has_more: caught.complete ? 0 : 1,
       });

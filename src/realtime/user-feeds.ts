@@ -71,7 +71,7 @@ export class UserFeeds implements PushSink, BeforeApplicationShutdown {
     // One event may give a user several items (a recall: its notice and message_recalled); only
     // the last carries the cursor, so a client resuming from it has them all.
     const item = {
-      cursor: final ? encodeCursor(position) : null,
+      cursor: final ? encodeCursor(position, this.store.adapter) : null,
       event: push.event,
       data: push.data,
       position,
@@ -239,7 +239,8 @@ export class UserFeeds implements PushSink, BeforeApplicationShutdown {
             if (status === 2) return;
             if (status === 1) data = { ...(data as MessagePush), content: '', msg_status: 1 };
           }
-          const cursor = i === mine.length - 1 ? encodeCursor(r.position) : null;
+          const cursor =
+            i === mine.length - 1 ? encodeCursor(r.position, this.store.adapter) : null;
           items.push({ cursor, event: p.event, data, position: r.position });
         });
         for (const t of r.touched) {

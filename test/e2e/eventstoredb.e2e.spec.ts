@@ -98,4 +98,22 @@ describe('the app on EventStoreDB', () => {
       bobSocket.close();
     }
   });
+
+  it('hands out /notify cursors of EventStoreDB positions, and refuses a cursor of the PostgreSQL log', async () => {
+    const carol = await t.user('es-carol');
+    const poll = (cursor?: string) =>
+      request(t.url)
+        .get('/notify')
+        .query({ protoc: 'poll', timeout_ms: 0, ...(cursor === undefined ? {} : { cursor }) })
+        .set('Authorization', `Bearer ${carol}`);
+    const first = await poll();
+    expect(first.status).toBe(200);
+    const cursor = (first.body as { cursor: string }).cursor;
+    expect(cursor).toMatch(/^e\.[0-9a-z]+\.[0-9a-z]+$/);
+    expect((await poll(cursor)).status).toBe(200);
+    // The same position written as the PostgreSQL log's cursors are: not a cursor of this log.
+    const refused = await poll(cursor.slice(2));
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({ code: 40000 });
+  });
 });
