@@ -27,6 +27,8 @@ export interface ContractSubject {
    * refuses it (DuplicateEventIdError); EventStoreDB checks ids only within a stream.
    */
   readonly refusesEventIdsOfOtherStreams: boolean;
+  /** A second adapter instance on the same store, as another process would have. */
+  another(): Promise<EventStore>;
   cleanup(): Promise<void>;
 }
 
@@ -123,6 +125,32 @@ export function describeEventStoreContract(
         const late = await store.append(s, events, 'any');
         expect(late).toMatchObject({ alreadyWritten: true, nextExpectedRevision: 1 });
         expect(await store.readStream(s)).toHaveLength(3);
+      });
+
+      it('reports a repeat that another process decided again as already written, keeping the first', async () => {
+        // Given an event written through one instance
+        const s = stream();
+        await store.append(s, [ev()], 'no_stream');
+        const first = ev('X', { v: 1 });
+        await store.append(s, [first], 0);
+        // When another instance, which never saw it, appends the same id decided afresh
+        const other = await subject.another();
+        const again: EventData = {
+          ...first,
+          data: { v: 2 },
+          metadata: { ...first.metadata, correlationId: randomUUID() },
+        };
+        const result = await other.append(s, [again], 0);
+        // Then nothing is written, and it says so
+        expect(result).toMatchObject({ alreadyWritten: true, nextExpectedRevision: 1 });
+        const stored = await other.readStream(s);
+        expect(stored).toHaveLength(2);
+        expect(stored[1].data).toEqual(first.data);
+        // while a new event through it is a new write
+        await expect(other.append(s, [ev()], 1)).resolves.toMatchObject({
+          alreadyWritten: false,
+          nextExpectedRevision: 2,
+        });
       });
 
       it('refuses an event id of another stream, or keeps both, as the adapter declares', async () => {
@@ -228,6 +256,7 @@ export function describeEventStoreContract(
         expect(rest.map((e) => e.id)).toEqual([mine[2].id, mine[3].id]);
         const head = await store.headPosition();
         expect(comparePositions(head!, mine[3].position)).toBe(0);
+        expect(await store.lastEvent()).toMatchObject({ id: mine[3].id, streamId: a, revision: 1 });
         expect(await store.countAfter(mine[1].position)).toBe(2);
       });
 

@@ -178,6 +178,9 @@ export abstract class EventStore {
   /** Position of the last event readers can see, or null for an empty log. */
   abstract headPosition(): Promise<Position | null>;
 
+  /** The last event readers can see, or null for an empty log. */
+  abstract lastEvent(): Promise<RecordedEvent | null>;
+
   /**
    * Number of events after a position that readers can see (lag of a checkpoint), counting no
    * further than `atMost`.

@@ -46,7 +46,9 @@ export async function connectEventStoreDb(
   for (let attempt = 1; ; attempt++) {
     try {
       signal?.throwIfAborted();
-      await store.ping();
+      // A probe may hang up to the client's deadline (a host that drops packets): a signal
+      // does not wait for it.
+      await untilAborted(store.ping(), signal);
       logger?.info({ eventStore: target, attempt }, 'EventStoreDB answered');
       return store;
     } catch (err) {
@@ -74,4 +76,24 @@ export async function connectEventStoreDb(
       delay = Math.min(delay * 2, maxDelayMs);
     }
   }
+}
+
+/** The promise's outcome, or a rejection with the signal's reason as soon as it aborts. */
+function untilAborted<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return promise;
+  promise.catch(() => undefined); // settled later, after an abort: nobody waits for it any more
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
 }

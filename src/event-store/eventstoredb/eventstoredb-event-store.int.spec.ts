@@ -11,10 +11,17 @@ import { EventStoreDbEventStore } from './eventstoredb-event-store';
 describeEventStoreContract('EventStoreDB adapter against the gRPC test server', async () => {
   const server = await startEsdbTestServer({ systemEventIntervalMs: 20 });
   const store = EventStoreDbEventStore.fromConnectionString(server.connectionString);
+  const others: EventStoreDbEventStore[] = [];
   return {
     store,
     refusesEventIdsOfOtherStreams: false,
+    another: async () => {
+      const other = EventStoreDbEventStore.fromConnectionString(server.connectionString);
+      others.push(other);
+      return other;
+    },
     cleanup: async () => {
+      for (const o of others) await o.close();
       await store.close();
       await server.close();
     },
@@ -26,7 +33,20 @@ const live = process.env.EVENTSTORE_CONNECTION_STRING;
 if (live) {
   describeEventStoreContract(`EventStoreDB adapter against ${live}`, async () => {
     const store = EventStoreDbEventStore.fromConnectionString(live);
-    return { store, refusesEventIdsOfOtherStreams: false, cleanup: () => store.close() };
+    const others: EventStoreDbEventStore[] = [];
+    return {
+      store,
+      refusesEventIdsOfOtherStreams: false,
+      another: async () => {
+        const other = EventStoreDbEventStore.fromConnectionString(live);
+        others.push(other);
+        return other;
+      },
+      cleanup: async () => {
+        for (const o of others) await o.close();
+        await store.close();
+      },
+    };
   });
 } else {
   console.info(
@@ -88,6 +108,24 @@ describe('EventStoreDB adapter: faults', () => {
     }
   });
 
+  it('waits for a cluster whose nodes cannot be discovered, instead of giving up', async () => {
+    const warnings: string[] = [];
+    const controller = new AbortController();
+    const connecting = connectEventStoreDb(
+      'esdb://127.0.0.1:1,127.0.0.1:2?tls=false&maxDiscoverAttempts=1&discoveryInterval=10',
+      {
+        signal: controller.signal,
+        minDelayMs: 10,
+        maxDelayMs: 20,
+        logger: { info: () => undefined, warn: (_obj, msg) => warnings.push(msg) },
+      },
+    );
+    await waitFor(() => warnings.length >= 2, 'two failed discoveries logged');
+    expect(warnings[0]).toMatch(/unreachable; retrying in/);
+    controller.abort(new Error('stopped'));
+    await expect(connecting).rejects.toThrow('stopped');
+  });
+
   it('gives up waiting at start when the signal aborts', async () => {
     await server.goDown();
     const controller = new AbortController();
@@ -108,9 +146,11 @@ describe('EventStoreDB adapter: faults', () => {
     await expect(store.readStream(s)).rejects.toBeInstanceOf(EventStoreUnavailableError);
     await expect(store.headPosition()).rejects.toBeInstanceOf(EventStoreUnavailableError);
     await server.comeBack();
+    // One event, tried until the server answers: a try whose answer was lost is repeated as such.
+    const next = ev();
     await waitFor(
       () =>
-        store.append(s, [ev()], 0).then(
+        store.append(s, [next], 0).then(
           () => true,
           (err: unknown) => {
             if (err instanceof EventStoreUnavailableError) return false;
@@ -151,9 +191,10 @@ async function appendWhenUp(
   s: string,
   expected: number,
 ): Promise<void> {
+  const event = ev();
   await waitFor(
     () =>
-      store.append(s, [ev()], expected).then(
+      store.append(s, [event], expected).then(
         () => true,
         (err: unknown) => {
           if (err instanceof EventStoreUnavailableError) return false;

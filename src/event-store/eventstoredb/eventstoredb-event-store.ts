@@ -92,12 +92,14 @@ export class EventStoreDbEventStore extends EventStore {
   }
 
   /**
-   * EventStoreDB answers a repeated append (same event ids at the expected place, or recently
+   * EventStoreDB answers a repeated append (the same event ids at the expected place, or recently
    * written to the stream under `any`) with success and the original write's revision and
-   * position, without saying it wrote nothing. A new write always lands after every event that
+   * position, without saying that it wrote nothing. A new write lands after every event that
    * already existed, so a position no later than one this instance had already seen proves a
-   * repeat; a repeat of a write this instance never saw is reported as written. The command
-   * processor answers a retried command from the stream either way (its dev_id check).
+   * repeat. Otherwise the stored last event is read back and compared with the one proposed
+   * (data, correlation id, decision time): a repeat decided again elsewhere (another node, after
+   * a lost answer) differs, and is reported as already written so the caller answers from what
+   * was stored. That read is the price of a new write on this adapter.
    */
   async append(
     streamId: string,
@@ -128,11 +130,25 @@ export class EventStoreDbEventStore extends EventStore {
       return { nextExpectedRevision, position: START, alreadyWritten: true };
     }
     const position = toPosition(result.position);
-    if (comparePositions(position, before) <= 0) {
-      return { nextExpectedRevision, position, alreadyWritten: true };
-    }
+    const repeated =
+      comparePositions(position, before) <= 0 ||
+      !(await this.holds(streamId, nextExpectedRevision, events[events.length - 1]));
+    if (repeated) return { nextExpectedRevision, position, alreadyWritten: true };
     this.see(position);
     return { nextExpectedRevision, position, alreadyWritten: false };
+  }
+
+  /** Whether the event stored at `revision` is `proposed` itself, not an earlier decision. */
+  private async holds(streamId: string, revision: number, proposed: EventData): Promise<boolean> {
+    const [stored] = await this.readStream(streamId, { fromRevision: revision, limit: 1 });
+    return (
+      stored !== undefined &&
+      stored.id === proposed.id &&
+      stored.type === proposed.type &&
+      JSON.stringify(stored.data) === JSON.stringify(proposed.data) &&
+      stored.metadata.correlationId === proposed.metadata.correlationId &&
+      stored.metadata.at === proposed.metadata.at
+    );
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
@@ -179,11 +195,18 @@ export class EventStoreDbEventStore extends EventStore {
     let after = options.after ?? START;
     let pause = this.resubscribeMinMs;
     while (!signal?.aborted) {
-      const subscription = this.client.subscribeToAll({
-        fromPosition: isStart(after) ? ESDB_START : after,
-        // Filtered on the server, so a quiet log of the server's own events costs no traffic.
-        filter: excludeSystemEvents(),
-      });
+      const subscription = this.client.subscribeToAll(
+        {
+          fromPosition: isStart(after) ? ESDB_START : after,
+          // Filtered on the server, so a quiet log of the server's own events costs no traffic.
+          filter: excludeSystemEvents(),
+        },
+        // Room for a whole batch, so catching up hands out full batches.
+        { highWaterMark: batchSize },
+      );
+      // An error between the end of our reading and the cancellation must not go unheard (an
+      // 'error' without a listener would end the process); batchesOf reports those in between.
+      subscription.on('error', () => undefined);
       try {
         for await (const raw of batchesOf<ResolvedEvent>(subscription, batchSize, signal)) {
           pause = this.resubscribeMinMs;
@@ -213,11 +236,15 @@ export class EventStoreDbEventStore extends EventStore {
   }
 
   async headPosition(): Promise<Position | null> {
+    return (await this.lastEvent())?.position ?? null;
+  }
+
+  async lastEvent(): Promise<RecordedEvent | null> {
     // The tail of `$all` may be the server's own events (statistics, epochs): page back past them.
     let before: Position | null = null;
     for (;;) {
       const page = await this.readAllPage(before, 'backwards', 64);
-      if (page.events.length) return page.events[0].position;
+      if (page.events.length) return page.events[0];
       if (page.atEnd) return null;
       before = page.lastRaw!;
     }
@@ -302,9 +329,14 @@ export function isUnreachable(err: unknown): boolean {
       err.type === ErrorType.UNAVAILABLE ||
       err.type === ErrorType.DEADLINE_EXCEEDED ||
       err.type === ErrorType.TIMEOUT ||
-      err.type === ErrorType.NOT_LEADER
+      err.type === ErrorType.NOT_LEADER ||
+      // The server cancelled the call (a node shutting down); the client's own cancellations
+      // never reach us as errors.
+      err.type === ErrorType.CANCELLED
     );
   }
+  // A cluster's gossip found no node to talk to (the client throws a plain Error for it).
+  if (err instanceof Error && /^Failed to discover\b/.test(err.message)) return true;
   // gRPC status 14 (UNAVAILABLE) or 4 (DEADLINE_EXCEEDED) raised before the client wraps it.
   const code = (err as { code?: unknown } | null)?.code;
   return code === 14 || code === 4;

@@ -41,11 +41,18 @@ describeEventStoreContract('PostgreSQL log', async () => {
   const db = await createTestDatabase();
   const pool = createTestPool(db.url, 24);
   const store = new PostgresEventStore(pool, { pollIntervalMs: 200 });
+  const others: PostgresEventStore[] = [];
   return {
     store,
     appendWithDelayedCommit: (s, e, x, d) => appendWithDelayedCommit(pool, s, e, x, d),
     refusesEventIdsOfOtherStreams: true,
+    another: async () => {
+      const other = new PostgresEventStore(pool);
+      others.push(other);
+      return other;
+    },
     cleanup: async () => {
+      for (const o of others) await o.close();
       await store.close();
       await pool.end();
       await db.drop();

@@ -187,6 +187,19 @@ export class PostgresEventStore extends EventStore {
     return { commit: BigInt(rows[0].transaction_id), prepare: BigInt(rows[0].global_position) };
   }
 
+  async lastEvent(): Promise<RecordedEvent | null> {
+    const horizon = await this.visibleHorizon();
+    const { rows } = await this.pool.query<EventRow>(
+      `SELECT global_position, transaction_id, stream_id, revision, event_id, type, data,
+              metadata, created_at
+         FROM es_events
+        WHERE transaction_id < $1::text::xid8
+        ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
+      [horizon],
+    );
+    return rows.length ? toRecorded(rows[0]) : null;
+  }
+
   async countAfter(after: Position, atMost = 1_000_000): Promise<number> {
     // Bounded, so a health check on a far-behind projection stays cheap.
     const horizon = await this.visibleHorizon();
