@@ -99,21 +99,34 @@ export class LeaderLock {
     if (this.client) return;
     const client = new Client({
       connectionString: this.options.connectionString,
-      // A holder whose host vanishes without closing the connection is noticed by the server.
+      // This side notices a dead connection by its keepalives, and every check has a deadline.
       keepAlive: true,
       keepAliveInitialDelayMillis: 5_000,
+      query_timeout: Math.max(5_000, this.pollMs * 5),
       application_name: 'im-leader-lock',
     });
     client.on('error', () => {
-      // Reported through the next query's failure; the loop reconnects.
-      this.client = null;
+      // Reported through the next query's failure; the loop reconnects. The session is ended
+      // too, so a connection that is not quite dead cannot go on holding the lock.
+      if (this.client === client) this.client = null;
+      client.end().catch(() => undefined);
       this.wake?.();
     });
     client.on('end', () => {
       if (this.client === client) this.client = null;
       this.wake?.();
     });
-    await client.connect();
+    try {
+      await client.connect();
+      // The server's side: a holder whose host vanishes (no FIN, no RST) is dropped, and its lock
+      // released, after about 5 + 3 x 2 s of silence, not after the operating system's two hours.
+      await client.query(
+        'SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 3',
+      );
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw err;
+    }
     this.client = client;
   }
 
@@ -131,7 +144,14 @@ export class LeaderLock {
     while (!this.stopped) {
       const client = this.client;
       if (!client) throw new Error('the connection holding the lock ended');
-      await client.query('SELECT 1');
+      try {
+        await client.query('SELECT 1');
+      } catch (err) {
+        // Unanswered in time, or broken: end the session (releasing the lock) and queue again.
+        this.client = null;
+        await client.end().catch(() => undefined);
+        throw err;
+      }
       this.tries++;
       await this.pause();
     }
