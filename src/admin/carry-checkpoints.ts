@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { PROJECTIONS_LOCK_KEY } from '../core/leader-lock';
 import type { EventStore } from '../event-store/event-store.port';
 
 export interface CarriedCheckpoint {
@@ -100,4 +101,40 @@ export async function carryCheckpoints(
     from: m.from.join('/'),
     to: `${m.to[0]}/${m.to[1]}`,
   }));
+}
+
+export type CarryOutcome =
+  { readonly carried: readonly CarriedCheckpoint[] } | { readonly skipped: string };
+
+/**
+ * {@link carryCheckpoints}, only while no process runs the projections on this database: it
+ * holds their advisory lock (src/core/leader-lock.ts) for the duration. A server still running
+ * them would otherwise find its checkpoints moved to another store and stop projecting.
+ */
+export async function carryCheckpointsIfIdle(
+  pool: Pool,
+  target: EventStore,
+): Promise<CarryOutcome> {
+  const client = await pool.connect();
+  const key = BigInt.asIntN(64, PROJECTIONS_LOCK_KEY).toString();
+  try {
+    const { rows } = await client.query<{ ok: boolean }>(
+      'SELECT pg_try_advisory_lock($1::bigint) AS ok',
+      [key],
+    );
+    if (!rows[0].ok) {
+      return {
+        skipped:
+          'a server still runs the projections on this database: stop it and run the copy again ' +
+          'to carry the checkpoints over',
+      };
+    }
+    try {
+      return { carried: await carryCheckpoints(pool, target) };
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1::bigint)', [key]);
+    }
+  } finally {
+    client.release();
+  }
 }

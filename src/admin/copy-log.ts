@@ -1,9 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
-  comparePositions,
   EventData,
   EventStore,
-  EventStoreUnavailableError,
   Position,
   RecordedEvent,
   START,
@@ -207,7 +205,7 @@ async function findResumePoint(
   source: EventStore,
   target: EventStore,
 ): Promise<RecordedEvent | null> {
-  const last = await lastEventOf(target);
+  const last = await target.lastEvent();
   if (last === null) return null;
   const [inSource] = await source.readStream(last.streamId, {
     fromRevision: last.revision,
@@ -217,37 +215,6 @@ async function findResumePoint(
     throw new TargetNotFromSourceError(toRef(last));
   }
   return inSource;
-}
-
-/**
- * The last event of a store's log. The port reads `$all` forwards from an exclusive position:
- * reading one event after the position just before the head (same commit, prepare − 1) gives
- * the head event in both adapters, without a pass over the whole log. If a store answers that
- * read with anything but the head event, the log is read to its end instead.
- */
-export async function lastEventOf(store: EventStore): Promise<RecordedEvent | null> {
-  const head = await store.headPosition();
-  if (head === null) return null;
-  if (head.prepare > 0n) {
-    try {
-      const [event] = await store.readAll({
-        after: { commit: head.commit, prepare: head.prepare - 1n },
-        limit: 1,
-      });
-      if (event && comparePositions(event.position, head) === 0) return event;
-    } catch (err) {
-      if (err instanceof EventStoreUnavailableError) throw err;
-      // A store that refuses a position between its records: read the log instead.
-    }
-  }
-  let last: RecordedEvent | null = null;
-  let after = START;
-  for (;;) {
-    const page = await store.readAll({ after, limit: 1000 });
-    if (page.length === 0) return last;
-    last = page[page.length - 1];
-    after = last.position;
-  }
 }
 
 /**

@@ -18,7 +18,7 @@ import {
   InvalidOptionValueError,
   UsageError,
 } from '../admin-context';
-import { CarriedCheckpoint, carryCheckpoints } from '../carry-checkpoints';
+import { CarryOutcome, carryCheckpointsIfIdle } from '../carry-checkpoints';
 import { copyLog, CopyLogResult, describeRef, verifyCopy, VerifyReport } from '../copy-log';
 import { InstallationDatabase, openInstallationDatabase } from '../installation-database';
 import { formatCount, formatDuration, ProgressLine } from '../progress-line';
@@ -41,8 +41,11 @@ export interface CopyToEventStoreDbResult {
   readonly target?: string;
   readonly copy?: CopyLogResult;
   readonly verify?: VerifyReport;
-  /** Projection checkpoints moved to their EventStoreDB positions (after a verified copy). */
-  readonly checkpoints?: readonly CarriedCheckpoint[];
+  /**
+   * After a verified copy: the projection checkpoints moved to their EventStoreDB positions, or
+   * why they were not (a server still running the projections).
+   */
+  readonly checkpoints?: CarryOutcome;
   readonly error?: { readonly name: string; readonly message: string };
 }
 
@@ -219,7 +222,9 @@ resume).
       const report = await verifyWithProgress(source, target, options, out, signal);
       // The read models stay: their checkpoints move to the same events' EventStoreDB positions.
       const checkpoints =
-        report.equal && !options.verifyOnly ? await carryCheckpoints(pool, target) : undefined;
+        report.equal && !options.verifyOnly
+          ? await carryCheckpointsIfIdle(pool, target)
+          : undefined;
       return {
         status: report.equal ? 'verified' : 'differs',
         exitCode: report.equal ? EXIT.ok : EXIT.failed,
@@ -389,12 +394,15 @@ class Reporter {
         `verified: ${formatCount(report.sourceEvents)} events in ${formatCount(report.streams)} ` +
           'streams, identical in both stores',
       );
-      if (result.checkpoints) {
+      const checkpoints = result.checkpoints;
+      if (checkpoints && 'carried' in checkpoints) {
         say(
-          `carried ${result.checkpoints.length} projection checkpoint(s) over to their ` +
+          `carried ${checkpoints.carried.length} projection checkpoint(s) over to their ` +
             'EventStoreDB positions: the read models carry on from the new log',
         );
         say('next: start the servers with EVENTSTORE_CONNECTION_STRING set');
+      } else if (checkpoints) {
+        say(`checkpoints not carried over: ${checkpoints.skipped}`);
       }
       return;
     }

@@ -5,6 +5,9 @@ import { EsdbTestServer, startEsdbTestServer } from '../../../test/support/esdb-
 import type { EventData } from '../../event-store/event-store.port';
 import { EventStoreDbEventStore } from '../../event-store/eventstoredb/eventstoredb-event-store';
 import { PostgresEventStore } from '../../event-store/postgres/postgres-event-store';
+import { waitFor } from '../../../test/support/wait-for';
+import { LeaderLock, PROJECTIONS_LOCK_KEY } from '../../core/leader-lock';
+import type { CarriedCheckpoint } from '../carry-checkpoints';
 import { runAdmin } from '../admin.cli';
 import { AdminContext, EXIT } from '../admin-context';
 import type { CopyToEventStoreDbResult } from './copy-to-eventstoredb.command';
@@ -139,7 +142,8 @@ describe('npm run admin -- copy-to-eventstoredb', () => {
       // Then the checkpoint names that event's position in the target, and belongs to it
       expect(run.status).toBe(EXIT.ok);
       const result = JSON.parse(run.stdout) as CopyToEventStoreDbResult;
-      expect(result.checkpoints?.map((c) => c.name)).toEqual(['messages']);
+      const carried = (result.checkpoints as { carried: readonly CarriedCheckpoint[] }).carried;
+      expect(carried.map((c) => c.name)).toEqual(['messages']);
       const store = EventStoreDbEventStore.fromConnectionString(server.connectionString);
       const [copy] = await store.readStream(third.streamId);
       await store.close();
@@ -152,7 +156,37 @@ describe('npm run admin -- copy-to-eventstoredb', () => {
         p: copy.position.prepare.toString(),
         store: 'eventstoredb',
       });
-      expect(result.checkpoints?.[0].to).toBe(`${copy.position.commit}/${copy.position.prepare}`);
+      expect(carried[0].to).toBe(`${copy.position.commit}/${copy.position.prepare}`);
+    });
+
+    it('leaves the checkpoints alone while a server runs the projections on the database', async () => {
+      // Given a process holding the projections' lock, as a running server does
+      const holder = new LeaderLock(
+        { connectionString: db.url, key: PROJECTIONS_LOCK_KEY, pollMs: 50 },
+        { start: () => undefined, stop: async () => undefined },
+      );
+      holder.start();
+      try {
+        await waitFor(() => holder.isLeader, 'the lock to be held');
+        await pool.query(
+          `INSERT INTO projection_checkpoints (name, commit_position, prepare_position)
+           SELECT 'messages', transaction_id::text::bigint, global_position FROM es_events
+            ORDER BY global_position LIMIT 1`,
+        );
+
+        // When copied and verified
+        const run = await admin(['copy-to-eventstoredb', ...target()]);
+
+        // Then the copy is verified, the checkpoints stay where the server keeps them
+        expect(run.status).toBe(EXIT.ok);
+        expect(run.stdout).toContain('checkpoints not carried over: a server still runs');
+        const { rows } = await pool.query<{ store: string }>(
+          `SELECT store FROM projection_checkpoints WHERE name = 'messages'`,
+        );
+        expect(rows[0].store).toBe('postgres');
+      } finally {
+        await holder.stop();
+      }
     });
 
     it('exits 1 and lists the stream when the logs differ', async () => {
