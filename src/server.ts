@@ -4,7 +4,7 @@ import type { INestApplication } from '@nestjs/common';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { createApp } from './app.factory';
-import { AppConfig, loadConfig, ProcessRole } from './config/app-config';
+import { AppConfig, ConfigError, loadConfig, ProcessRole } from './config/app-config';
 import type { EventStore } from './event-store/event-store.port';
 import { connectEventStoreDb } from './event-store/eventstoredb/connect';
 import { resolveSecrets } from './config/secrets';
@@ -47,6 +47,12 @@ export async function startServer(
 ): Promise<RunningServer> {
   const config = loadConfig(env);
   const role = options.role ?? 'all';
+  if (role === 'projector' && config.PROJECTIONS === 'off') {
+    throw new ConfigError(
+      'invalid configuration:\n  PROJECTIONS: off leaves a projector process nothing to do ' +
+        '(unset it, or run start:api)',
+    );
+  }
   const log = pino({ level: config.LOG_LEVEL, base: { context: 'bootstrap' } });
   const embeddedMode = !config.DATABASE_URL;
   // What has been started, to stop in reverse order: on a failed start, or by close().

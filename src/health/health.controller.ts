@@ -10,14 +10,18 @@ import type { Pool } from 'pg';
 import { ProjectionRunner } from '../../projections/projection-runner';
 import { Public } from '../common/http/request-context';
 import { PG_POOL } from '../core/core.module';
-import { EventStore } from '../event-store/event-store.port';
+import { EventStore, Position } from '../event-store/event-store.port';
 
 /** A projection further behind than this many events is reported down. */
 const MAX_HEALTHY_LAG = 100_000;
+/** How long a counted lag is reused. */
+const LAG_TTL_MS = 2_000;
 
 @ApiTags('health')
 @Controller('health')
 export class HealthController {
+  private readonly lags = new Map<string, { lag: number; at: number }>();
+
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
@@ -70,6 +74,22 @@ export class HealthController {
     }
   }
 
+  /**
+   * Events after a checkpoint, counted at most once per position every LAG_TTL_MS: the
+   * projections usually share one position, and on EventStoreDB a count reads the log, so a
+   * public endpoint must not cost a read of up to 100,000 events per projection per call.
+   */
+  private async lagAfter(position: Position): Promise<number> {
+    const key = `${position.commit}/${position.prepare}`;
+    const now = Date.now();
+    const known = this.lags.get(key);
+    if (known && now - known.at < LAG_TTL_MS) return known.lag;
+    const lag = await this.store.countAfter(position, MAX_HEALTHY_LAG);
+    for (const [k, v] of this.lags) if (now - v.at >= LAG_TTL_MS) this.lags.delete(k);
+    this.lags.set(key, { lag, at: now });
+    return lag;
+  }
+
   /** Read from the checkpoints table, so it is right wherever the projections run. */
   private async projections(): Promise<HealthIndicatorResult> {
     const session = this.indicators.check('projections');
@@ -89,7 +109,7 @@ export class HealthController {
       const position = row
         ? { commit: BigInt(row.commit_position), prepare: BigInt(row.prepare_position) }
         : { commit: 0n, prepare: 0n };
-      const lag = await this.store.countAfter(position, MAX_HEALTHY_LAG);
+      const lag = await this.lagAfter(position);
       const ok = lag < MAX_HEALTHY_LAG;
       healthy &&= ok;
       details[name] = {
