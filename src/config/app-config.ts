@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { EventStore } from '../event-store/event-store.port';
 
 const MASTER_KEY_BYTES = 32;
 
@@ -116,7 +117,7 @@ export interface AppSettings {
    * the app). Default: from the configuration (EVENTSTORE_CONNECTION_STRING, else the PostgreSQL
    * log).
    */
-  readonly eventStore?: import('../event-store/event-store.port').EventStore;
+  readonly eventStore?: EventStore;
   readonly databaseUrl: string;
   readonly jwtSecret: string;
   readonly adminApiKey: string;
