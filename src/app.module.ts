@@ -5,6 +5,7 @@ import { LoggerModule } from 'nestjs-pino';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { AccountsModule } from './accounts/accounts.module';
+import { AdminHttpModule } from './admin/admin-http.module';
 import { BilibiliCompatModule } from './compat/bilibili/bilibili.module';
 import { OpenImCompatModule } from './compat/openim/openim.module';
 import { GatewayCompatModule } from './compat/gateway/gateway.module';
@@ -102,6 +103,7 @@ export class AppModule {
               BilibiliCompatModule,
               OpenImCompatModule,
               GatewayCompatModule,
+              AdminHttpModule,
             ]),
         HealthModule,
       ],
