@@ -61,7 +61,10 @@ export class JwtAuthGuard implements CanActivate {
   }
 }
 
-/** Inner (administrative) routes need `X-Admin-Key`. There is no way to leave them open. */
+/**
+ * Inner (administrative) routes need `X-Admin-Key`. There is no way to leave them open. A request
+ * with a user's bearer token and no key is refused 403 (40300); a missing or wrong key 401 (40110).
+ */
 @Injectable()
 export class AdminKeyGuard implements CanActivate {
   private readonly key: Buffer;
@@ -76,6 +79,14 @@ export class AdminKeyGuard implements CanActivate {
     const ok =
       this.key.length > 0 && given.length === this.key.length && timingSafeEqual(given, this.key);
     if (!ok) {
+      // A user's token, and no key: authenticated, but not an administrator.
+      if (given.length === 0 && /^Bearer\s/i.test(req.header('authorization') ?? '')) {
+        throw new DomainError(
+          ErrorCodes.FORBIDDEN,
+          403,
+          'this operation is for administrators: it needs the X-Admin-Key header, not a user token',
+        );
+      }
       throw new DomainError(
         ErrorCodes.ADMIN_KEY_INVALID,
         401,

@@ -405,9 +405,10 @@ describe('authorization over HTTP', () => {
     });
 
     it.each(adminRoutes.map((r) => [`${r.method.toUpperCase()} ${r.path}`, r] as const))(
-      'refuses %s with a user token and no admin key (401 40110), writing nothing',
+      'refuses %s with a user token and no admin key (403 40300), and with no credentials (401 40110), writing nothing',
       async (_name, route) => {
-        await rejects(call(route, c), 401, 40110);
+        await rejects(call(route, c), 403, 40300);
+        await rejects(call(route), 401, 40110);
       },
     );
 
@@ -416,8 +417,8 @@ describe('authorization over HTTP', () => {
         request(t.url)
           .post(`/admin/v1/messages/${firstKey}/sys-cancel`)
           .set('Authorization', `Bearer ${c}`),
-        401,
-        40110,
+        403,
+        40300,
       );
       const history = (await as(b).get('/api/v1/sessions/1/az-a/messages')).body.messages as {
         msg_key: string;

@@ -517,7 +517,7 @@ describe('Go IM gateway compatibility: conversations and messages', () => {
       ];
       for (const [path, body] of calls) {
         await rejects(post(path, body), 401, 40110);
-        await rejects(post(path, body, user), 401, 40110);
+        await rejects(post(path, body, user), 403, 40300);
         await rejects(post(path, body).set('X-Admin-Key', 'wrong'), 401, 40110);
       }
     });

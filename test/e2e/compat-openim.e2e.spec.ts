@@ -756,13 +756,13 @@ describe('OpenIM group service compatibility (POST /group/<rpc>)', () => {
       expect(await t.eventCount()).toBe(before);
     });
 
-    it('needs the admin key: a user token or a wrong key is 40110', async () => {
+    it('needs the admin key: a user token is 40300, a missing or wrong key 40110', async () => {
       await refused(
         rpc('get_groups', { Pagination: { PageNumber: 1, ShowNumber: 2 } }, OWNER),
-        401,
-        40110,
+        403,
+        40300,
       );
-      await refused(rpc('delete_group', { GroupId: BIG_GROUP }, OWNER), 401, 40110);
+      await refused(rpc('delete_group', { GroupId: BIG_GROUP }, OWNER), 403, 40300);
       await refused(
         request(t.url)
           .post('/group/add_group_members_cms')
