@@ -68,7 +68,10 @@ describe('LeaderLock: one process runs the work, another takes over when it goes
     await waitFor(() => a.running, 'the first leader');
     lock(b);
     const { rows } = await pool.query<{ pid: number }>(
-      `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted`,
+      `SELECT pid FROM pg_locks
+        WHERE locktype = 'advisory' AND granted AND objid = $1
+          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+      [Number(KEY)],
     );
     expect(rows).toHaveLength(1);
     await pool.query('SELECT pg_terminate_backend($1)', [rows[0].pid]);
