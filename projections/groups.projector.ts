@@ -1,4 +1,5 @@
 import type { PoolClient } from 'pg';
+import { USER_ERASED, UserErasedData } from '../src/accounts/accounts.events';
 import type { RecordedEvent } from '../src/event-store/event-store.port';
 import {
   AT_ALL,
@@ -53,6 +54,11 @@ interface GroupProgress {
  * join_seqno is the group's max_seqno when their join is applied, so "history from the message
  * after they joined" is decided by the log, the same in every rebuild. Messages of a batch are one
  * update per group, written before the next membership event of that batch.
+ *
+ * A `UserErased` empties the texts the user wrote that these tables hold: their applications'
+ * messages, their answers to applications, and the assistant's notices that carry either (or the
+ * reason they gave for leaving or kicking). Those texts are plain in the log (only message content
+ * is sealed), so they are emptied here, at the erasure's place in the log, in every rebuild too.
  */
 export class GroupsProjector implements Projector {
   readonly name = 'groups';
@@ -61,6 +67,7 @@ export class GroupsProjector implements Projector {
     MESSAGE_SENT,
     MESSAGE_RECALLED,
     GROUP_ASSISTANT_ACKED,
+    USER_ERASED,
   ]);
   readonly tables = [
     'rm_groups',
@@ -101,6 +108,10 @@ export class GroupsProjector implements Projector {
         continue;
       }
       await flush();
+      if (e.type === USER_ERASED) {
+        await this.redact((e.data as UserErasedData).uid, tx);
+        continue;
+      }
       if (e.type === GROUP_ASSISTANT_ACKED) {
         const a = e.data as GroupAssistantAckedData;
         await tx.query(
@@ -269,6 +280,26 @@ export class GroupsProjector implements Projector {
       `UPDATE rm_groups SET version = version + 1, updated_at_us = GREATEST(updated_at_us, $2)
         WHERE group_id = $1`,
       [groupId, atUs],
+    );
+  }
+
+  /**
+   * Empties what `uid` wrote in the group read models. A notice's text is its author's: the
+   * applicant's for `applied` (no by_uid), else the one who acted (by_uid).
+   */
+  private async redact(uid: string, tx: PoolClient): Promise<void> {
+    await tx.query(
+      `UPDATE rm_group_requests
+          SET req_message = CASE WHEN uid = $1 THEN '' ELSE req_message END,
+              handled_msg = CASE WHEN handled_by = $1 THEN '' ELSE handled_msg END
+        WHERE (uid = $1 AND req_message <> '') OR (handled_by = $1 AND handled_msg <> '')`,
+      [uid],
+    );
+    await tx.query(
+      `UPDATE rm_group_notices SET detail = ''
+        WHERE detail <> ''
+          AND (by_uid = $1 OR (op = 'applied' AND by_uid IS NULL AND uids = ARRAY[$1]::text[]))`,
+      [uid],
     );
   }
 

@@ -1,4 +1,5 @@
 import type { PoolClient } from 'pg';
+import { USER_ERASED, UserErasedData } from '../src/accounts/accounts.events';
 import { KeyRing } from '../src/crypto/key-ring';
 import type { RecordedEvent } from '../src/event-store/event-store.port';
 import {
@@ -28,6 +29,8 @@ interface MessageRow {
   sysCancel: boolean;
   notifyCode?: string;
   sentAtUs: number;
+  /** Sealed content that no longer opens: its sender was erased. */
+  erased: boolean;
 }
 
 /**
@@ -35,22 +38,49 @@ interface MessageRow {
  * opened with the sender's data key. A recall adds its notice (msg_type 5, content the recalled
  * msg_key) and empties the recalled message: msg_status 1, or 2 for a system recall, which history
  * then leaves out.
+ *
+ * Erasure: content whose sender's key is destroyed opens to nothing and is stored empty with
+ * `erased`; a `UserErased` empties (and marks) every message that user sent before, as the log
+ * orders it, so a rebuild (where the key is already gone) and the live model end alike. Recall
+ * notices keep their content: it is the recalled msg_key, not the user's words.
  */
 export class MessagesProjector implements Projector {
   readonly name = 'messages';
-  readonly eventTypes = new Set([MESSAGE_SENT, MESSAGE_RECALLED]);
+  readonly eventTypes = new Set([MESSAGE_SENT, MESSAGE_RECALLED, USER_ERASED]);
   readonly tables = ['rm_messages'];
 
   constructor(private readonly keyRing: KeyRing) {}
 
   async apply(events: readonly RecordedEvent[], tx: PoolClient): Promise<void> {
-    const rows: MessageRow[] = [];
-    const sealed: { row: MessageRow; envelope: string }[] = [];
-    const recalls: { msgKey: string; status: number }[] = [];
+    let rows: MessageRow[] = [];
+    let sealed: { row: MessageRow; envelope: string }[] = [];
+    let recalls: { msgKey: string; status: number }[] = [];
+    const flush = async () => {
+      if (sealed.length > 0) {
+        const opened = await this.keyRing.decryptMany(sealed.map((s) => s.envelope));
+        sealed.forEach((s, i) => {
+          s.row.content = opened[i] ?? ERASED_CONTENT;
+          s.row.erased = opened[i] === null;
+        });
+      }
+      if (rows.length > 0) await this.insert(rows, tx);
+      // After the insert: a message and its recall may arrive in one batch.
+      if (recalls.length > 0) {
+        await tx.query(
+          `UPDATE rm_messages AS m SET msg_status = GREATEST(m.msg_status, i.status), content = ''
+             FROM unnest($1::bigint[], $2::int2[]) AS i(k, status)
+            WHERE m.msg_key = i.k`,
+          [recalls.map((r) => r.msgKey), recalls.map((r) => r.status)],
+        );
+      }
+      rows = [];
+      sealed = [];
+      recalls = [];
+    };
     for (const e of events) {
       if (e.type === MESSAGE_SENT) {
         const m = e.data as MessageSentData;
-        const row: MessageRow = { ...m, sysCancel: false };
+        const row: MessageRow = { ...m, sysCancel: false, erased: false };
         rows.push(row);
         if (KeyRing.isEnvelope(m.content)) sealed.push({ row, envelope: m.content });
       } else if (e.type === MESSAGE_RECALLED) {
@@ -62,38 +92,42 @@ export class MessagesProjector implements Projector {
           atUids: null,
           newFaceVersion: 0,
           sysCancel: r.system,
+          erased: false,
         });
         recalls.push({ msgKey: r.targetMsgKey, status: r.system ? 2 : 1 });
+      } else if (e.type === USER_ERASED) {
+        // Everything before the erasure in log order, and nothing after: the same in any batching.
+        await flush();
+        await this.redact((e.data as UserErasedData).uid, tx);
       }
     }
-    if (sealed.length > 0) {
-      const opened = await this.keyRing.decryptMany(sealed.map((s) => s.envelope));
-      sealed.forEach((s, i) => (s.row.content = opened[i] ?? ERASED_CONTENT));
-    }
-    if (rows.length > 0) await this.insert(rows, tx);
-    // After the insert: a message and its recall may arrive in one batch.
-    if (recalls.length > 0) {
-      await tx.query(
-        `UPDATE rm_messages AS m SET msg_status = GREATEST(m.msg_status, i.status), content = ''
-           FROM unnest($1::bigint[], $2::int2[]) AS i(k, status)
-          WHERE m.msg_key = i.k`,
-        [recalls.map((r) => r.msgKey), recalls.map((r) => r.status)],
-      );
-    }
+    await flush();
+  }
+
+  /**
+   * Empties the content of every message `uid` sent (not their recall notices). One scan of
+   * rm_messages: there is no index by sender, which every insert would pay for; erasures are rare.
+   */
+  private async redact(uid: string, tx: PoolClient): Promise<void> {
+    await tx.query(
+      `UPDATE rm_messages SET content = '', erased = true
+        WHERE sender_uid = $1 AND msg_type <> $2 AND (NOT erased OR content <> '')`,
+      [uid, MSG_TYPE_RECALL],
+    );
   }
 
   private async insert(rows: readonly MessageRow[], tx: PoolClient): Promise<void> {
     await tx.query(
       `INSERT INTO rm_messages (conversation_id, msg_seqno, msg_key, sender_uid, receiver_type,
                                 receiver_id, msg_type, content, at_uids, msg_source,
-                                new_face_version, sys_cancel, notify_code, sent_at_us)
+                                new_face_version, sys_cancel, notify_code, sent_at_us, erased)
        SELECT c, s, k, u, rt, r, t, ct,
               CASE WHEN a IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(a)) END,
-              src, fv, sc, nc, ts
+              src, fv, sc, nc, ts, er
          FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::int2[], $6::text[],
                      $7::int[], $8::text[], $9::jsonb[], $10::int[], $11::int[], $12::bool[],
-                     $13::text[], $14::bigint[])
-              AS i(c, s, k, u, rt, r, t, ct, a, src, fv, sc, nc, ts)
+                     $13::text[], $14::bigint[], $15::bool[])
+              AS i(c, s, k, u, rt, r, t, ct, a, src, fv, sc, nc, ts, er)
        ON CONFLICT DO NOTHING`,
       [
         rows.map((m) => m.conversationId),
@@ -110,6 +144,7 @@ export class MessagesProjector implements Projector {
         rows.map((m) => m.sysCancel),
         rows.map((m) => m.notifyCode ?? ''),
         rows.map((m) => m.sentAtUs),
+        rows.map((m) => m.erased),
       ],
     );
   }

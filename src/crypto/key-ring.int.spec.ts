@@ -1,7 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { Pool } from 'pg';
 import { createTestDatabase, createTestPool, TestDatabase } from '../../test/support/database';
-import { InvalidEnvelopeError, KeyDestroyedError, KeyRing, KeyUnwrapError } from './key-ring';
+import { waitFor } from '../../test/support/wait-for';
+import {
+  destroyDataKey,
+  InvalidEnvelopeError,
+  KeyDestroyedError,
+  KeyRing,
+  KeyUnwrapError,
+} from './key-ring';
 
 /** Counts the queries a pool runs from now on. */
 function countQueries(pool: Pool): { readonly count: number; reset(): void } {
@@ -29,6 +36,7 @@ describe('KeyRing over PostgreSQL', () => {
   let masterKey: Buffer;
   let ring: KeyRing;
   const extraPools: Pool[] = [];
+  const listening: KeyRing[] = [];
 
   /** Another API node: its own pool and its own cache, on the same database. */
   const otherNode = (key = masterKey) => {
@@ -45,6 +53,7 @@ describe('KeyRing over PostgreSQL', () => {
   });
   afterEach(async () => {
     jest.restoreAllMocks();
+    await Promise.all(listening.splice(0).map((r) => r.close()));
     await Promise.all(extraPools.splice(0).map((p) => p.end()));
     await pool.end();
     await db.drop();
@@ -344,6 +353,84 @@ describe('KeyRing over PostgreSQL', () => {
       expect(await otherNode().ring.decryptMany(sealed)).toEqual(sealed.map(() => null));
       expect(await ring.decryptMany(sealed)).toEqual(sealed.map(() => null));
       await expect(otherNode().ring.encryptFor('gina', 'x')).rejects.toThrow(KeyDestroyedError);
+    });
+  });
+
+  describe('a destroy on one node', () => {
+    /** A node that follows destroys, as every process of the application does from its start. */
+    const listeningNode = async () => {
+      const node = otherNode();
+      listening.push(node.ring);
+      await node.ring.listen();
+      expect(node.ring.listening).toBe(true);
+      return node;
+    };
+    const listenerBackends = async () =>
+      (
+        await pool.query<{ pid: number }>(
+          `SELECT pid FROM pg_stat_activity
+            WHERE application_name = 'key-ring-listener' AND datname = current_database()`,
+        )
+      ).rows.map((r) => r.pid);
+
+    it('reaches the cache of every other node at once, without a query there', async () => {
+      // Given nodes a and b that both hold alice's key, b having opened her text before
+      const a = await listeningNode();
+      const b = await listeningNode();
+      const envelope = await a.ring.encryptFor('alice', 'secret of alice');
+      const forBob = await a.ring.encryptFor('bob', 'bob stays');
+      expect(await b.ring.decryptMany([envelope, forBob])).toEqual([
+        'secret of alice',
+        'bob stays',
+      ]);
+      const queries = countQueries(b.pool);
+
+      // When a destroys her key
+      await a.ring.destroyKey('alice');
+
+      // Then b stops opening her text and sealing for her, answering from its cache (the
+      // notification, not a reload), while bob's key is untouched
+      await waitFor(async () => (await b.ring.decrypt(envelope)) === null, 'b to drop the key');
+      await expect(b.ring.encryptFor('alice', 'more')).rejects.toThrow(KeyDestroyedError);
+      expect(await b.ring.decrypt(forBob)).toBe('bob stays');
+      expect(queries.count).toBe(0);
+    });
+
+    it('reaches them when made without a key ring (the admin CLI)', async () => {
+      const b = await listeningNode();
+      const envelope = await b.ring.encryptFor('carl', 'c');
+      expect(await b.ring.decrypt(envelope)).toBe('c');
+
+      await destroyDataKey(pool, 'carl');
+
+      await waitFor(async () => (await b.ring.decrypt(envelope)) === null, 'b to drop the key');
+    });
+
+    it('is not missed while the listening connection is down: the keys held are forgotten', async () => {
+      // Given a node that holds dora's key, whose listening connection is cut
+      const b = await listeningNode();
+      const envelope = await b.ring.encryptFor('dora', 'd');
+      expect(await b.ring.decrypt(envelope)).toBe('d');
+      const [pid] = await listenerBackends();
+      await pool.query('SELECT pg_terminate_backend($1)', [pid]);
+
+      // When her key is destroyed while the node may not be listening
+      await destroyDataKey(pool, 'dora');
+
+      // Then once it listens again it no longer opens her text
+      await waitFor(
+        async () => b.ring.listening && (await listenerBackends()).length === 1,
+        'the node to listen again',
+      );
+      expect(await b.ring.decrypt(envelope)).toBeNull();
+    });
+
+    it('stops listening on close, leaving no connection behind', async () => {
+      const b = await listeningNode();
+      expect(await listenerBackends()).toHaveLength(1);
+      await b.ring.close();
+      await waitFor(async () => (await listenerBackends()).length === 0, 'the listener to end');
+      expect(b.ring.listening).toBe(false);
     });
   });
 

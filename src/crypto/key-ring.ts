@@ -1,5 +1,6 @@
+import type { OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import type { Pool } from 'pg';
+import { Client, type Pool } from 'pg';
 import { Lru } from '../common/lru';
 
 /**
@@ -24,9 +25,13 @@ import { Lru } from '../common/lru';
  * and `destroyed_at` set; it is never created again, so an erased user cannot write.
  *
  * Unwrapped keys, and the fact that a key was destroyed, are cached in memory; a cache hit costs
- * no query. Caveat: a destroy reaches only this instance's cache. Another node that holds the key
- * cached keeps decrypting (and encrypting) with it until it restarts or evicts the entry.
- * TODO(issue 7): notify the other nodes of a destroy so they drop the key at once.
+ * no query. A destroy is announced on the database (`NOTIFY key_destroyed, '<uid>'`, in the same
+ * statement that destroys the key, so it is heard exactly when the destroy commits). A key ring
+ * that {@link KeyRing.listen}s (every process of the application does, from its start) drops
+ * that uid's key from its cache when it hears it: the other nodes, the projector and the realtime
+ * followers stop opening the user's content at once, not when they restart. While its listening
+ * connection is down a key ring caches no key (each use asks the database), and when it is back
+ * it forgets every key it held: a destroy announced meanwhile was not heard.
  */
 
 const FORMAT = 'e1';
@@ -35,6 +40,30 @@ const KEY_BYTES = 32;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+/** The channel a destroy is announced on; the payload is the uid. */
+export const KEY_DESTROYED_CHANNEL = 'key_destroyed';
+/** Pauses between attempts to (re)open the listening connection. */
+const LISTEN_RETRY_MIN_MS = 250;
+const LISTEN_RETRY_MAX_MS = 5_000;
+
+/**
+ * Destroys `uid`'s data key for good (a row is kept, marked destroyed, even when the user had
+ * none) and announces it to every key ring listening on the database, in one statement: the
+ * notification is delivered when, and only if, the destroy commits. Idempotent; the first
+ * destruction time is kept. Usable without a key ring (the admin CLI needs no master key for it).
+ */
+export async function destroyDataKey(db: Pick<Pool, 'query'>, uid: string): Promise<void> {
+  await db.query(
+    `WITH destroyed AS (
+       INSERT INTO user_keys (uid, wrapped_key, destroyed_at) VALUES ($1, NULL, now())
+       ON CONFLICT (uid) DO UPDATE
+         SET wrapped_key = NULL, destroyed_at = COALESCE(user_keys.destroyed_at, now())
+       RETURNING uid)
+     SELECT pg_notify($2, uid) FROM destroyed`,
+    [uid, KEY_DESTROYED_CHANNEL],
+  );
+}
 
 /** Encrypting for a user whose data key was destroyed: an erased user cannot write. */
 export class KeyDestroyedError extends Error {
@@ -78,8 +107,9 @@ interface Envelope {
   readonly sealed: Buffer;
 }
 
-export class KeyRing {
-  private readonly cache: Lru<string, Slot>;
+export class KeyRing implements OnApplicationBootstrap, OnModuleDestroy {
+  private cache: Lru<string, Slot>;
+  private readonly cacheSize: number;
   /** Queries in flight, by each uid they load, so concurrent callers share one. */
   private readonly loading = new Map<string, Promise<Found>>();
   private readonly creating = new Map<string, Promise<Buffer>>();
@@ -88,6 +118,17 @@ export class KeyRing {
    * key it read, which may be the one just destroyed.
    */
   private destroys = 0;
+  /**
+   * `off`: not listening (a single process, or a tool): keys are cached as they load. `on`: the
+   * listening connection is up. `down`: listening was asked for but the connection is not up:
+   * live keys are not cached, since a destroy elsewhere would go unheard.
+   */
+  private watch: 'off' | 'on' | 'down' = 'off';
+  private listener: Client | null = null;
+  private connecting: Promise<void> | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retryDelayMs = LISTEN_RETRY_MIN_MS;
+  private closed = false;
 
   constructor(
     private readonly pool: Pool,
@@ -97,12 +138,56 @@ export class KeyRing {
     if (masterKey.length !== KEY_BYTES) {
       throw new RangeError(`the master key must be ${KEY_BYTES} bytes, not ${masterKey.length}`);
     }
-    this.cache = new Lru(options.cacheSize ?? 100_000);
+    this.cacheSize = options.cacheSize ?? 100_000;
+    this.cache = new Lru(this.cacheSize);
+  }
+
+  /**
+   * Starts following destroys made anywhere on the database (`LISTEN key_destroyed`) on a
+   * connection of its own; resolves once the first attempt to open it has ended (it is retried in
+   * the background until {@link close}). Called by Nest when the application starts.
+   */
+  async listen(): Promise<void> {
+    if (this.closed || this.watch !== 'off') return;
+    this.watch = 'down';
+    this.connecting = this.connectListener();
+    await this.connecting;
+  }
+
+  /** Whether the listening connection is up (a test waits for it). */
+  get listening(): boolean {
+    return this.watch === 'on';
+  }
+
+  /** Stops listening. Called by Nest when the application stops. */
+  async close(): Promise<void> {
+    this.closed = true;
+    // Still usable, but no longer hearing destroys: cache no live key from now on.
+    if (this.watch === 'on') this.watch = 'down';
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    await this.connecting?.catch(() => undefined);
+    const client = this.listener;
+    this.listener = null;
+    await client?.end().catch(() => undefined);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.listen();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.close();
   }
 
   /** True when `s` has the shape of an envelope (not whether it opens). */
   static isEnvelope(s: unknown): boolean {
     return typeof s === 'string' && parse(s) !== null;
+  }
+
+  /** The uid an envelope is sealed for, or null when `s` is not an envelope. */
+  static ownerOf(s: unknown): string | null {
+    return typeof s === 'string' ? (parse(s)?.uid ?? null) : null;
   }
 
   /**
@@ -150,24 +235,108 @@ export class KeyRing {
   }
 
   /**
-   * Destroys `uid`'s data key for good (a row is kept, marked destroyed, even when the user had
-   * none), and caches that answer here. Idempotent; the first destruction time is kept.
+   * Destroys `uid`'s data key for good ({@link destroyDataKey}: every listening key ring drops
+   * it) and caches that answer here. Idempotent; the first destruction time is kept.
    */
   async destroyKey(uid: string): Promise<void> {
     this.destroys++;
     this.loading.delete(uid);
     this.creating.delete(uid);
     try {
-      await this.pool.query(
-        `INSERT INTO user_keys (uid, wrapped_key, destroyed_at) VALUES ($1, NULL, now())
-         ON CONFLICT (uid) DO UPDATE
-           SET wrapped_key = NULL, destroyed_at = COALESCE(user_keys.destroyed_at, now())`,
-        [uid],
-      );
+      await destroyDataKey(this.pool, uid);
       this.cache.set(uid, null);
     } finally {
       this.destroys++;
     }
+  }
+
+  /**
+   * Which of `uids` have a destroyed key (erased users), as the database says now: to tell an
+   * envelope that opens to null because its owner was erased from one whose key is missing.
+   */
+  async destroyedAmong(uids: readonly string[]): Promise<Set<string>> {
+    if (uids.length === 0) return new Set();
+    const { rows } = await this.pool.query<{ uid: string }>(
+      `SELECT uid FROM user_keys WHERE uid = ANY($1::text[]) AND wrapped_key IS NULL`,
+      [[...new Set(uids)]],
+    );
+    return new Set(rows.map((r) => r.uid));
+  }
+
+  /** A destroy heard from another process: the key is gone here too. */
+  private forget(uid: string): void {
+    this.destroys++;
+    this.loading.delete(uid);
+    this.creating.delete(uid);
+    this.cache.set(uid, null);
+  }
+
+  /** Forgets every cached answer (a destroy may have gone unheard); loads in flight cache nothing. */
+  private forgetAll(): void {
+    this.destroys++;
+    this.loading.clear();
+    this.cache = new Lru(this.cacheSize);
+  }
+
+  /** Whether a slot just read may be cached: a destroyed key always, a live one while heard. */
+  private cacheable(slot: Slot, epoch: number): boolean {
+    return slot === null || (epoch === this.destroys && this.watch !== 'down');
+  }
+
+  private async connectListener(): Promise<void> {
+    const client = new Client({
+      ...this.pool.options,
+      keepAlive: true,
+      application_name: 'key-ring-listener',
+    });
+    let lost = false;
+    const onLost = () => {
+      if (lost) return;
+      lost = true;
+      client.end().catch(() => undefined);
+      if (this.listener === client) this.listener = null;
+      if (this.closed) return;
+      // A destroy announced while nobody listened would go unheard: forget, and cache nothing
+      // until listening again.
+      this.watch = 'down';
+      this.forgetAll();
+      this.scheduleReconnect();
+    };
+    client.on('notification', (msg) => {
+      if (msg.channel === KEY_DESTROYED_CHANNEL && msg.payload) this.forget(msg.payload);
+    });
+    client.on('error', onLost);
+    client.on('end', onLost);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${KEY_DESTROYED_CHANNEL}`);
+      if (this.closed || lost) {
+        await client.end().catch(() => undefined);
+        return;
+      }
+      this.listener = client;
+      // Keys cached before this point may have been destroyed unheard.
+      this.forgetAll();
+      this.watch = 'on';
+      this.retryDelayMs = LISTEN_RETRY_MIN_MS;
+    } catch {
+      onLost();
+    } finally {
+      this.connecting = null;
+    }
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.retryTimer) return;
+    const delay = this.retryDelayMs;
+    this.retryDelayMs = Math.min(delay * 2, LISTEN_RETRY_MAX_MS);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.closed || this.listener) return;
+      if (this.connecting) this.scheduleReconnect();
+      else this.connecting = this.connectListener();
+    }, delay);
+    this.retryTimer.unref();
   }
 
   private async keyForWriting(uid: string): Promise<Buffer> {
@@ -206,7 +375,7 @@ export class KeyRing {
       if (rows.length !== 1) throw new Error(`the user_keys row of user ${uid} vanished`);
       slot = rows[0].wrapped_key === null ? null : this.unwrap(uid, rows[0].wrapped_key);
     }
-    if (slot === null || epoch === this.destroys) this.cache.set(uid, slot);
+    if (this.cacheable(slot, epoch)) this.cache.set(uid, slot);
     if (slot === null) throw new KeyDestroyedError(uid);
     return slot;
   }
@@ -254,7 +423,7 @@ export class KeyRing {
     }
     // "Never existed" is not cached: another node may create the key at any moment.
     for (const [uid, slot] of found) {
-      if (slot === null || epoch === this.destroys) this.cache.set(uid, slot);
+      if (this.cacheable(slot, epoch)) this.cache.set(uid, slot);
     }
     return found;
   }

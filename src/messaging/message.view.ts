@@ -17,6 +17,8 @@ export interface MessageView {
   msg_source: number;
   /** Only on a recall notice (msg_type 5) of a system recall: the target is hidden entirely. */
   sys_cancel?: true;
+  /** Only when the sender was erased: the content is gone for good (empty). */
+  erased?: true;
 }
 
 export interface MessageRow {
@@ -34,6 +36,7 @@ export interface MessageRow {
   new_face_version: number;
   msg_source: number;
   sys_cancel: boolean;
+  erased: boolean;
 }
 
 /** Columns of rm_messages that make a {@link MessageRow}, for a table aliased `alias`. */
@@ -53,6 +56,7 @@ export const messageColumns = (alias: string): string =>
     'new_face_version',
     'msg_source',
     'sys_cancel',
+    'erased',
   ]
     .map((c) => `${alias}.${c}`)
     .join(', ');
@@ -73,5 +77,6 @@ export function toMessageView(row: MessageRow): MessageView {
     new_face_version: row.new_face_version,
     msg_source: row.msg_source,
     ...(row.sys_cancel ? { sys_cancel: true as const } : {}),
+    ...(row.erased ? { erased: true as const } : {}),
   };
 }

@@ -1,0 +1,409 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Pool } from 'pg';
+import request from 'supertest';
+import { ProjectionRunner } from '../../../projections/projection-runner';
+import { startTestApp, TestApp } from '../../../test/support/app';
+import { createTestDatabase, createTestPool, TestDatabase } from '../../../test/support/database';
+import { EsdbTestServer, startEsdbTestServer } from '../../../test/support/esdb-test-server';
+import { caughtUp, dumpReadModels, testProjectors } from '../../../test/support/messaging';
+import { waitFor } from '../../../test/support/wait-for';
+import type { EventStore } from '../../event-store/event-store.port';
+import { EventStoreDbEventStore } from '../../event-store/eventstoredb/eventstoredb-event-store';
+import { PostgresEventStore } from '../../event-store/postgres/postgres-event-store';
+import { ADMIN_OPERATION_RECORDED } from '../admin-actions';
+import { runAdmin } from '../admin.cli';
+import { AdminContext, EXIT } from '../admin-context';
+import type { ImportCommandResult } from './import.command';
+
+interface Run {
+  readonly status: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `npm run admin -- <args>` in process with `env`. */
+async function admin(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const context: AdminContext = {
+    env: { ADMIN_ACTOR: 'ops', ...env },
+    stdout: { write: (text: string) => (stdout += text) },
+    stderr: { write: (text: string) => (stderr += text) },
+    signal: new AbortController().signal,
+    exitCode: 0,
+  };
+  const status = await runAdmin(args, context);
+  return { status, stdout, stderr };
+}
+
+type Line = Record<string, unknown>;
+const parse = (file: string): Line[] =>
+  readFileSync(file, 'utf8')
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Line);
+const events = (lines: Line[]) => lines.filter((l) => 'id' in l);
+/** An event line without what differs between two stores' copies of one log. */
+const portable = (l: Line, keepTime: boolean) => {
+  const { position: _position, created_at: createdAt, ...rest } = l;
+  return keepTime ? { ...rest, created_at: createdAt } : rest;
+};
+
+/**
+ * Export and import end to end (issue 7, item 7): a log written through the API goes out as
+ * NDJSON, into a fresh PostgreSQL log and into EventStoreDB (the gRPC test server); exported
+ * again it gives the same lines, and read models rebuilt from the imported log equal the
+ * original's.
+ */
+describe('npm run admin -- export / import', () => {
+  let t: TestApp;
+  let sourcePool: Pool;
+  let dir: string;
+  let exported: string;
+  const tokens = new Map<string, string>();
+
+  const send = (from: string, to: string, receiverType: 1 | 2, content: string, msgType = 1) =>
+    request(t.url)
+      .post('/api/v1/messages')
+      .set('Authorization', `Bearer ${tokens.get(from)}`)
+      .send({
+        receiver_id: to,
+        receiver_type: receiverType,
+        msg_type: msgType,
+        content,
+        dev_id: randomUUID(),
+      });
+  const sourceEnv = () => ({ DATABASE_URL: t.db.url });
+
+  /** user_keys of the source, copied as an operator would (pg_dump -t user_keys). */
+  async function copyKeys(to: Pool): Promise<void> {
+    const { rows } = await sourcePool.query<{
+      uid: string;
+      wrapped_key: Buffer | null;
+      created_at: Date;
+      destroyed_at: Date | null;
+    }>('SELECT uid, wrapped_key, created_at, destroyed_at FROM user_keys');
+    for (const r of rows) {
+      await to.query(
+        'INSERT INTO user_keys (uid, wrapped_key, created_at, destroyed_at) VALUES ($1, $2, $3, $4)',
+        [r.uid, r.wrapped_key, r.created_at, r.destroyed_at],
+      );
+    }
+  }
+
+  /** The read models built from `store` into `pool` from scratch, every table but the audit's. */
+  async function rebuild(store: EventStore, pool: Pool) {
+    const projectors = testProjectors(pool);
+    const runner = new ProjectionRunner(store, pool, projectors);
+    runner.start();
+    try {
+      await waitFor(
+        async () => {
+          const head = await store.headPosition();
+          const { rows } = await pool.query<{ c: string; p: string }>(
+            `SELECT min(commit_position)::text AS c, min(prepare_position)::text AS p
+               FROM projection_checkpoints`,
+          );
+          return (
+            head !== null &&
+            rows[0].c === head.commit.toString() &&
+            runner
+              .status()
+              .every(
+                (s) => s.position.commit === head.commit && s.position.prepare === head.prepare,
+              )
+          );
+        },
+        'the rebuild to reach the head',
+        30_000,
+      );
+    } finally {
+      await runner.stop();
+    }
+    return withoutAudit(await dumpReadModels(pool));
+  }
+  /**
+   * The audit index records positions and commit times, which differ from store to store (and
+   * each log holds its own export or import record): it is compared by the audit's own tests.
+   */
+  const withoutAudit = (dump: Record<string, unknown[]>) => {
+    const { rm_audit: _audit, ...rest } = dump;
+    return rest;
+  };
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    sourcePool = createTestPool(t.db.url, 4);
+    dir = mkdtempSync(join(tmpdir(), 'im-export-'));
+    exported = join(dir, 'events.ndjson');
+    for (const uid of ['ann', 'ben', 'cat']) tokens.set(uid, await t.user(uid));
+    await t.follow(tokens.get('ben')!, 'ann');
+    await t.follow(tokens.get('ann')!, 'ben');
+    // Given a log of private and group messages, a recall, a group with an application
+    for (let i = 0; i < 5; i++) {
+      expect(
+        (
+          await send(
+            i % 2 ? 'ben' : 'ann',
+            i % 2 ? 'ann' : 'ben',
+            1,
+            JSON.stringify({ content: `hello ${i}` }),
+          )
+        ).status,
+      ).toBe(201);
+    }
+    const sent = await send('ann', 'ben', 1, JSON.stringify({ content: 'oops' }));
+    expect(
+      (await send('ann', 'ben', 1, (sent.body as { msg_key: string }).msg_key, 5)).status,
+    ).toBe(201);
+    const auth = (uid: string) => `Bearer ${tokens.get(uid)}`;
+    expect(
+      (
+        await request(t.url)
+          .post('/api/v1/groups')
+          .set('Authorization', auth('ann'))
+          .send({ group_id: 'book', name: 'book club', members: [{ uid: 'ben' }] })
+      ).status,
+    ).toBe(201);
+    await send('ben', 'book', 2, JSON.stringify({ content: 'chapter one' }));
+    await request(t.url)
+      .post('/api/v1/groups/book/join')
+      .set('Authorization', auth('cat'))
+      .send({ req_message: 'may I?' });
+    const names = testProjectors(sourcePool).map((p) => p.name);
+    await waitFor(() => caughtUp(sourcePool, names), 'the source read models');
+  });
+  afterAll(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    await sourcePool.end();
+    await t.close();
+  });
+
+  describe('export', () => {
+    beforeAll(async () => {
+      const run = await admin(['export', '--output', exported, '--batch-size', '7'], sourceEnv());
+      expect(run).toMatchObject({ status: EXIT.ok });
+    });
+
+    it('writes a header, every event in log order with its fields, and a summary', async () => {
+      const lines = parse(exported);
+      const log = await new PostgresEventStore(sourcePool).readAll({ limit: 100_000 });
+      const body = events(lines);
+      expect(lines[0]).toMatchObject({
+        format: 'im-events',
+        version: 1,
+        store: 'postgres',
+        filter: {},
+      });
+      expect(lines[lines.length - 1]).toEqual({ summary: { events: body.length } });
+      expect(body.map((l) => l.id)).toEqual(log.slice(0, body.length).map((e) => e.id));
+      expect(body[0]).toEqual({
+        id: log[0].id,
+        stream: log[0].streamId,
+        revision: log[0].revision,
+        type: log[0].type,
+        created_at: log[0].createdAt.toISOString(),
+        metadata: log[0].metadata,
+        data: log[0].data,
+        position: {
+          commit: log[0].position.commit.toString(),
+          prepare: log[0].position.prepare.toString(),
+        },
+      });
+      // Sealed content stays sealed
+      const message = body.find((l) => l.type === 'MessageSent') as { data: { content: string } };
+      expect(message.data.content).toMatch(/^e1\./);
+      expect(readFileSync(exported, 'utf8')).not.toContain('hello 0');
+      // And the export itself is recorded, after it
+      expect(log.slice(body.length).map((e) => e.type)).toContain(ADMIN_OPERATION_RECORDED);
+    });
+
+    it('filters by stream and category, and by time', async () => {
+      const filtered = join(dir, 'filtered.ndjson');
+      const run = await admin(
+        ['export', '--output', filtered, '--category', 'group', '--stream', 'conversation-ann~ben'],
+        sourceEnv(),
+      );
+      expect(run.status).toBe(EXIT.ok);
+      const streams = new Set(events(parse(filtered)).map((l) => l.stream));
+      expect([...streams].sort()).toEqual(['conversation-ann~ben', 'group-book']);
+      const none = await admin(
+        ['export', '--output', filtered, '--since', '2999-01-01'],
+        sourceEnv(),
+      );
+      expect(none.status).toBe(EXIT.ok);
+      expect(parse(filtered).slice(1)).toEqual([{ summary: { events: 0 } }]);
+    });
+
+    it('refuses bad filters with exit 2, writing no file', async () => {
+      const file = join(dir, 'bad.ndjson');
+      for (const args of [
+        ['--since', 'yesterday'],
+        ['--since', '2026-12-02', '--until', '2026-12-01'],
+        ['--category', 'no-dashes'],
+      ]) {
+        const run = await admin(['export', '--output', file, ...args], sourceEnv());
+        expect(run.status).toBe(EXIT.usage);
+      }
+      expect(() => readFileSync(file)).toThrow();
+      expect(() => readFileSync(`${file}.partial`)).toThrow();
+    });
+
+    it('streams the same lines over REST', async () => {
+      const res = await request(t.url)
+        .get('/admin/v1/export')
+        .query({ category: 'group' })
+        .set('X-Admin-Key', t.adminKey);
+      expect(res.status).toBe(200);
+      expect(res.headers['content-type']).toMatch(/^application\/x-ndjson/);
+      const lines = res.text
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Line);
+      const fromFile = events(parse(exported)).filter((l) =>
+        (l.stream as string).startsWith('group-'),
+      );
+      expect(events(lines)).toEqual(fromFile);
+      for (const query of [
+        { since: 'soon' },
+        { category: 'a-b' },
+        { since: '2026-12-02', until: '2026-12-01' },
+      ]) {
+        const bad = await request(t.url)
+          .get('/admin/v1/export')
+          .query(query)
+          .set('X-Admin-Key', t.adminKey);
+        expect({ status: bad.status, code: (bad.body as { code: number }).code }).toEqual({
+          status: 400,
+          code: 40000,
+        });
+      }
+    });
+  });
+
+  describe('import into a fresh PostgreSQL log', () => {
+    let db: TestDatabase;
+    let pool: Pool;
+
+    beforeAll(async () => {
+      db = await createTestDatabase();
+      pool = createTestPool(db.url, 4);
+    });
+    afterAll(async () => {
+      await pool.end();
+      await db.drop();
+    });
+
+    it('refuses a bad file before writing anything, naming the line', async () => {
+      const lines = readFileSync(exported, 'utf8').split('\n');
+      const cases: [string, string][] = [
+        [lines.slice(0, 3).join('\n') + '\n{"id": nope\n', 'line 4: not valid JSON'],
+        [[lines[0], lines[2]].join('\n'), 'line 2: stream'],
+        [[...lines.slice(0, 4), lines[lines.length - 2]].join('\n'), 'line 5: the summary counts'],
+      ];
+      for (const [content, message] of cases) {
+        const file = join(dir, 'broken.ndjson');
+        writeFileSync(file, content);
+        const run = await admin(['import', file, '--json'], { DATABASE_URL: db.url });
+        expect(run.status).toBe(EXIT.usage);
+        expect(run.stderr).toContain(message);
+        expect(JSON.parse(run.stdout)).toMatchObject({ status: 'invalid' });
+      }
+      const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM es_events');
+      expect(rows[0].n).toBe('0');
+    });
+
+    it('imports every event at its revision; exported again, the lines are the same', async () => {
+      const run = await admin(['import', exported, '--json', '--batch-size', '5'], {
+        DATABASE_URL: db.url,
+      });
+      expect(run.status).toBe(EXIT.ok);
+      const result = JSON.parse(run.stdout) as ImportCommandResult;
+      const original = events(parse(exported));
+      expect(result).toMatchObject({ status: 'completed', import: { imported: original.length } });
+
+      const again = join(dir, 'again.ndjson');
+      expect((await admin(['export', '--output', again], { DATABASE_URL: db.url })).status).toBe(
+        EXIT.ok,
+      );
+      const copy = events(parse(again));
+      // The PostgreSQL log records its own commit times; positions are the target's own
+      expect(copy.slice(0, original.length).map((l) => portable(l, false))).toEqual(
+        original.map((l) => portable(l, false)),
+      );
+      // And the import itself is recorded in the target, after what it imported
+      expect(
+        copy
+          .slice(original.length)
+          .map((l) => [l.type, (l.data as { operation: string }).operation]),
+      ).toEqual([[ADMIN_OPERATION_RECORDED, 'import']]);
+    });
+
+    it('refuses a target that is not empty, adding nothing to it but the record', async () => {
+      const before = await pool.query<{ n: string }>('SELECT count(*) AS n FROM es_events');
+      const run = await admin(['import', exported], { DATABASE_URL: db.url });
+      expect(run.status).toBe(EXIT.usage);
+      expect(run.stderr).toContain('the target store is not empty');
+      const after = await pool.query<{ n: string }>('SELECT count(*) AS n FROM es_events');
+      expect(Number(after.rows[0].n)).toBe(Number(before.rows[0].n) + 1);
+    });
+
+    it("rebuilds read models equal to the original's (with the data keys copied)", async () => {
+      await copyKeys(pool);
+      const store = new PostgresEventStore(pool);
+      try {
+        expect(await rebuild(store, pool)).toEqual(withoutAudit(await dumpReadModels(sourcePool)));
+      } finally {
+        await store.close();
+      }
+    });
+  });
+
+  describe('import into EventStoreDB', () => {
+    let server: EsdbTestServer;
+    let db: TestDatabase;
+    let pool: Pool;
+    const env = () => ({
+      DATABASE_URL: db.url,
+      EVENTSTORE_CONNECTION_STRING: server.connectionString,
+    });
+
+    beforeAll(async () => {
+      server = await startEsdbTestServer();
+      db = await createTestDatabase();
+      pool = createTestPool(db.url, 4);
+    });
+    afterAll(async () => {
+      await pool.end();
+      await db.drop();
+      await server.close();
+    });
+
+    it('keeps every line, times included: exported again, only positions differ', async () => {
+      const run = await admin(['import', exported], env());
+      expect(run.status).toBe(EXIT.ok);
+      expect(run.stdout).toContain('imported');
+      const again = join(dir, 'esdb.ndjson');
+      expect((await admin(['export', '--output', again], env())).status).toBe(EXIT.ok);
+      const original = events(parse(exported));
+      const copy = events(parse(again));
+      expect(parse(again)[0]).toMatchObject({ store: 'eventstoredb' });
+      expect(copy.slice(0, original.length).map((l) => portable(l, true))).toEqual(
+        original.map((l) => portable(l, true)),
+      );
+    });
+
+    it("rebuilds read models equal to the original's", async () => {
+      await copyKeys(pool);
+      const store = EventStoreDbEventStore.fromConnectionString(server.connectionString);
+      try {
+        expect(await rebuild(store, pool)).toEqual(withoutAudit(await dumpReadModels(sourcePool)));
+      } finally {
+        await store.close();
+      }
+    });
+  });
+});

@@ -1,0 +1,263 @@
+import {
+  DuplicateEventIdError,
+  EventStore,
+  RecordedEvent,
+  START,
+  WrongExpectedVersionError,
+} from '../../event-store/event-store.port';
+import { describeRef, streamRuns } from '../copy-log';
+import { ExportedEvent, ImportLineError, parseLine, toEventData } from './ndjson-format';
+
+/**
+ * Importing an NDJSON export (ndjson-format.ts) into an empty store (`npm run admin -- import`).
+ * Two passes over the file: the first checks every line (JSON, fields, each stream's revisions
+ * from 0 without a gap, the summary's count) and writes nothing; the second appends the events
+ * in file order, each run of one stream's consecutive events as one append at the expected
+ * revision it had (`no_stream` for revision 0), keeping ids, types, data, metadata and the
+ * original time (`recordedAt`: kept by EventStoreDB; the PostgreSQL log records its own).
+ */
+
+/** The target holds events already: an import only goes into an empty store. */
+export class ImportTargetNotEmptyError extends Error {
+  override readonly name = 'ImportTargetNotEmptyError';
+  constructor(readonly lastEvent: RecordedEvent) {
+    super(
+      `the target store is not empty (its last event is ${describeRef(lastEvent)}): ` +
+        'an import only goes into an empty store (a fresh database, or an empty EventStoreDB)',
+    );
+  }
+}
+
+/** An append of the second pass failed: the events before `line` were imported, no others. */
+export class ImportAppendError extends Error {
+  override readonly name = 'ImportAppendError';
+  constructor(
+    readonly line: number,
+    readonly imported: number,
+    reason: string,
+    override readonly cause?: unknown,
+  ) {
+    super(
+      `line ${line}: ${reason}. ${imported} event(s) were imported before it (the lines ` +
+        'before it); the target is no longer empty: empty it before importing again',
+    );
+  }
+}
+
+export interface ValidatedExport {
+  readonly events: number;
+  readonly streams: number;
+  readonly lines: number;
+  /** The file ended with a summary whose count matched. */
+  readonly summary: boolean;
+}
+
+export interface ImportProgress {
+  readonly imported: number;
+  readonly total: number;
+  readonly eventsPerSecond: number;
+  readonly etaSeconds: number | null;
+}
+
+export interface ImportOptions {
+  /** Events gathered before they are appended, run by run (default 500). */
+  readonly batchSize?: number;
+  /** Largest append in bytes of JSON (default 512 KiB, under EventStoreDB's 1 MiB). */
+  readonly maxAppendBytes?: number;
+  /** Stops between two appends; the result then says `interrupted`. */
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: ImportProgress) => void;
+}
+
+export interface ImportResult {
+  readonly status: 'completed' | 'interrupted';
+  readonly imported: number;
+  readonly total: number;
+  readonly streams: number;
+  readonly elapsedMs: number;
+  readonly eventsPerSecond: number;
+}
+
+/**
+ * The first pass: every line checked, nothing written.
+ * @throws ImportLineError naming the first bad line.
+ */
+export async function validateExport(lines: AsyncIterable<string>): Promise<ValidatedExport> {
+  const next = new Map<string, number>();
+  let events = 0;
+  let lineNo = 0;
+  let summary: { line: number; events: number } | null = null;
+  for await (const text of lines) {
+    lineNo++;
+    if (summary) {
+      throw new ImportLineError(lineNo, `more lines after the summary on line ${summary.line}`);
+    }
+    const parsed = parseLine(text, lineNo);
+    if (parsed.kind === 'header') {
+      if (lineNo !== 1) throw new ImportLineError(lineNo, 'a header after the first line');
+      continue;
+    }
+    if (parsed.kind === 'summary') {
+      summary = { line: lineNo, events: parsed.events };
+      continue;
+    }
+    const { stream, revision } = parsed.event;
+    const expected = next.get(stream) ?? 0;
+    if (revision !== expected) {
+      throw new ImportLineError(
+        lineNo,
+        expected === 0
+          ? `stream ${stream} starts at revision ${revision}: an import needs each stream ` +
+              'whole, from revision 0 (an export filtered by time holds parts of streams)'
+          : `stream ${stream} goes from revision ${expected - 1} to ${revision}: ` +
+              (revision < expected ? 'a repeated revision' : `revisions ${expected}… are missing`),
+      );
+    }
+    next.set(stream, revision + 1);
+    events++;
+  }
+  if (summary && summary.events !== events) {
+    throw new ImportLineError(
+      summary.line,
+      `the summary counts ${summary.events} events, the file holds ${events}: it is incomplete`,
+    );
+  }
+  if (events === 0) throw new ImportLineError(Math.max(lineNo, 1), 'the file holds no events');
+  return { events, streams: next.size, lines: lineNo, summary: summary !== null };
+}
+
+/**
+ * Imports a file that {@link validateExport} accepted (`lines` is read again from the start).
+ * @throws ImportTargetNotEmptyError when the store holds any event.
+ * @throws ImportAppendError when an append fails (say, another writer, or an event id already
+ *   used by another stream): the events before it were imported.
+ */
+export async function importEvents(
+  store: EventStore,
+  lines: AsyncIterable<string>,
+  validated: ValidatedExport,
+  options: ImportOptions = {},
+): Promise<ImportResult> {
+  const batchSize = options.batchSize ?? 500;
+  const maxAppendBytes = options.maxAppendBytes ?? 512 * 1024;
+  const last = await store.lastEvent();
+  if (last) throw new ImportTargetNotEmptyError(last);
+
+  const started = performance.now();
+  const total = validated.events;
+  let imported = 0;
+  const rate = () => {
+    const seconds = (performance.now() - started) / 1000;
+    return seconds > 0 ? imported / seconds : 0;
+  };
+  const report = () => {
+    const eventsPerSecond = rate();
+    options.onProgress?.({
+      imported,
+      total,
+      eventsPerSecond,
+      etaSeconds: eventsPerSecond > 0 ? (total - imported) / eventsPerSecond : null,
+    });
+  };
+  const result = (status: ImportResult['status']): ImportResult => {
+    report();
+    return {
+      status,
+      imported,
+      total,
+      streams: validated.streams,
+      elapsedMs: performance.now() - started,
+      eventsPerSecond: rate(),
+    };
+  };
+
+  const lineOf = new Map<RecordedEvent, number>();
+  let page: RecordedEvent[] = [];
+  const flush = async (): Promise<boolean> => {
+    for (const run of streamRuns(page, maxAppendBytes)) {
+      if (options.signal?.aborted) return false;
+      await appendRun(store, run, lineOf.get(run[0])!, imported);
+      imported += run.length;
+    }
+    page = [];
+    lineOf.clear();
+    report();
+    return true;
+  };
+
+  report();
+  let lineNo = 0;
+  for await (const text of lines) {
+    lineNo++;
+    const parsed = parseLine(text, lineNo);
+    if (parsed.kind !== 'event') continue;
+    const event = asRecorded(parsed.event);
+    lineOf.set(event, lineNo);
+    page.push(event);
+    if (page.length >= batchSize && !(await flush())) return result('interrupted');
+  }
+  if (!(await flush())) return result('interrupted');
+  return result('completed');
+}
+
+/** The line's event in the shape copy-log's stream runs take. */
+function asRecorded(e: ExportedEvent): RecordedEvent {
+  return {
+    id: e.id,
+    type: e.type,
+    streamId: e.stream,
+    revision: e.revision,
+    position: START,
+    data: e.data,
+    metadata: e.metadata,
+    createdAt: new Date(e.created_at),
+  };
+}
+
+async function appendRun(
+  store: EventStore,
+  run: readonly RecordedEvent[],
+  line: number,
+  imported: number,
+): Promise<void> {
+  const first = run[0];
+  const last = run[run.length - 1];
+  const fail = (reason: string, cause?: unknown): never => {
+    throw new ImportAppendError(line, imported, reason, cause);
+  };
+  let written: Awaited<ReturnType<EventStore['append']>>;
+  try {
+    written = await store.append(
+      first.streamId,
+      run.map((e) =>
+        toEventData({
+          id: e.id,
+          stream: e.streamId,
+          revision: e.revision,
+          type: e.type,
+          created_at: e.createdAt.toISOString(),
+          metadata: e.metadata,
+          data: e.data,
+        }),
+      ),
+      first.revision === 0 ? 'no_stream' : first.revision - 1,
+    );
+  } catch (err) {
+    if (err instanceof WrongExpectedVersionError) {
+      return fail(
+        `stream ${first.streamId} is at revision ${String(err.actual)} in the target, not ` +
+          `${first.revision - 1}: something else writes to the target`,
+        err,
+      );
+    }
+    if (err instanceof DuplicateEventIdError) {
+      return fail(`event id(s) ${err.eventIds.join(', ')} already belong to another stream`, err);
+    }
+    // Anything else (the store unreachable, a refused event): the append may or may not have
+    // been written; the count says what certainly was.
+    return fail(err instanceof Error ? err.message : String(err), err);
+  }
+  if (written.alreadyWritten || written.nextExpectedRevision !== last.revision) {
+    fail(`the target did not take the events of ${first.streamId} from revision ${first.revision}`);
+  }
+}

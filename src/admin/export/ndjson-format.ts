@@ -1,0 +1,201 @@
+import type {
+  EventData,
+  EventMetadata,
+  Position,
+  RecordedEvent,
+} from '../../event-store/event-store.port';
+import { canonicalJson } from '../copy-log';
+
+/**
+ * The NDJSON export format, version 1 (docs/admin/streams-export-erasure.md). One JSON object a
+ * line, UTF-8, `\n` after each:
+ *
+ * - first, a header: `{"format":"im-events","version":1,"exported_at":…,"store":…,"filter":…}`;
+ * - then one line per event, in log order, with its keys in this order: `id`, `stream`,
+ *   `revision`, `type`, `created_at`, `metadata`, `data`, `position` (data and metadata with
+ *   their keys sorted, so two stores' exports of one log compare line by line);
+ * - last, a summary: `{"summary":{"events":<n>}}`. An export cut short has none (or, over HTTP,
+ *   an `{"error":…}` line instead), so its reader can tell it is incomplete.
+ *
+ * Data is as stored: sealed content stays sealed.
+ */
+
+export const EXPORT_FORMAT = 'im-events';
+export const EXPORT_VERSION = 1;
+
+export interface ExportFilterText {
+  readonly streams?: readonly string[];
+  readonly categories?: readonly string[];
+  readonly since?: string;
+  readonly until?: string;
+}
+
+export interface ExportHeader {
+  readonly format: typeof EXPORT_FORMAT;
+  readonly version: typeof EXPORT_VERSION;
+  readonly exported_at: string;
+  /** The adapter the events were read from: positions are positions of that store. */
+  readonly store: 'postgres' | 'eventstoredb';
+  readonly filter: ExportFilterText;
+}
+
+/** An event as a line holds it. */
+export interface ExportedEvent {
+  readonly id: string;
+  readonly stream: string;
+  readonly revision: number;
+  readonly type: string;
+  readonly created_at: string;
+  readonly metadata: EventMetadata;
+  readonly data: unknown;
+  /** In the source store; informative only (an import does not keep it). */
+  readonly position?: { readonly commit: string; readonly prepare: string };
+}
+
+export function headerLine(header: ExportHeader): string {
+  return `${JSON.stringify(header)}\n`;
+}
+
+export function summaryLine(events: number): string {
+  return `${JSON.stringify({ summary: { events } })}\n`;
+}
+
+export function errorLine(message: string): string {
+  return `${JSON.stringify({ error: { message } })}\n`;
+}
+
+export function eventLine(e: RecordedEvent): string {
+  return (
+    `{"id":${JSON.stringify(e.id)},"stream":${JSON.stringify(e.streamId)},` +
+    `"revision":${e.revision},"type":${JSON.stringify(e.type)},` +
+    `"created_at":${JSON.stringify(e.createdAt.toISOString())},` +
+    `"metadata":${canonicalJson(e.metadata)},"data":${canonicalJson(e.data)},` +
+    `"position":${positionJson(e.position)}}\n`
+  );
+}
+
+function positionJson(p: Position): string {
+  return `{"commit":"${p.commit.toString()}","prepare":"${p.prepare.toString()}"}`;
+}
+
+/** A line of an export file that cannot be imported, by its number (from 1). */
+export class ImportLineError extends Error {
+  override readonly name = 'ImportLineError';
+  constructor(
+    readonly line: number,
+    readonly reason: string,
+  ) {
+    super(`line ${line}: ${reason}`);
+  }
+}
+
+export type ParsedLine =
+  | { readonly kind: 'header'; readonly header: ExportHeader }
+  | { readonly kind: 'event'; readonly event: ExportedEvent }
+  | { readonly kind: 'summary'; readonly events: number };
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
+const EVENT_KEYS = new Set([
+  'id',
+  'stream',
+  'revision',
+  'type',
+  'created_at',
+  'metadata',
+  'data',
+  'position',
+]);
+const ACTOR_KINDS = new Set(['user', 'admin', 'system']);
+/** Longest stream id and type accepted (EventStoreDB's own limits are larger). */
+const MAX_NAME = 512;
+
+/**
+ * Reads one line of an export file.
+ * @throws ImportLineError naming the line and what is wrong with it.
+ */
+export function parseLine(text: string, line: number): ParsedLine {
+  const fail = (reason: string): never => {
+    throw new ImportLineError(line, reason);
+  };
+  if (text.trim() === '') fail('an empty line (each line must hold one JSON object)');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    fail(`not valid JSON (${(err as Error).message})`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    fail('not a JSON object');
+  }
+  const o = value as Record<string, unknown>;
+  if ('format' in o) {
+    if (o.format !== EXPORT_FORMAT)
+      fail(`a header of another format (${JSON.stringify(o.format)})`);
+    if (o.version !== EXPORT_VERSION) {
+      fail(`a header of version ${JSON.stringify(o.version)}: this tool reads version 1`);
+    }
+    return { kind: 'header', header: o as unknown as ExportHeader };
+  }
+  if ('summary' in o) {
+    const events = (o.summary as { events?: unknown } | null)?.events;
+    if (!Number.isSafeInteger(events) || (events as number) < 0) {
+      fail('a summary without a count of events');
+    }
+    return { kind: 'summary', events: events as number };
+  }
+  if ('error' in o) {
+    fail(`the export failed here: ${JSON.stringify(o.error)}; export again`);
+  }
+  for (const key of Object.keys(o)) if (!EVENT_KEYS.has(key)) fail(`unknown field "${key}"`);
+  const { id, stream, revision, type, created_at: createdAt, metadata, data } = o;
+  if (typeof id !== 'string' || !UUID.test(id)) fail('"id" must be a UUID');
+  if (typeof stream !== 'string' || stream === '' || stream.length > MAX_NAME) {
+    fail(`"stream" must be a string of 1 to ${MAX_NAME} characters`);
+  }
+  if ((stream as string).startsWith('$')) fail('"stream": streams starting with $ are the store’s');
+  if (!Number.isSafeInteger(revision) || (revision as number) < 0) {
+    fail('"revision" must be an integer from 0');
+  }
+  if (typeof type !== 'string' || type === '' || type.length > MAX_NAME) {
+    fail(`"type" must be a string of 1 to ${MAX_NAME} characters`);
+  }
+  if (
+    typeof createdAt !== 'string' ||
+    !ISO_INSTANT.test(createdAt) ||
+    Number.isNaN(Date.parse(createdAt))
+  ) {
+    fail('"created_at" must be an ISO-8601 time with a zone');
+  }
+  if (!('data' in o) || data === undefined) fail('"data" is missing');
+  checkMetadata(metadata, fail);
+  return { kind: 'event', event: o as unknown as ExportedEvent };
+}
+
+function checkMetadata(metadata: unknown, fail: (reason: string) => never): void {
+  if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) {
+    fail('"metadata" must be an object');
+  }
+  const m = metadata as Record<string, unknown>;
+  const actor = m.actor as Record<string, unknown> | null | undefined;
+  if (
+    actor === null ||
+    typeof actor !== 'object' ||
+    !ACTOR_KINDS.has(actor.kind as string) ||
+    typeof actor.id !== 'string'
+  ) {
+    fail('"metadata.actor" must be {"kind": "user" | "admin" | "system", "id": "…"}');
+  }
+  if (typeof m.correlationId !== 'string') fail('"metadata.correlationId" must be a string');
+}
+
+/** The event to append for a line: its id, type, data and metadata, and its time as recordedAt. */
+export function toEventData(e: ExportedEvent): EventData {
+  return {
+    id: e.id,
+    type: e.type,
+    data: e.data,
+    metadata: e.metadata,
+    recordedAt: new Date(e.created_at),
+  };
+}

@@ -1,0 +1,133 @@
+import type { RecordedEvent } from '../../event-store/event-store.port';
+import { validateExport } from './import-events';
+import {
+  eventLine,
+  headerLine,
+  ImportLineError,
+  parseLine,
+  summaryLine,
+  toEventData,
+} from './ndjson-format';
+
+const ID = '0b6e6a4c-55f4-4c51-9b8a-2f0f7c9d1e11';
+
+const recorded = (over: Partial<RecordedEvent> = {}): RecordedEvent => ({
+  id: ID,
+  type: 'MessageSent',
+  streamId: 'conversation-alice~bob',
+  revision: 0,
+  position: { commit: 7n, prepare: 42n },
+  // Keys out of order, as PostgreSQL's jsonb hands them back
+  data: {
+    seqno: 1,
+    content: 'e1.YWxpY2U.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA',
+    at: { z: 1, a: 2 },
+  },
+  metadata: { correlationId: 'c-1', actor: { kind: 'user', id: 'alice' } },
+  createdAt: new Date('2026-12-05T09:30:00.123Z'),
+  ...over,
+});
+
+const event = (stream: string, revision: number, id = ID) =>
+  eventLine(recorded({ streamId: stream, revision, id })).trimEnd();
+
+async function* linesOf(...lines: string[]): AsyncGenerator<string> {
+  yield* lines;
+}
+
+describe('the NDJSON export format', () => {
+  it('writes an event as one line, keys in a fixed order, data and metadata keys sorted', () => {
+    expect(eventLine(recorded())).toBe(
+      '{"id":"0b6e6a4c-55f4-4c51-9b8a-2f0f7c9d1e11","stream":"conversation-alice~bob",' +
+        '"revision":0,"type":"MessageSent","created_at":"2026-12-05T09:30:00.123Z",' +
+        '"metadata":{"actor":{"id":"alice","kind":"user"},"correlationId":"c-1"},' +
+        '"data":{"at":{"a":2,"z":1},"content":"e1.YWxpY2U.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA","seqno":1},' +
+        '"position":{"commit":"7","prepare":"42"}}\n',
+    );
+  });
+
+  it('reads back what it wrote, as the event to append with its original time', () => {
+    const parsed = parseLine(eventLine(recorded()), 2);
+    expect(parsed.kind).toBe('event');
+    if (parsed.kind !== 'event') return;
+    expect(toEventData(parsed.event)).toEqual({
+      id: ID,
+      type: 'MessageSent',
+      data: recorded().data,
+      metadata: recorded().metadata,
+      recordedAt: new Date('2026-12-05T09:30:00.123Z'),
+    });
+  });
+
+  it('reads the header and the summary', () => {
+    const header = headerLine({
+      format: 'im-events',
+      version: 1,
+      exported_at: '2026-12-05T10:00:00.000Z',
+      store: 'postgres',
+      filter: {},
+    });
+    expect(parseLine(header, 1).kind).toBe('header');
+    expect(parseLine(summaryLine(3), 5)).toEqual({ kind: 'summary', events: 3 });
+  });
+
+  it.each([
+    ['', 'line 4: an empty line'],
+    ['{"id": ', 'line 4: not valid JSON'],
+    ['[1]', 'line 4: not a JSON object'],
+    ['{"format":"im-events","version":2}', 'line 4: a header of version 2'],
+    ['{"error":{"message":"boom"}}', 'line 4: the export failed here'],
+    [event('s-1', 0).replace('"type"', '"kind":1,"type"'), 'line 4: unknown field "kind"'],
+    [event('s-1', 0).replace(ID, 'not-a-uuid'), 'line 4: "id" must be a UUID'],
+    [event('$all', 0), 'line 4: "stream": streams starting with $'],
+    [event('s-1', 0).replace('"revision":0', '"revision":-1'), 'line 4: "revision" must be'],
+    [event('s-1', 0).replace('09:30:00.123Z', '09:30:00'), 'line 4: "created_at" must be'],
+    [
+      event('s-1', 0).replace(/,"data":\{.*\},"position"/, ',"position"'),
+      'line 4: "data" is missing',
+    ],
+    [event('s-1', 0).replace('"kind":"user"', '"kind":"robot"'), 'line 4: "metadata.actor"'],
+  ])('refuses a bad line, naming it: %s', (text, message) => {
+    expect(() => parseLine(text, 4)).toThrow(ImportLineError);
+    expect(() => parseLine(text, 4)).toThrow(message);
+  });
+});
+
+describe('checking an export before importing it', () => {
+  const header = headerLine({
+    format: 'im-events',
+    version: 1,
+    exported_at: '2026-12-05T10:00:00.000Z',
+    store: 'postgres',
+    filter: {},
+  }).trimEnd();
+
+  it('accepts streams whole from revision 0, interleaved, with a matching summary', async () => {
+    const checked = await validateExport(
+      linesOf(header, event('a-1', 0), event('b-1', 0), event('a-1', 1), summaryLine(3).trimEnd()),
+    );
+    expect(checked).toEqual({ events: 3, streams: 2, lines: 5, summary: true });
+  });
+
+  it('accepts a file without header or summary', async () => {
+    expect(await validateExport(linesOf(event('a-1', 0)))).toMatchObject({ summary: false });
+  });
+
+  it.each([
+    [
+      [event('a-1', 1)],
+      'line 1: stream a-1 starts at revision 1: an import needs each stream whole',
+    ],
+    [[event('a-1', 0), event('a-1', 2)], 'line 2: stream a-1 goes from revision 0 to 2'],
+    [
+      [event('a-1', 0), event('a-1', 0)],
+      'line 2: stream a-1 goes from revision 0 to 0: a repeated',
+    ],
+    [[event('a-1', 0), header], 'line 2: a header after the first line'],
+    [[event('a-1', 0), summaryLine(2).trimEnd()], 'line 2: the summary counts 2 events'],
+    [[summaryLine(0).trimEnd(), event('a-1', 0)], 'line 2: more lines after the summary'],
+    [[header], 'line 1: the file holds no events'],
+  ])('refuses %j', async (lines, message) => {
+    await expect(validateExport(linesOf(...lines))).rejects.toThrow(message);
+  });
+});
