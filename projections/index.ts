@@ -1,4 +1,5 @@
 import type { KeyRing } from '../src/crypto/key-ring';
+import { AuditProjector } from './audit.projector';
 import { GroupsProjector } from './groups.projector';
 import { MessagesProjector } from './messages.projector';
 import type { Projector } from './projector';
@@ -14,5 +15,6 @@ export function allProjectors(keyRing: KeyRing): Projector[] {
     new SessionsProjector(),
     new RelationsProjector(),
     new GroupsProjector(),
+    new AuditProjector(),
   ];
 }

@@ -13,5 +13,12 @@ export interface Projector {
   readonly eventTypes: ReadonlySet<string>;
   /** Tables it owns, emptied when it is rebuilt from position zero. */
   readonly tables: readonly string[];
+  /**
+   * Tables of other projectors that `apply` reads, if any. A rebuild builds its tables in a
+   * shadow schema, so those owners must be rebuilt with it (src/admin/replay refuses otherwise).
+   * During a rebuild only primary keys and unique indexes exist until the bulk load is done: the
+   * lookups `apply` makes should use them.
+   */
+  readonly reads?: readonly string[];
   apply(events: readonly RecordedEvent[], tx: PoolClient): Promise<void>;
 }
