@@ -1,4 +1,4 @@
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import {
   comparePositions as cmp,
   EventStore,
@@ -34,14 +34,47 @@ export interface ProjectionRunnerOptions {
    * that under light load several events share a read and a commit (default 0).
    */
   readonly gatherMs?: number;
+  /**
+   * A schema holding a second copy of the projectors' tables and its own `projection_checkpoints`
+   * (a rebuild's shadow, a verify, a time-travel snapshot: src/admin/replay). Every transaction of
+   * the runner then runs with `search_path = <schema>, public`, so the projectors' unqualified
+   * table names are that schema's, and commits without waiting for the WAL flush (a crash loses
+   * at most the last batches, checkpoints included: the copy stays consistent). Without it the
+   * runner writes the live read models, and each batch holds the pause lock shared.
+   */
+  readonly schema?: string;
+  /**
+   * {@link catchUp} only: apply the projectors in this many lanes (`true`: one per projector),
+   * each on a connection of its own, concurrently, each lane's batch with its own checkpoints (the
+   * log is still read once). For a copy's bulk load, where nothing reads the tables meanwhile: the
+   * database works on one lane's statements while this process prepares another's. Fewer lanes
+   * leave more of a small machine to other work.
+   */
+  readonly lanes?: boolean | number;
 }
+
+/** In a projector's `eventTypes`: it reads every event, whatever its type (the audit index). */
+export const EVERY_EVENT_TYPE = '*';
+
+/**
+ * Advisory lock (one 64-bit key) that pauses the live projections: every live batch takes it
+ * shared, first thing in its transaction (before it touches a table); a rebuild's swap and a
+ * verify's comparison take it alone, so that no live batch commits meanwhile. ASCII "projpaus".
+ */
+export const PROJECTION_PAUSE_LOCK_KEY = 0x70726f6a70617573n;
+
+/** Seconds over which the events/s written with each checkpoint is measured. */
+const RATE_WINDOW_MS = 10_000;
 
 /** A checkpoint is a position in another event store than this runner's. */
 export class ForeignCheckpointError extends Error {
   override readonly name = 'ForeignCheckpointError';
 }
 
-/** Another runner moved the checkpoint: this batch is void, start again from the checkpoint. */
+/**
+ * Another runner moved the checkpoint (a racing runner, or a rebuild's swap): this batch is void,
+ * start again from the checkpoints.
+ */
 class CheckpointMovedError extends Error {}
 
 /** A projector and where it stands in the log. */
@@ -53,6 +86,14 @@ interface ProjectorState {
   lastError: string | null;
   lastErrorAt: Date | null;
   readonly waiters: PositionWaiters;
+  /** Events it passed per batch over the last RATE_WINDOW_MS, for events_per_second. */
+  readonly recent: { at: number; events: number }[];
+}
+
+/** A statement run first in each transaction, with its parameters. */
+interface Prelude {
+  readonly sql: string;
+  readonly params: unknown[];
 }
 
 /**
@@ -68,6 +109,11 @@ export class ProjectionRunner {
   private readonly batchSize: number;
   private readonly retryDelayMs: number;
   private readonly gatherMs: number;
+  /** Sets the schema of a copy; null for the live read models. */
+  private readonly scope: Prelude | null;
+  /** What each batch's transaction runs first. */
+  private readonly batchPrelude: Prelude;
+  private runningSince = 0;
 
   constructor(
     private readonly store: EventStore,
@@ -83,10 +129,23 @@ export class ProjectionRunner {
       lastError: null,
       lastErrorAt: null,
       waiters: new PositionWaiters(),
+      recent: [],
     }));
     this.batchSize = options.batchSize ?? 2000;
     this.retryDelayMs = options.retryDelayMs ?? 200;
     this.gatherMs = options.gatherMs ?? 0;
+    this.scope =
+      options.schema === undefined
+        ? null
+        : {
+            sql: `SELECT set_config('search_path', $1, true),
+                         set_config('synchronous_commit', 'off', true)`,
+            params: [`${quoteIdent(options.schema)}, public`],
+          };
+    this.batchPrelude = this.scope ?? {
+      sql: 'SELECT pg_advisory_xact_lock_shared($1::bigint)',
+      params: [BigInt.asIntN(64, PROJECTION_PAUSE_LOCK_KEY).toString()],
+    };
   }
 
   /** True while the runner is started in this process. */
@@ -141,76 +200,315 @@ export class ProjectionRunner {
   }
 
   /**
+   * Applies the log up to `until` (inclusive) from the checkpoints and returns once every
+   * projector stands there (or when the signal aborts): a shadow build's bulk load. Unlike the
+   * live loop it gives up after `maxFailures` batches in a row have failed, throwing the last
+   * error. Not while the runner is {@link start}ed.
+   */
+  async catchUp(until: Position, signal?: AbortSignal, maxFailures = 5): Promise<void> {
+    if (this.controller) throw new Error('the runner is started: stop it before catchUp');
+    const bounds = { until, maxFailures };
+    const abort = signal ?? new AbortController().signal;
+    const lanes = this.options.lanes === true ? this.loops.length : Number(this.options.lanes ?? 0);
+    await (lanes > 1 ? this.runLanes(abort, bounds, lanes) : this.run(abort, bounds));
+  }
+
+  /**
+   * Applies the log into the runner's tables inside the caller's transaction `tx`, each projector
+   * up to its own target (or all to one position), and moves their checkpoints there: the last
+   * step of a swap or a verify, taken while the live projections are paused. `tx` keeps the
+   * runner's schema on its search path afterwards (SET LOCAL). Returns the events applied.
+   */
+  async applyWithin(
+    tx: PoolClient,
+    targets: Position | ReadonlyMap<string, Position>,
+  ): Promise<number> {
+    if (this.scope) await tx.query(this.scope.sql, this.scope.params);
+    const targetOf = (name: string): Position =>
+      isPosition(targets) ? targets : (targets.get(name) ?? START);
+    const checkpoints = await this.readCheckpoints(tx);
+    for (const loop of this.loops) {
+      const checkpoint = checkpoints.get(loop.projector.name);
+      if (!checkpoint) throw new Error(`no checkpoint of ${loop.projector.name}`);
+      this.advance(loop, checkpoint.position);
+      loop.eventsApplied = checkpoint.eventsApplied;
+      if (cmp(checkpoint.position, targetOf(loop.projector.name)) > 0) {
+        throw new Error(
+          `${loop.projector.name} is already past the position to apply up to ` +
+            `(${describePosition(checkpoint.position)} > ${describePosition(targetOf(loop.projector.name))})`,
+        );
+      }
+    }
+    let applied = 0;
+    let after = this.loops.map((l) => l.position).reduce((min, p) => (cmp(p, min) < 0 ? p : min));
+    const last = this.loops
+      .map((l) => targetOf(l.projector.name))
+      .reduce((max, p) => (cmp(p, max) > 0 ? p : max));
+    for (;;) {
+      const batch =
+        cmp(after, last) >= 0 ? [] : await this.store.readAll({ after, limit: this.batchSize });
+      // The log is read to the last target when a batch passes it or the log has no more.
+      const exhausted =
+        batch.length < this.batchSize || cmp(batch[batch.length - 1].position, last) >= 0;
+      const work = this.loops.map((loop) => {
+        const target = targetOf(loop.projector.name);
+        const events = batch.filter(
+          (e) => cmp(e.position, loop.position) > 0 && cmp(e.position, target) <= 0,
+        );
+        const to = exhausted ? target : events.length ? events[events.length - 1].position : null;
+        return { loop, events, to };
+      });
+      for (const { loop, events } of work) {
+        const relevant = this.relevant(loop.projector, events);
+        if (relevant.length > 0) await loop.projector.apply(relevant, tx);
+      }
+      const moved = work.filter(
+        (w): w is typeof w & { to: Position } => w.to !== null && cmp(w.to, w.loop.position) !== 0,
+      );
+      if (moved.length > 0) {
+        await tx.query(
+          `UPDATE projection_checkpoints AS c
+              SET commit_position = i.c, prepare_position = i.p,
+                  events_applied = c.events_applied + i.n, updated_at = now(), last_error = NULL
+             FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS i(name, c, p, n)
+            WHERE c.name = i.name`,
+          [
+            moved.map((w) => w.loop.projector.name),
+            moved.map((w) => w.to.commit.toString()),
+            moved.map((w) => w.to.prepare.toString()),
+            moved.map((w) => w.events.length),
+          ],
+        );
+      }
+      for (const w of moved) {
+        w.loop.eventsApplied += w.events.length;
+        applied += w.events.length;
+        this.advance(w.loop, w.to);
+      }
+      if (exhausted) return applied;
+      after = batch[batch.length - 1].position;
+    }
+  }
+
+  /**
    * One loop for every projector: each batch is read once and applied by each projector whose
    * checkpoint it passes, all in one transaction with their checkpoints. (Reading and committing
    * once per batch rather than once per projector is most of a batch's cost when traffic is light
    * and batches are small.) A projector that fails holds the others back: the batch is retried
-   * from the checkpoints as a whole.
+   * from the checkpoints as a whole. While catching up (full batches) the next batch is read while
+   * this one is applied. With `until`, it ends once every projector has reached that position.
    */
-  private async run(signal: AbortSignal): Promise<void> {
+  private async run(
+    signal: AbortSignal,
+    bounds: { until: Position; maxFailures: number } | null = null,
+  ): Promise<void> {
     let delay = this.retryDelayMs;
-    for (const loop of this.loops) loop.running = true;
-    while (!signal.aborted) {
-      try {
-        const checkpoints = await this.loadCheckpoints();
-        for (const loop of this.loops) {
-          const checkpoint = checkpoints.get(loop.projector.name)!;
-          this.advance(loop, checkpoint.position);
-          loop.eventsApplied = checkpoint.eventsApplied;
-        }
-        const from = this.loops
-          .map((l) => l.position)
-          .reduce((min, p) => (cmp(p, min) < 0 ? p : min));
-        for await (const batch of this.store.subscribeAll({
-          after: from,
-          batchSize: this.batchSize,
-          signal,
-        })) {
-          await this.applyBatch(batch);
-          delay = this.retryDelayMs;
-          if (this.gatherMs > 0 && batch.length < this.batchSize / 10) {
-            await sleep(this.gatherMs, signal);
+    let failures = 0;
+    const until = bounds?.until ?? null;
+    const done = () => until !== null && this.loops.every((l) => cmp(l.position, until) >= 0);
+    this.runningSince = performance.now();
+    for (const loop of this.loops) {
+      loop.running = true;
+      loop.recent.length = 0;
+    }
+    try {
+      while (!signal.aborted) {
+        try {
+          const checkpoints = await this.loadCheckpoints();
+          for (const loop of this.loops) {
+            const checkpoint = checkpoints.get(loop.projector.name)!;
+            this.advance(loop, checkpoint.position);
+            loop.eventsApplied = checkpoint.eventsApplied;
           }
-        }
-      } catch (err) {
-        if (signal.aborted) break;
-        for (const loop of this.loops) {
-          loop.lastError = err instanceof Error ? err.message : String(err);
-          loop.lastErrorAt = new Date();
-        }
-        if (!(err instanceof CheckpointMovedError)) {
+          if (done()) return;
+          const from = this.loops
+            .map((l) => l.position)
+            .reduce((min, p) => (cmp(p, min) < 0 ? p : min));
+          await this.follow(from, signal, until, () => {
+            delay = this.retryDelayMs;
+            failures = 0;
+          });
+          if (done()) return;
+        } catch (err) {
+          if (signal.aborted) break;
+          const message = err instanceof Error ? err.message : String(err);
+          if (err instanceof CheckpointMovedError) {
+            // Not a failure: someone else moved the checkpoints (a racing runner, or a rebuild
+            // swapped its tables in). Read them again at once.
+            this.options.logger?.info?.(
+              { projections: this.projectorNames, reason: message },
+              'projection checkpoints moved; continuing from them',
+            );
+            continue;
+          }
+          for (const loop of this.loops) {
+            loop.lastError = message;
+            loop.lastErrorAt = new Date();
+          }
+          failures++;
+          if (bounds && failures >= bounds.maxFailures) throw err;
           this.options.logger?.error(
             { err, projections: this.projectorNames },
             'projection batch failed; retrying from the checkpoints',
           );
+          await this.recordError(message);
+          await sleep(delay, signal);
+          delay = Math.min(delay * 2, 30_000);
         }
-        await sleep(delay, signal);
-        delay = Math.min(delay * 2, 30_000);
       }
+    } finally {
+      for (const loop of this.loops) loop.running = false;
     }
-    for (const loop of this.loops) loop.running = false;
   }
 
-  private async applyBatch(batch: readonly RecordedEvent[]): Promise<void> {
-    const to = batch[batch.length - 1].position;
+  /** Reads the log after `from` and applies it batch by batch until aborted or `until` is reached. */
+  private async follow(
+    from: Position,
+    signal: AbortSignal,
+    until: Position | null,
+    onApplied: () => void,
+  ): Promise<void> {
+    const batches = this.store
+      .subscribeAll({ after: from, batchSize: this.batchSize, signal })
+      [Symbol.asyncIterator]();
+    let next: Promise<IteratorResult<RecordedEvent[]>> | null = batches.next();
+    try {
+      for (;;) {
+        const read = await next;
+        next = null;
+        if (read.done) return;
+        const batch = read.value;
+        const full = batch.length >= this.batchSize;
+        const last = batch[batch.length - 1].position;
+        const finishes = until !== null && cmp(last, until) >= 0;
+        // Catching up: read the next batch while this one is applied.
+        if (full && !finishes) next = batches.next();
+        await this.applyBatch(batch, until);
+        onApplied();
+        if (finishes) return;
+        if (!next) {
+          if (this.gatherMs > 0 && batch.length < this.batchSize / 10) {
+            await sleep(this.gatherMs, signal);
+          }
+          next = batches.next();
+        }
+      }
+    } finally {
+      // A read still in flight is dropped; the subscription ends once it settles.
+      next?.catch(() => undefined);
+      void batches.return?.(undefined)?.catch(() => undefined);
+    }
+  }
+
+  /**
+   * {@link catchUp} in `count` lanes: the log is read once, each batch is handed to every lane,
+   * and each lane applies its projectors' part and moves their checkpoints in a transaction of
+   * its own, while the other lanes do the same on their connections. A lane runs at most
+   * LANE_DEPTH batches behind the reader. A lane whose batch fails retries it, up to `maxFailures`
+   * times in a row; then every lane stops and the error is thrown.
+   */
+  private async runLanes(
+    signal: AbortSignal,
+    bounds: { until: Position; maxFailures: number },
+    count: number,
+  ): Promise<void> {
+    const { until, maxFailures } = bounds;
+    this.runningSince = performance.now();
+    const checkpoints = await this.loadCheckpoints();
+    for (const loop of this.loops) {
+      const checkpoint = checkpoints.get(loop.projector.name)!;
+      this.advance(loop, checkpoint.position);
+      loop.eventsApplied = checkpoint.eventsApplied;
+      loop.recent.length = 0;
+    }
+    const from = this.loops.map((l) => l.position).reduce((min, p) => (cmp(p, min) < 0 ? p : min));
+    if (cmp(from, until) >= 0) return;
+    const stop = new AbortController();
+    const abort = () => stop.abort();
+    signal.addEventListener('abort', abort, { once: true });
+    const failure: { error: Error | null } = { error: null };
+    for (const loop of this.loops) loop.running = true;
+    // Projectors dealt to the lanes in turn.
+    const lanes = Array.from(
+      { length: Math.min(count, this.loops.length) },
+      (_, i) => new Lane(this.loops.filter((_l, j) => j % count === i)),
+    );
+    const workers = lanes.map((lane) =>
+      lane.work(async (batch) => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await this.applyBatch(batch, until, lane.loops);
+            return;
+          } catch (err) {
+            for (const loop of lane.loops) {
+              loop.lastError = err instanceof Error ? err.message : String(err);
+              loop.lastErrorAt = new Date();
+            }
+            if (attempt >= maxFailures || stop.signal.aborted) {
+              failure.error ??= err instanceof Error ? err : new Error(String(err));
+              stop.abort();
+              throw err;
+            }
+            await sleep(this.retryDelayMs * 2 ** (attempt - 1), stop.signal);
+          }
+        }
+      }, stop.signal),
+    );
+    try {
+      for await (const batch of this.store.subscribeAll({
+        after: from,
+        batchSize: this.batchSize,
+        signal: stop.signal,
+      })) {
+        await Promise.all(lanes.map((lane) => lane.push(batch, stop.signal)));
+        if (cmp(batch[batch.length - 1].position, until) >= 0) break;
+      }
+    } finally {
+      for (const lane of lanes) lane.close();
+      await Promise.allSettled(workers);
+      signal.removeEventListener('abort', abort);
+      for (const loop of this.loops) loop.running = false;
+    }
+    if (failure.error) throw failure.error;
+  }
+
+  private relevant(projector: Projector, events: readonly RecordedEvent[]): RecordedEvent[] {
+    return projector.eventTypes.has(EVERY_EVENT_TYPE)
+      ? [...events]
+      : events.filter((e) => projector.eventTypes.has(e.type));
+  }
+
+  private async applyBatch(
+    batch: readonly RecordedEvent[],
+    until: Position | null,
+    loops: readonly ProjectorState[] = this.loops,
+  ): Promise<void> {
+    const past = until !== null && cmp(batch[batch.length - 1].position, until) > 0;
+    const inRange = past ? batch.filter((e) => cmp(e.position, until) <= 0) : batch;
+    // Past `until`, every event up to it has been seen: the checkpoints move to it exactly.
+    const to = past ? until : batch[batch.length - 1].position;
     // Each projector takes the part of the batch past its own checkpoint.
-    const work = this.loops
-      .map((loop) => ({ loop, events: batch.filter((e) => cmp(e.position, loop.position) > 0) }))
-      .filter((w) => w.events.length > 0);
+    const work = loops
+      .filter((loop) => cmp(to, loop.position) > 0)
+      .map((loop) => ({
+        loop,
+        events: inRange.filter((e) => cmp(e.position, loop.position) > 0),
+      }));
     if (work.length === 0) return;
-    await inTransaction(this.pool, async (client) => {
+    const rates = work.map((w) => this.rate(w.loop, w.events.length));
+    await this.transaction(async (client) => {
       for (const { loop, events } of work) {
-        const { projector } = loop;
-        const relevant = events.filter((e) => projector.eventTypes.has(e.type));
-        if (relevant.length > 0) await projector.apply(relevant, client);
+        const relevant = this.relevant(loop.projector, events);
+        if (relevant.length > 0) await loop.projector.apply(relevant, client);
       }
       // Every checkpoint in one statement, each only from where this runner last saw it.
       const { rowCount } = await client.query(
         `UPDATE projection_checkpoints AS c
             SET commit_position = $2, prepare_position = $3,
-                events_applied = c.events_applied + i.n, updated_at = now()
-           FROM unnest($1::text[], $4::bigint[], $5::bigint[], $6::bigint[])
-                AS i(name, n, commit_from, prepare_from)
+                events_applied = c.events_applied + i.n, updated_at = now(),
+                events_per_second = i.rate, last_error = NULL, last_error_at = NULL
+           FROM unnest($1::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::float8[])
+                AS i(name, n, commit_from, prepare_from, rate)
           WHERE c.name = i.name AND c.commit_position = i.commit_from
             AND c.prepare_position = i.prepare_from`,
         [
@@ -220,6 +518,7 @@ export class ProjectionRunner {
           work.map((w) => w.events.length),
           work.map((w) => w.loop.position.commit.toString()),
           work.map((w) => w.loop.position.prepare.toString()),
+          rates,
         ],
       );
       if (rowCount !== work.length) {
@@ -230,8 +529,49 @@ export class ProjectionRunner {
     for (const { loop, events } of work) {
       loop.eventsApplied += events.length;
       loop.lastError = null;
+      loop.lastErrorAt = null;
       this.advance(loop, to);
     }
+  }
+
+  /**
+   * Events per second over the last RATE_WINDOW_MS (or since the loop started, if later),
+   * counting this batch: how fast the checkpoints move now.
+   */
+  private rate(loop: ProjectorState, events: number): number {
+    const now = performance.now();
+    const recent = loop.recent;
+    recent.push({ at: now, events });
+    while (recent.length > 0 && recent[0].at < now - RATE_WINDOW_MS) recent.shift();
+    const spanMs = Math.max(Math.min(now - this.runningSince, RATE_WINDOW_MS), 1_000);
+    const total = recent.reduce((n, r) => n + r.events, 0);
+    return Math.round((total * 1000) / spanMs);
+  }
+
+  /** The failure, where every process sees it (GET /admin/v1/projections). Best effort. */
+  private async recordError(message: string): Promise<void> {
+    try {
+      await this.transaction(
+        (client) =>
+          client.query(
+            `UPDATE projection_checkpoints SET last_error = $2, last_error_at = now()
+              WHERE name = ANY($1::text[])`,
+            [this.projectorNames, message.slice(0, 2000)],
+          ),
+        false,
+      );
+    } catch {
+      // The database may be what failed; the error is in the log and in status() anyway.
+    }
+  }
+
+  /** A transaction in the runner's schema; a live batch also holds the pause lock shared. */
+  private transaction<T>(fn: (client: PoolClient) => Promise<T>, batch = true): Promise<T> {
+    const prelude = batch ? this.batchPrelude : this.scope;
+    return inTransaction(this.pool, async (client) => {
+      if (prelude) await client.query(prelude.sql, prelude.params);
+      return fn(client);
+    });
   }
 
   private advance(loop: ProjectorState, position: Position): void {
@@ -242,20 +582,30 @@ export class ProjectionRunner {
   private async loadCheckpoints(): Promise<
     Map<string, { position: Position; eventsApplied: number }>
   > {
+    await this.transaction(async (client) => {
+      const names = this.projectorNames;
+      await client.query(
+        `INSERT INTO projection_checkpoints (name, store) SELECT unnest($1::text[]), $2
+         ON CONFLICT (name) DO NOTHING`,
+        [names, this.store.adapter],
+      );
+      // A checkpoint at the start belongs to no store yet: it becomes this one's (even when
+      // another one's is refused below).
+      await client.query(
+        `UPDATE projection_checkpoints SET store = $2
+          WHERE name = ANY($1::text[]) AND store <> $2
+            AND commit_position = 0 AND prepare_position = 0`,
+        [names, this.store.adapter],
+      );
+    }, false);
+    return this.transaction((client) => this.readCheckpoints(client), false);
+  }
+
+  private async readCheckpoints(
+    client: PoolClient,
+  ): Promise<Map<string, { position: Position; eventsApplied: number }>> {
     const names = this.projectorNames;
-    await this.pool.query(
-      `INSERT INTO projection_checkpoints (name, store) SELECT unnest($1::text[]), $2
-       ON CONFLICT (name) DO NOTHING`,
-      [names, this.store.adapter],
-    );
-    // A checkpoint at the start belongs to no store yet: it becomes this one's.
-    await this.pool.query(
-      `UPDATE projection_checkpoints SET store = $2
-        WHERE name = ANY($1::text[]) AND store <> $2
-          AND commit_position = 0 AND prepare_position = 0`,
-      [names, this.store.adapter],
-    );
-    const { rows } = await this.pool.query<{
+    const { rows } = await client.query<{
       name: string;
       commit_position: string;
       prepare_position: string;
@@ -290,6 +640,55 @@ export class ProjectionRunner {
   }
 }
 
+/** Batches a lane may hold (applying one, the next ones waiting) before the reader waits. */
+const LANE_DEPTH = 3;
+
+/** The queue of batches of one lane (some projectors) in {@link ProjectionRunner.runLanes}. */
+class Lane {
+  private readonly queue: (readonly RecordedEvent[])[] = [];
+  private closed = false;
+  private wakeWorker: (() => void) | null = null;
+  private wakeReader: (() => void) | null = null;
+
+  constructor(readonly loops: readonly ProjectorState[]) {}
+
+  /** Queues a batch; waits while the lane is LANE_DEPTH batches behind. */
+  async push(batch: readonly RecordedEvent[], signal: AbortSignal): Promise<void> {
+    while (this.queue.length >= LANE_DEPTH && !signal.aborted && !this.closed) {
+      await wake(signal, (done) => (this.wakeReader = done));
+    }
+    if (signal.aborted || this.closed) return;
+    this.queue.push(batch);
+    this.wakeWorker?.();
+  }
+
+  /** No more batches: the worker ends once the queue is empty. */
+  close(): void {
+    this.closed = true;
+    this.wakeWorker?.();
+    this.wakeReader?.();
+  }
+
+  /** Applies the queued batches in order with `apply` until closed and empty, or aborted. */
+  async work(
+    apply: (batch: readonly RecordedEvent[]) => Promise<void>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    for (;;) {
+      if (signal.aborted) return;
+      const batch = this.queue[0];
+      if (batch === undefined) {
+        if (this.closed) return;
+        await wake(signal, (done) => (this.wakeWorker = done));
+        continue;
+      }
+      await apply(batch);
+      this.queue.shift();
+      this.wakeReader?.();
+    }
+  }
+}
+
 /** Empties a projector's tables and resets its checkpoint: the next run rebuilds from zero. */
 export async function resetProjection(pool: Pool, projector: Projector): Promise<void> {
   await inTransaction(pool, async (client) => {
@@ -300,6 +699,32 @@ export async function resetProjection(pool: Pool, projector: Projector): Promise
         WHERE name = $1`,
       [projector.name],
     );
+  });
+}
+
+function isPosition(p: Position | ReadonlyMap<string, Position>): p is Position {
+  return typeof (p as Position).commit === 'bigint';
+}
+
+/** `commit/prepare`, as positions are shown to administrators. */
+export function describePosition(p: Position): string {
+  return `${p.commit}/${p.prepare}`;
+}
+
+/** A PostgreSQL identifier, quoted. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** Resolves when the function handed to `set` is called, or when the signal aborts. */
+function wake(signal: AbortSignal, set: (done: () => void) => void): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    set(done);
+    signal.addEventListener('abort', done, { once: true });
   });
 }
 

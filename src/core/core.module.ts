@@ -12,6 +12,7 @@ import { allProjectors } from '../../projections';
 import { KeyRing } from '../crypto/key-ring';
 import { ProjectionRunner } from '../../projections/projection-runner';
 import { MsgKeyGenerator } from '../common/ids';
+import { withReadSchemas } from '../common/read-schema';
 import { APP_SETTINGS, AppSettings } from '../config/app-config';
 import { EventStore } from '../event-store/event-store.port';
 import { PostgresEventStore } from '../event-store/postgres/postgres-event-store';
@@ -90,7 +91,8 @@ export class CoreModule {
             });
             // An idle client that loses its connection must not take the process down.
             pool.on('error', (err) => new Logger('pg').warn(`idle client error: ${err.message}`));
-            return pool;
+            // A request with ?as_of= reads a time-travel snapshot's tables through this pool.
+            return withReadSchemas(pool);
           },
         },
         {

@@ -1,0 +1,380 @@
+import { createHash } from 'node:crypto';
+import type { Pool, PoolClient } from 'pg';
+import { quoteIdent } from '../../../projections/projection-runner';
+import { inTransaction } from '../../database/with-client';
+import type { EventStore } from '../../event-store/event-store.port';
+
+/**
+ * Copies of the read models in schemas of their own, beside the live ones in `public`: a
+ * rebuild's shadow (`rebuild_<hash of its projections>`), a verify's (`verify_<id>`), a
+ * time-travel snapshot (`asof_<id>`). Each holds empty copies of the chosen projectors' tables
+ * (same columns, defaults, checks, constraints and index names as the live ones) and its own
+ * `projection_checkpoints`, so a ProjectionRunner given the schema builds it exactly as it
+ * builds the live read models, and resumes after an interruption. What a copy is, is written on
+ * the schema itself (COMMENT ON SCHEMA, JSON), so a copy and its description live and die together.
+ */
+
+export type CopyKind = 'rebuild' | 'verify' | 'asof';
+
+export interface CopyMeta {
+  readonly kind: CopyKind;
+  readonly projections: readonly string[];
+  readonly store: EventStore['adapter'];
+  /** The live tables' definitions it copies: a copy of other definitions is not resumed. */
+  readonly fingerprint: string;
+  readonly createdAt: string;
+  /** Time travel: the point of the log it shows. */
+  readonly target?: { readonly at?: string; readonly position: string };
+  /** Time travel: `building` until its indexes and views exist. */
+  readonly state?: 'building' | 'ready';
+  readonly readyAt?: string;
+  /** Time travel: events the snapshot was built from. */
+  readonly events?: number;
+}
+
+export interface Copy {
+  readonly schema: string;
+  readonly meta: CopyMeta | null;
+}
+
+type Db = Pick<Pool, 'query'> | PoolClient;
+
+/** An index of a live table, as `pg_get_indexdef` gives it with `public` on the search path. */
+interface LiveIndex {
+  readonly table: string;
+  readonly name: string;
+  readonly unique: boolean;
+  /** Set when the index backs a constraint (primary key, unique, exclusion). */
+  readonly constraint: string | null;
+  readonly constraintDef: string | null;
+  readonly def: string;
+}
+
+/** A view of `public` over the given tables, in the order they can be created. */
+export interface LiveView {
+  readonly name: string;
+  readonly def: string;
+}
+
+const PREFIX: Record<CopyKind, string> = { rebuild: 'rebuild_', verify: 'verify_', asof: 'asof_' };
+
+export function copySchema(kind: CopyKind, id: string): string {
+  return `${PREFIX[kind]}${id}`;
+}
+
+/** A rebuild of the same projections finds the same shadow, whoever started it and when. */
+export function rebuildId(projections: readonly string[]): string {
+  return createHash('sha256')
+    .update([...projections].sort().join(','))
+    .digest('hex')
+    .slice(0, 12);
+}
+
+export async function readCopy(db: Db, schema: string): Promise<Copy | null> {
+  const { rows } = await db.query<{ comment: string | null }>(
+    `SELECT obj_description(oid, 'pg_namespace') AS comment FROM pg_namespace WHERE nspname = $1`,
+    [schema],
+  );
+  return rows.length === 0 ? null : { schema, meta: parseMeta(rows[0].comment) };
+}
+
+export async function listCopies(db: Db, kind: CopyKind): Promise<Copy[]> {
+  const { rows } = await db.query<{ nspname: string; comment: string | null }>(
+    `SELECT nspname, obj_description(oid, 'pg_namespace') AS comment FROM pg_namespace
+      WHERE starts_with(nspname, $1) ORDER BY nspname`,
+    [PREFIX[kind]],
+  );
+  return rows.map((r) => ({ schema: r.nspname, meta: parseMeta(r.comment) }));
+}
+
+export async function writeMeta(db: Db, schema: string, meta: CopyMeta): Promise<void> {
+  await db.query(
+    `COMMENT ON SCHEMA ${quoteIdent(schema)} IS ${quoteLiteral(JSON.stringify(meta))}`,
+  );
+}
+
+export async function dropCopy(db: Db, schema: string): Promise<void> {
+  await db.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
+}
+
+/**
+ * What the live tables look like (columns, types, defaults, indexes), hashed: a copy made from
+ * other definitions (a migration ran since) is dropped rather than resumed.
+ */
+export async function liveFingerprint(pool: Pool, tables: readonly string[]): Promise<string> {
+  return inPublic(pool, async (client) => {
+    const { rows } = await client.query<{ relname: string; columns: string; indexes: string }>(
+      `SELECT c.relname,
+              (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+                                 || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+                                 || COALESCE(' default ' || pg_get_expr(d.adbin, d.adrelid), ''),
+                                 ', ' ORDER BY a.attnum)
+                 FROM pg_attribute a
+                 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+                WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
+              (SELECT COALESCE(string_agg(pg_get_indexdef(i.indexrelid, 0, true), '; '
+                                          ORDER BY pg_get_indexdef(i.indexrelid, 0, true)), '')
+                 FROM pg_index i WHERE i.indrelid = c.oid) AS indexes
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname = ANY($1::text[])`,
+      [tables],
+    );
+    const missing = tables.filter((t) => !rows.some((r) => r.relname === t));
+    if (missing.length > 0) {
+      throw new Error(`the live read-model tables ${missing.join(', ')} do not exist in public`);
+    }
+    const hash = createHash('sha256');
+    for (const t of [...tables, 'projection_checkpoints'].sort()) {
+      const r = rows.find((x) => x.relname === t);
+      hash.update(`${t}(${r?.columns ?? ''})[${r?.indexes ?? ''}]\n`);
+    }
+    return hash.digest('hex').slice(0, 16);
+  });
+}
+
+/**
+ * Creates a copy: the schema, its description, its own `projection_checkpoints`, and an empty
+ * copy of each table with its constraints and unique indexes (the projectors' upserts and lookups
+ * need them while loading). Other indexes wait for {@link createMissingIndexes}, after the bulk
+ * load, unless `allIndexes`. One transaction: a copy exists whole or not at all.
+ */
+export async function createCopy(
+  pool: Pool,
+  schema: string,
+  tables: readonly string[],
+  meta: CopyMeta,
+  allIndexes = false,
+): Promise<void> {
+  await inPublic(pool, async (client) => {
+    const s = quoteIdent(schema);
+    await client.query(`CREATE SCHEMA ${s}`);
+    await writeMeta(client, schema, meta);
+    await client.query(
+      `CREATE TABLE ${s}.projection_checkpoints (LIKE public.projection_checkpoints INCLUDING ALL)`,
+    );
+    for (const t of tables) {
+      await client.query(
+        `CREATE TABLE ${s}.${quoteIdent(t)} (LIKE public.${quoteIdent(t)}
+           INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING IDENTITY
+           INCLUDING STORAGE INCLUDING COMMENTS INCLUDING COMPRESSION)`,
+      );
+    }
+    const indexes = await liveIndexes(client, tables);
+    await client.query(`SET LOCAL search_path = ${s}, public`);
+    for (const index of indexes) {
+      if (index.constraint) {
+        await client.query(
+          `ALTER TABLE ${s}.${quoteIdent(index.table)}
+             ADD CONSTRAINT ${quoteIdent(index.constraint)} ${index.constraintDef}`,
+        );
+      } else if (index.unique || allIndexes) {
+        // Unqualified (pg_get_indexdef with public on the path): the copy's table, first on it.
+        await client.query(index.def);
+      }
+    }
+  });
+}
+
+/**
+ * Creates the indexes of the live tables that the copy lacks (by name), with a larger
+ * maintenance_work_mem, two at a time (a GIN or hash index is built by one process; two builds
+ * keep both cores of a small machine busy): after a bulk load one sort per index is much cheaper
+ * than keeping each up to date row by row. Returns how many were created.
+ */
+export async function createMissingIndexes(
+  pool: Pool,
+  schema: string,
+  tables: readonly string[],
+  signal?: AbortSignal,
+  concurrency = 2,
+): Promise<number> {
+  const live = await inPublic(pool, (client) => liveIndexes(client, tables));
+  const { rows } = await pool.query<{ indexname: string }>(
+    `SELECT indexname FROM pg_indexes WHERE schemaname = $1`,
+    [schema],
+  );
+  const present = new Set(rows.map((r) => r.indexname));
+  const missing = live.filter((i) => !i.constraint && !present.has(i.name));
+  let next = 0;
+  const worker = async () => {
+    while (next < missing.length) {
+      signal?.throwIfAborted();
+      const index = missing[next++];
+      await inTransaction(pool, async (client) => {
+        await client.query(`SET LOCAL search_path = ${quoteIdent(schema)}, public`);
+        await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
+        await client.query(index.def);
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
+  return missing.length;
+}
+
+/** Fresh statistics for the copy's tables, so that queries plan well as soon as they read it. */
+export async function analyzeCopy(
+  pool: Pool,
+  schema: string,
+  tables: readonly string[],
+): Promise<void> {
+  for (const t of tables) await pool.query(`ANALYZE ${quoteIdent(schema)}.${quoteIdent(t)}`);
+}
+
+/**
+ * The views of `public` that read any of `tables`, directly or through another view, base views
+ * first, with definitions as `pg_get_viewdef` prints them with `public` on the search path
+ * (table names unqualified): run with another schema first on the path, a definition reads that
+ * schema's tables. The caller's transaction must have `public` alone on its search path.
+ */
+export async function viewsOver(
+  client: PoolClient,
+  tables: readonly string[],
+): Promise<LiveView[]> {
+  const { rows } = await client.query<{ name: string; def: string }>(
+    `WITH RECURSIVE over(view, depth) AS (
+       SELECT r.ev_class, 1
+         FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
+        WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
+          AND d.refobjid = ANY(SELECT ('public.' || quote_ident(t))::regclass
+                                 FROM unnest($1::text[]) AS t)
+          AND r.ev_class <> d.refobjid
+       UNION
+       SELECT r.ev_class, over.depth + 1
+         FROM over
+         JOIN pg_depend d ON d.refobjid = over.view AND d.classid = 'pg_rewrite'::regclass
+                         AND d.refclassid = 'pg_class'::regclass
+         JOIN pg_rewrite r ON r.oid = d.objid
+        WHERE r.ev_class <> d.refobjid)
+     SELECT c.relname AS name, pg_get_viewdef(c.oid) AS def
+       FROM over JOIN pg_class c ON c.oid = over.view
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind = 'v' AND n.nspname = 'public'
+      GROUP BY c.oid, c.relname
+      ORDER BY max(over.depth), c.relname`,
+    [tables],
+  );
+  return rows;
+}
+
+/** Creates, in `schema`, the views of `public` over `tables`, reading the copy's tables. */
+export async function copyViews(
+  pool: Pool,
+  schema: string,
+  tables: readonly string[],
+): Promise<number> {
+  return inPublic(pool, async (client) => {
+    const views = await viewsOver(client, tables);
+    const s = quoteIdent(schema);
+    await client.query(`SET LOCAL search_path = ${s}, public`);
+    for (const v of views) {
+      await client.query(`CREATE OR REPLACE VIEW ${s}.${quoteIdent(v.name)} AS ${v.def}`);
+    }
+    return views.length;
+  });
+}
+
+/**
+ * Session-level advisory lock of one copy, held by the job working on it: a second job on the
+ * same copy is refused, and a copy whose lock nobody holds was left by an interrupted job.
+ * Key: "repl" and a hash of the schema name.
+ */
+export function copyLockKey(schema: string): bigint {
+  let h = 0x811c9dc5;
+  for (const byte of Buffer.from(schema, 'utf8')) {
+    h ^= byte;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return (0x7265706cn << 32n) | BigInt(h);
+}
+
+export async function tryLockCopy(client: PoolClient, schema: string): Promise<boolean> {
+  const { rows } = await client.query<{ ok: boolean }>(
+    'SELECT pg_try_advisory_lock($1::bigint) AS ok',
+    [BigInt.asIntN(64, copyLockKey(schema)).toString()],
+  );
+  return rows[0].ok;
+}
+
+export async function unlockCopy(client: PoolClient, schema: string): Promise<void> {
+  await client.query('SELECT pg_advisory_unlock($1::bigint)', [
+    BigInt.asIntN(64, copyLockKey(schema)).toString(),
+  ]);
+}
+
+/** Which of `schemas` a job holds (its lock is taken), as pg_locks shows it. */
+export async function copiesInUse(db: Db, schemas: readonly string[]): Promise<Set<string>> {
+  if (schemas.length === 0) return new Set();
+  const keys = schemas.map(copyLockKey);
+  const { rows } = await db.query<{ classid: string; objid: string }>(
+    `SELECT classid::text, objid::text FROM pg_locks
+      WHERE locktype = 'advisory' AND granted AND objsubid = 1
+        AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+  );
+  const held = new Set(rows.map((r) => `${r.classid}/${r.objid}`));
+  return new Set(schemas.filter((_s, i) => held.has(`${keys[i] >> 32n}/${keys[i] & 0xffffffffn}`)));
+}
+
+/** Rows and size of a copy, for listings. */
+export async function copySize(db: Db, schema: string): Promise<number> {
+  const { rows } = await db.query<{ bytes: string | null }>(
+    `SELECT sum(pg_total_relation_size(c.oid))::text AS bytes
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relkind = 'r'`,
+    [schema],
+  );
+  return Number(rows[0].bytes ?? 0);
+}
+
+async function liveIndexes(client: PoolClient, tables: readonly string[]): Promise<LiveIndex[]> {
+  const { rows } = await client.query<{
+    table: string;
+    name: string;
+    unique: boolean;
+    constraint: string | null;
+    constraint_def: string | null;
+    def: string;
+  }>(
+    `SELECT t.relname AS table, i.relname AS name, x.indisunique AS unique,
+            con.conname AS constraint, pg_get_constraintdef(con.oid) AS constraint_def,
+            pg_get_indexdef(x.indexrelid, 0, true) AS def
+       FROM pg_index x
+       JOIN pg_class i ON i.oid = x.indexrelid
+       JOIN pg_class t ON t.oid = x.indrelid
+       JOIN pg_namespace n ON n.oid = t.relnamespace
+       LEFT JOIN pg_constraint con ON con.conindid = x.indexrelid AND con.conrelid = x.indrelid
+                                  AND con.contype IN ('p', 'u', 'x')
+      WHERE n.nspname = 'public' AND t.relname = ANY($1::text[])
+      ORDER BY t.relname, i.relname`,
+    [tables],
+  );
+  return rows.map((r) => ({
+    table: r.table,
+    name: r.name,
+    unique: r.unique,
+    constraint: r.constraint,
+    constraintDef: r.constraint_def,
+    def: r.def,
+  }));
+}
+
+/** A transaction with `public` alone on the search path (definitions print unqualified). */
+function inPublic<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  return inTransaction(pool, async (client) => {
+    await client.query('SET LOCAL search_path = public');
+    return fn(client);
+  });
+}
+
+function parseMeta(comment: string | null): CopyMeta | null {
+  if (!comment) return null;
+  try {
+    const meta = JSON.parse(comment) as CopyMeta;
+    return typeof meta === 'object' && meta !== null && typeof meta.kind === 'string' ? meta : null;
+  } catch {
+    return null;
+  }
+}
+
+function quoteLiteral(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}

@@ -1,0 +1,302 @@
+import type { Pool } from 'pg';
+import { allProjectors } from '../../../projections';
+import { ProjectionRunner } from '../../../projections/projection-runner';
+import type { Projector } from '../../../projections/projector';
+import { DomainError } from '../../common/errors';
+import { PostgresEventStore } from '../../event-store/postgres/postgres-event-store';
+import { createTestDatabase, createTestPool, TestDatabase } from '../../../test/support/database';
+import {
+  caughtUp,
+  DirectSender,
+  dumpReadModels,
+  testKeyRing,
+  testProjectors,
+} from '../../../test/support/messaging';
+import { waitFor } from '../../../test/support/wait-for';
+import { listCopies } from './read-model-copies';
+import { rebuild, RebuildPoint } from './rebuild';
+import type { ReplayDeps } from './replay-common';
+import { ReplayErrors } from './replay.errors';
+import { ReplayInterruptedError } from './replay-progress';
+import { verify } from './verify';
+
+const NAMES = allProjectors(null as never).map((p) => p.name);
+const users = Array.from({ length: 10 }, (_, i) => `r${i}`);
+
+describe('rebuild without downtime', () => {
+  let db: TestDatabase;
+  let pool: Pool;
+  let store: PostgresEventStore;
+  let sender: DirectSender;
+  let live: ProjectionRunner;
+  const deps = (): ReplayDeps => ({ pool, store, projectors: testProjectors(pool) });
+
+  async function sendMany(n: number, salt: number): Promise<void> {
+    const pending: Promise<unknown>[] = [];
+    for (let i = 0; i < n; i++) {
+      const from = users[(i * 7 + salt) % users.length];
+      const to = users[(i * 3 + salt + 1) % users.length];
+      if (from === to) continue;
+      pending.push(sender.send(from, to, `m${salt}-${i}`));
+      if (pending.length >= 8) await Promise.all(pending.splice(0));
+    }
+    await Promise.all(pending);
+  }
+
+  /** The live tables' identities: a swap replaces them, an interrupted rebuild must not. */
+  async function liveTableIds(): Promise<Record<string, number>> {
+    const { rows } = await pool.query<{ relname: string; oid: number }>(
+      `SELECT c.relname, c.oid::int AS oid FROM pg_class c JOIN pg_namespace n
+         ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname LIKE 'rm\\_%'`,
+    );
+    return Object.fromEntries(rows.map((r) => [r.relname, r.oid]));
+  }
+
+  /** Keeps reading the live read models until stopped; resolves with the failures seen. */
+  function readContinuously(): { stop: () => Promise<string[]> } {
+    let stopped = false;
+    const failures: string[] = [];
+    const loop = (async () => {
+      while (!stopped) {
+        try {
+          await pool.query(
+            `SELECT * FROM rm_session_view WHERE owner_uid = $1
+              ORDER BY session_ts DESC LIMIT 20`,
+            [users[0]],
+          );
+          await pool.query(
+            `SELECT * FROM rm_messages WHERE conversation_id = $1
+              ORDER BY msg_seqno DESC LIMIT 20`,
+            ['r0~r1'],
+          );
+        } catch (err) {
+          failures.push((err as Error).message);
+        }
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    })();
+    return {
+      stop: async () => {
+        stopped = true;
+        await loop;
+        return failures;
+      },
+    };
+  }
+
+  beforeEach(async () => {
+    db = await createTestDatabase();
+    pool = createTestPool(db.url, 30);
+    store = new PostgresEventStore(pool, { pollIntervalMs: 50 });
+    sender = new DirectSender(store, testKeyRing(pool));
+    live = new ProjectionRunner(store, pool, testProjectors(pool), { batchSize: 50 });
+  });
+  afterEach(async () => {
+    await live.stop();
+    await store.close();
+    await pool.end();
+    await db.drop();
+  });
+
+  it('swaps rebuilt read models in while the live ones serve and the log grows', async () => {
+    // Given a log and live read models at its head, still being written and read
+    await sendMany(300, 1);
+    live.start();
+    await waitFor(() => caughtUp(pool, NAMES), 'live projections', 30_000);
+    const before = await liveTableIds();
+    const reads = readContinuously();
+    const load = sendMany(300, 2);
+
+    // When every projection is rebuilt
+    const result = await rebuild(deps(), { batchSize: 64 });
+    await load;
+    const failures = await reads.stop();
+
+    // Then the live tables were replaced by the rebuilt ones, and no read failed meanwhile
+    expect(failures).toEqual([]);
+    expect(result.projections).toEqual(NAMES);
+    expect(result.resumed).toBe(false);
+    expect(result.indexesCreated).toBeGreaterThan(0);
+    const after = await liveTableIds();
+    for (const table of Object.keys(before)) expect(after[table]).not.toBe(before[table]);
+    // And the live projections carry on from the swapped checkpoints to the head
+    await waitFor(() => caughtUp(pool, NAMES), 'live projections after the swap', 30_000);
+    const messages = await pool.query<{ n: string }>('SELECT count(*) AS n FROM rm_messages');
+    expect(Number(messages.rows[0].n)).toBeGreaterThan(500);
+    // And a rebuild from zero agrees with them, table by table
+    const check = await verify(deps());
+    expect(check.differing).toEqual([]);
+    expect(check.equal).toBe(true);
+    // And nothing is left of the shadow
+    expect(await listCopies(pool, 'rebuild')).toEqual([]);
+    const schemas = await pool.query(
+      `SELECT nspname FROM pg_namespace WHERE nspname LIKE 'retired%' OR nspname LIKE 'rebuild%'`,
+    );
+    expect(schemas.rows).toEqual([]);
+  });
+
+  it('rebuilds one projection alone and re-points the views over its tables', async () => {
+    await sendMany(200, 3);
+    live.start();
+    await waitFor(() => caughtUp(pool, NAMES), 'live projections', 30_000);
+    const viewBefore = await pool.query('SELECT * FROM rm_session_view ORDER BY 1, 2, 3');
+    const ids = await liveTableIds();
+
+    const result = await rebuild(deps(), { projections: ['sessions'] });
+
+    expect(result.tables).toEqual(['rm_sessions', 'rm_daily_sends']);
+    const after = await liveTableIds();
+    expect(after.rm_sessions).not.toBe(ids.rm_sessions);
+    expect(after.rm_messages).toBe(ids.rm_messages);
+    // The view reads the new table (the old one is gone: reading it at all proves the re-point)
+    const viewAfter = await pool.query('SELECT * FROM rm_session_view ORDER BY 1, 2, 3');
+    expect(viewAfter.rows).toEqual(viewBefore.rows);
+    expect((await verify(deps(), { projections: ['sessions'] })).equal).toBe(true);
+  });
+
+  it.each<RebuildPoint>([
+    'shadow-ready',
+    'loaded',
+    'indexed',
+    'swap-paused',
+    'swap-locked',
+    'swap-moved',
+  ])(
+    'leaves the live read models untouched when interrupted at %s, and finishes when run again',
+    async (point) => {
+      // Given live read models being written and read
+      await sendMany(200, 4);
+      live.start();
+      await waitFor(() => caughtUp(pool, NAMES), 'live projections', 30_000);
+      const ids = await liveTableIds();
+      const reads = readContinuously();
+
+      // When a rebuild fails at the point
+      await expect(
+        rebuild(deps(), {
+          batchSize: 50,
+          hook: (at) => {
+            if (at === point) throw new Error(`crash at ${at}`);
+          },
+        }),
+      ).rejects.toThrow(`crash at ${point}`);
+
+      // Then the live tables are the same tables, they kept answering, and they are right
+      expect(await liveTableIds()).toEqual(ids);
+      expect((await verify(deps())).equal).toBe(true);
+      // And the shadow is left to resume
+      expect((await listCopies(pool, 'rebuild')).length).toBe(1);
+
+      // When it runs again, while messages arrive
+      const load = sendMany(100, 5);
+      const again = await rebuild(deps(), { batchSize: 50 });
+      await load;
+      expect(await reads.stop()).toEqual([]);
+
+      // Then it resumed and swapped, and the read models are right
+      expect(again.resumed).toBe(true);
+      expect((await liveTableIds()).rm_messages).not.toBe(ids.rm_messages);
+      await waitFor(() => caughtUp(pool, NAMES), 'live projections after the swap', 30_000);
+      expect((await verify(deps())).equal).toBe(true);
+      expect(await listCopies(pool, 'rebuild')).toEqual([]);
+    },
+  );
+
+  it('stops at a safe point when its signal aborts mid-load, and resumes from there', async () => {
+    await sendMany(400, 6);
+    live.start();
+    const stop = new AbortController();
+    let seen = 0;
+    await expect(
+      rebuild(deps(), {
+        batchSize: 4,
+        signal: stop.signal,
+        onProgress: (p) => {
+          seen = p.eventsApplied;
+          if (p.eventsApplied >= 40) stop.abort();
+        },
+      }),
+    ).rejects.toBeInstanceOf(ReplayInterruptedError);
+    expect(seen).toBeGreaterThanOrEqual(40);
+    const resumed = await rebuild(deps(), { batchSize: 200 });
+    expect(resumed.resumed).toBe(true);
+    // This run applied only what the first one had not
+    const total = await pool.query<{ n: string }>('SELECT count(*) AS n FROM es_events');
+    expect(resumed.eventsApplied).toBeLessThan(Number(total.rows[0].n));
+    await waitFor(() => caughtUp(pool, NAMES), 'live projections after the swap', 30_000);
+    expect((await verify(deps())).equal).toBe(true);
+  });
+
+  it('refuses unknown projections, a second rebuild of the same ones, and one that leaves out a table it reads', async () => {
+    await expect(rebuild(deps(), { projections: ['messages', 'nope'] })).rejects.toMatchObject({
+      code: ReplayErrors.codes.UNKNOWN_PROJECTION,
+      status: 400,
+    });
+
+    // A projector that reads another's table cannot be rebuilt without it
+    const reader: Projector = {
+      name: 'reader',
+      eventTypes: new Set(),
+      tables: [],
+      reads: ['rm_messages'],
+      apply: async () => undefined,
+    };
+    const withReader: ReplayDeps = { ...deps(), projectors: [...testProjectors(pool), reader] };
+    const refused = await rebuild(withReader, { projections: ['reader'] }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(DomainError);
+    expect(refused).toMatchObject({ code: ReplayErrors.codes.PROJECTIONS_READ_EACH_OTHER });
+    expect((refused as Error).message).toMatch(/reader reads rm_messages \(messages\)/);
+
+    // Two rebuilds of the same projections: the second is refused while the first runs
+    await sendMany(100, 7);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const first = rebuild(deps(), {
+      projections: ['users'],
+      hook: async (at) => {
+        if (at === 'shadow-ready') await held;
+      },
+    });
+    await waitFor(async () => (await listCopies(pool, 'rebuild')).length === 1, 'the first');
+    await expect(rebuild(deps(), { projections: ['users'] })).rejects.toMatchObject({
+      code: ReplayErrors.codes.ALREADY_RUNNING,
+      status: 409,
+    });
+    release();
+    await first;
+  });
+
+  it("fails with a projector's error after its retries, leaving the live read models as they were", async () => {
+    await sendMany(60, 9);
+    live.start();
+    await waitFor(() => caughtUp(pool, NAMES), 'live projections', 30_000);
+    const ids = await liveTableIds();
+    const broken: Projector[] = testProjectors(pool).map((p) =>
+      p.name === 'sessions'
+        ? {
+            ...p,
+            name: p.name,
+            eventTypes: p.eventTypes,
+            tables: p.tables,
+            apply: () => Promise.reject(new Error('bug in the projector')),
+          }
+        : p,
+    );
+    await expect(rebuild({ pool, store, projectors: broken })).rejects.toThrow(
+      'bug in the projector',
+    );
+    expect(await liveTableIds()).toEqual(ids);
+    expect((await verify(deps())).equal).toBe(true);
+  });
+
+  it('keeps dumps equal to a live build after the swap', async () => {
+    await sendMany(150, 8);
+    live.start();
+    await waitFor(() => caughtUp(pool, NAMES), 'live projections', 30_000);
+    await live.stop();
+    const built = await dumpReadModels(pool);
+    await rebuild(deps());
+    expect(await dumpReadModels(pool)).toEqual(built);
+  });
+});
