@@ -1,4 +1,8 @@
 import { Module } from '@nestjs/common';
+import { AuditReader } from './audit/audit-reader';
+import { AuditHttpController } from './audit/audit.http.controller';
+import { ReplayModule } from './replay/replay.module';
+import { LOG_TOOL_CONTROLLERS } from './streams/log-tools.http';
 
 /**
  * The administrators' REST API for the event log's tools (`/admin/v1/audit`, streams,
@@ -6,7 +10,8 @@ import { Module } from '@nestjs/common';
  * operations as `npm run admin -- <command>`; each feature adds its controller and providers here.
  */
 @Module({
-  controllers: [],
-  providers: [],
+  imports: [ReplayModule],
+  controllers: [AuditHttpController, ...LOG_TOOL_CONTROLLERS],
+  providers: [AuditReader],
 })
 export class AdminHttpModule {}

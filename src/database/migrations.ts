@@ -3,6 +3,9 @@ import { ReadModels1763769700000 } from '../../migrations/1763769700000-read-mod
 import { UserKeys1763769800000 } from '../../migrations/1763769800000-user-keys';
 import { Groups1764979200000 } from '../../migrations/1764979200000-groups';
 import { CheckpointStore1765065600000 } from '../../migrations/1765065600000-checkpoint-store';
+import { Audit1765152000000 } from '../../migrations/1765152000000-audit';
+import { MessageErasure1765238400000 } from '../../migrations/1765238400000-message-erasure';
+import { ProjectionProgress1765324800000 } from '../../migrations/1765324800000-projection-progress';
 
 /** Every migration, in order. Listed explicitly so the build and the tests run the same set. */
 export const MIGRATIONS = [
@@ -11,4 +14,7 @@ export const MIGRATIONS = [
   UserKeys1763769800000,
   Groups1764979200000,
   CheckpointStore1765065600000,
+  Audit1765152000000,
+  MessageErasure1765238400000,
+  ProjectionProgress1765324800000,
 ];

@@ -97,7 +97,10 @@ const concrete = (path: string, query?: string) =>
     .replace('{talker_id}', 'az-b')
     .replace('{uid}', 'az-b')
     .replace('{msg_key}', '123456789')
-    .replace('{group_id}', 'azg');
+    .replace('{group_id}', 'azg')
+    .replace('{stream_id}', 'user-az-b')
+    .replace('{job_id}', '00000000-0000-4000-8000-000000000000')
+    .replace('{id}', 'x1');
 
 /**
  * Who may do what: every user endpoint needs a token, a user sees and changes only their own
@@ -393,6 +396,21 @@ describe('authorization over HTTP', () => {
         path: '/admin/v1/groups/{group_id}/members/remove',
         body: { uids: ['az-b'] },
       },
+      // The log tools (docs/admin.md).
+      { method: 'get', path: '/admin/v1/audit' },
+      { method: 'get', path: '/admin/v1/projections' },
+      { method: 'post', path: '/admin/v1/projections/rebuild' },
+      { method: 'get', path: '/admin/v1/projections/rebuild/{job_id}' },
+      { method: 'post', path: '/admin/v1/projections/verify' },
+      { method: 'get', path: '/admin/v1/projections/verify/{job_id}' },
+      { method: 'post', path: '/admin/v1/time-travel', body: { at: '2026-01-01T00:00:00Z' } },
+      { method: 'get', path: '/admin/v1/time-travel' },
+      { method: 'get', path: '/admin/v1/time-travel/{id}' },
+      { method: 'delete', path: '/admin/v1/time-travel/{id}' },
+      { method: 'get', path: '/admin/v1/streams' },
+      { method: 'get', path: '/admin/v1/streams/{stream_id}/events' },
+      { method: 'get', path: '/admin/v1/export' },
+      { method: 'post', path: '/admin/v1/users/{uid}/erase' },
     ];
 
     it('lists every operator endpoint of the API description in this test', async () => {
