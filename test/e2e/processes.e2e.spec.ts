@@ -6,6 +6,10 @@ import { runServer, ServerProcess } from '../support/server-process';
 import { waitFor } from '../support/wait-for';
 
 const ADMIN_KEY = 'k'.repeat(30);
+// Each test starts real processes (ts-node, a migration, a Nest app): on a loaded 2-core machine a
+// start takes tens of seconds. The waits below are bounds, not sleeps.
+jest.setTimeout(240_000);
+const START_BOUND_MS = 90_000;
 
 /**
  * The production layout as real processes: `start:api` and `start:projector` (twice) over one
@@ -54,7 +58,7 @@ describe('separate API and projector processes on EventStoreDB', () => {
     const api = start('api');
     const first = start('projector');
     const [url] = await Promise.all([api.ready, first.ready]);
-    await waitFor(() => leads(first), 'the first projector to lead');
+    await waitFor(() => leads(first), 'the first projector to lead', START_BOUND_MS);
     const second = start('projector');
     await second.ready;
 
@@ -92,8 +96,8 @@ describe('separate API and projector processes on EventStoreDB', () => {
     first.child.kill('SIGKILL');
     await first.exited;
     await send('two');
-    await waitFor(() => leads(second), 'the second projector to take over', 15_000);
-    await waitFor(async () => (await history()) === 2, 'the second message projected', 15_000);
+    await waitFor(() => leads(second), 'the second projector to take over', START_BOUND_MS);
+    await waitFor(async () => (await history()) === 2, 'the second message projected', 30_000);
     const health = await request(url).get('/health');
     expect(health.status).toBe(200);
     expect(health.body.details.event_store).toMatchObject({ adapter: 'eventstoredb' });
@@ -102,7 +106,7 @@ describe('separate API and projector processes on EventStoreDB', () => {
   it('waits for EventStoreDB at start, logging each try, and serves once it answers', async () => {
     await esdb.goDown();
     const api = start('api');
-    await waitFor(() => waitsForStore(api) >= 2, 'two tries logged', 20_000);
+    await waitFor(() => waitsForStore(api) >= 2, 'two tries logged', START_BOUND_MS);
     expect(api.lines.some((l) => l.includes('"server listening"'))).toBe(false);
     expect(api.child.exitCode).toBeNull();
     await esdb.comeBack();
@@ -113,7 +117,7 @@ describe('separate API and projector processes on EventStoreDB', () => {
   it('stops at once, exit status 0, when signalled while waiting for EventStoreDB', async () => {
     await esdb.goDown();
     const api = start('api');
-    await waitFor(() => waitsForStore(api) >= 1, 'a try logged', 20_000);
+    await waitFor(() => waitsForStore(api) >= 1, 'a try logged', START_BOUND_MS);
     api.child.kill('SIGTERM');
     expect(await api.exited).toBe(0);
   });

@@ -7,6 +7,9 @@ import { createTestDatabase, TestDatabase } from '../support/database';
 import { runServer, ServerProcess } from '../support/server-process';
 import { waitFor } from '../support/wait-for';
 
+// Real processes with an embedded PostgreSQL each: slow to start on a loaded 2-core machine.
+jest.setTimeout(240_000);
+
 /** `npm start` on the embedded default, as a real process: start, restart, clash, stop. */
 describe('the server process on the embedded default', () => {
   let dataDir: string;
