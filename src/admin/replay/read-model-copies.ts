@@ -103,7 +103,12 @@ export async function dropCopy(db: Db, schema: string): Promise<void> {
  */
 export async function liveFingerprint(pool: Pool, tables: readonly string[]): Promise<string> {
   return inPublic(pool, async (client) => {
-    const { rows } = await client.query<{ relname: string; columns: string; indexes: string }>(
+    const { rows } = await client.query<{
+      relname: string;
+      columns: string;
+      indexes: string;
+      statistics: string;
+    }>(
       `SELECT c.relname,
               (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
                                  || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
@@ -114,7 +119,10 @@ export async function liveFingerprint(pool: Pool, tables: readonly string[]): Pr
                 WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
               (SELECT COALESCE(string_agg(pg_get_indexdef(i.indexrelid, 0, true), '; '
                                           ORDER BY pg_get_indexdef(i.indexrelid, 0, true)), '')
-                 FROM pg_index i WHERE i.indrelid = c.oid) AS indexes
+                 FROM pg_index i WHERE i.indrelid = c.oid) AS indexes,
+              (SELECT COALESCE(string_agg(pg_get_statisticsobjdef(x.oid), '; '
+                                          ORDER BY x.stxname), '')
+                 FROM pg_statistic_ext x WHERE x.stxrelid = c.oid) AS statistics
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname = ANY($1::text[])`,
       [tables],
@@ -126,7 +134,7 @@ export async function liveFingerprint(pool: Pool, tables: readonly string[]): Pr
     const hash = createHash('sha256');
     for (const t of [...tables, 'projection_checkpoints'].sort()) {
       const r = rows.find((x) => x.relname === t);
-      hash.update(`${t}(${r?.columns ?? ''})[${r?.indexes ?? ''}]\n`);
+      hash.update(`${t}(${r?.columns ?? ''})[${r?.indexes ?? ''}]{${r?.statistics ?? ''}}\n`);
     }
     return hash.digest('hex').slice(0, 16);
   });
@@ -134,8 +142,8 @@ export async function liveFingerprint(pool: Pool, tables: readonly string[]): Pr
 
 /**
  * Creates a copy: the schema, its description, its own `projection_checkpoints`, and an empty
- * copy of each table with its constraints and unique indexes (the projectors' upserts and lookups
- * need them while loading). Other indexes wait for {@link createMissingIndexes}, after the bulk
+ * copy of each table with its constraints, unique indexes (the projectors' upserts and lookups
+ * need them while loading) and extended statistics (same names; {@link moveStatistics}). Other indexes wait for {@link createMissingIndexes}, after the bulk
  * load, unless `allIndexes`. One transaction: a copy exists whole or not at all.
  */
 export async function createCopy(
@@ -172,21 +180,99 @@ export async function createCopy(
         await client.query(index.def);
       }
     }
+    for (const st of await statisticsOf(client, 'public', tables)) {
+      await client.query(
+        `CREATE STATISTICS ${s}.${quoteIdent(st.name)}${st.kinds.length > 0 ? ` (${st.kinds.join(', ')})` : ''}
+           ON ${st.columns} FROM ${s}.${quoteIdent(st.table)}`,
+      );
+      if (st.target !== null) {
+        await client.query(
+          `ALTER STATISTICS ${s}.${quoteIdent(st.name)} SET STATISTICS ${st.target}`,
+        );
+      }
+    }
   });
 }
 
+/** Extended statistics (CREATE STATISTICS) of the tables of `schema`, as they were defined. */
+interface TableStatistics {
+  readonly table: string;
+  readonly name: string;
+  /** ndistinct, dependencies, mcv; none for statistics of a single expression. */
+  readonly kinds: readonly string[];
+  /** Columns and expressions, printed for the table's own schema. */
+  readonly columns: string;
+  readonly target: number | null;
+}
+
+const STATISTICS_KINDS: Record<string, string> = {
+  d: 'ndistinct',
+  f: 'dependencies',
+  m: 'mcv',
+};
+
+async function statisticsOf(
+  client: PoolClient,
+  schema: string,
+  tables: readonly string[],
+): Promise<TableStatistics[]> {
+  const { rows } = await client.query<{
+    table: string;
+    name: string;
+    kinds: string[];
+    columns: string;
+    target: number | null;
+  }>(
+    `SELECT t.relname AS table, x.stxname AS name, x.stxkind::text[] AS kinds,
+            pg_get_statisticsobjdef_columns(x.oid) AS columns,
+            CASE WHEN x.stxstattarget >= 0 THEN x.stxstattarget::int END AS target
+       FROM pg_statistic_ext x
+       JOIN pg_class t ON t.oid = x.stxrelid
+       JOIN pg_namespace n ON n.oid = t.relnamespace
+      WHERE n.nspname = $1 AND t.relname = ANY($2::text[])
+      ORDER BY t.relname, x.stxname`,
+    [schema, tables],
+  );
+  return rows.map((r) => ({
+    table: r.table,
+    name: r.name,
+    kinds: r.kinds.filter((k) => k in STATISTICS_KINDS).map((k) => STATISTICS_KINDS[k]),
+    columns: r.columns,
+    target: r.target,
+  }));
+}
+
 /**
- * Creates the indexes of the live tables that the copy lacks (by name), with a larger
- * maintenance_work_mem, two at a time (a GIN or hash index is built by one process; two builds
- * keep both cores of a small machine busy): after a bulk load one sort per index is much cheaper
- * than keeping each up to date row by row. Returns how many were created.
+ * Moves the extended statistics of `tables` (in schema `from`) to schema `to`. `ALTER TABLE …
+ * SET SCHEMA` leaves a table's statistics objects where they were, so a swap moves them itself:
+ * the live tables' out with them (dropped with them), the shadow's in under the live names.
+ */
+export async function moveStatistics(
+  client: PoolClient,
+  from: string,
+  to: string,
+  tables: readonly string[],
+): Promise<void> {
+  for (const st of await statisticsOf(client, from, tables)) {
+    await client.query(
+      `ALTER STATISTICS ${quoteIdent(from)}.${quoteIdent(st.name)} SET SCHEMA ${quoteIdent(to)}`,
+    );
+  }
+}
+
+/**
+ * Creates the indexes of the live tables that the copy lacks (by name), after a bulk load: one
+ * sort per index costs much less than keeping each up to date row by row. One build at a time,
+ * without parallel workers, with a larger maintenance_work_mem: a build takes one core and leaves
+ * the others to the live traffic (parallel builds starved the API for their duration: bench/
+ * README.md). Returns how many were created.
  */
 export async function createMissingIndexes(
   pool: Pool,
   schema: string,
   tables: readonly string[],
   signal?: AbortSignal,
-  concurrency = 2,
+  concurrency = 1,
 ): Promise<number> {
   const live = await inPublic(pool, (client) => liveIndexes(client, tables));
   const { rows } = await pool.query<{ indexname: string }>(
@@ -203,6 +289,7 @@ export async function createMissingIndexes(
       await inTransaction(pool, async (client) => {
         await client.query(`SET LOCAL search_path = ${quoteIdent(schema)}, public`);
         await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
+        await client.query('SET LOCAL max_parallel_maintenance_workers = 0');
         await client.query(index.def);
       });
     }

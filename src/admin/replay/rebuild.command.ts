@@ -9,6 +9,7 @@ interface RebuildCommandOptions extends ReplayCliOptions {
   readonly projection?: string[];
   readonly batchSize?: number;
   readonly lanes?: number;
+  readonly indexesDuringLoad?: boolean;
 }
 
 /** `npm run admin -- rebuild [--projection <name>]... [--json]`. */
@@ -42,6 +43,15 @@ export class RebuildCommand extends AdminCommand {
   })
   parseLanes(value: string): number {
     return parseCount(value, 1, 64);
+  }
+
+  @Option({
+    flags: '--indexes-during-load',
+    description:
+      'keep every index up to date while loading, instead of building the non-unique ones after the load (slower; for comparison)',
+  })
+  parseIndexesDuringLoad(): boolean {
+    return true;
   }
 
   @Option({
@@ -86,6 +96,7 @@ Exit status: 0 swapped in; 1 failed (run again to resume); 2 bad usage (an unkno
           projections,
           batchSize: options.batchSize,
           lanes: options.lanes,
+          deferIndexes: options.indexesDuringLoad !== true,
           signal: c.signal,
           onProgress: c.onProgress,
           onStarted: c.began,

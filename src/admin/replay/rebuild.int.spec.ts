@@ -53,6 +53,20 @@ describe('rebuild without downtime', () => {
     return Object.fromEntries(rows.map((r) => [r.relname, r.oid]));
   }
 
+  /** The live read models' index and extended-statistics definitions, by name. */
+  async function liveDefinitions(): Promise<string[]> {
+    const { rows } = await pool.query<{ def: string }>(
+      `SELECT indexname || ': ' || indexdef AS def FROM pg_indexes
+        WHERE schemaname = 'public' AND tablename LIKE 'rm\\_%'
+       UNION ALL
+       SELECT n.nspname || '.' || x.stxname || ': ' || pg_get_statisticsobjdef(x.oid)
+         FROM pg_statistic_ext x JOIN pg_namespace n ON n.oid = x.stxnamespace
+        WHERE x.stxrelid::regclass::text LIKE 'rm\\_%'
+       ORDER BY 1`,
+    );
+    return rows.map((r) => r.def);
+  }
+
   /** Keeps reading the live read models until stopped; resolves with the failures seen. */
   function readContinuously(): { stop: () => Promise<string[]> } {
     let stopped = false;
@@ -105,6 +119,7 @@ describe('rebuild without downtime', () => {
     live.start();
     await waitFor(() => caughtUp(pool, NAMES), 'live projections', 30_000);
     const before = await liveTableIds();
+    const definitions = await liveDefinitions();
     const reads = readContinuously();
     const load = sendMany(300, 2);
 
@@ -120,6 +135,11 @@ describe('rebuild without downtime', () => {
     expect(result.indexesCreated).toBeGreaterThan(0);
     const after = await liveTableIds();
     for (const table of Object.keys(before)) expect(after[table]).not.toBe(before[table]);
+    // with the same indexes and extended statistics, under the same names, in public
+    expect(definitions).toContain(
+      'public.rm_audit_type_action: CREATE STATISTICS public.rm_audit_type_action (mcv) ON type, action FROM rm_audit',
+    );
+    expect(await liveDefinitions()).toEqual(definitions);
     // And the live projections carry on from the swapped checkpoints to the head
     await waitFor(() => caughtUp(pool, NAMES), 'live projections after the swap', 30_000);
     const messages = await pool.query<{ n: string }>('SELECT count(*) AS n FROM rm_messages');

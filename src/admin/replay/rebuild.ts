@@ -17,6 +17,7 @@ import {
   createMissingIndexes,
   dropCopy,
   liveFingerprint,
+  moveStatistics,
   readCopy,
   rebuildId,
   viewsOver,
@@ -270,8 +271,8 @@ async function swapWithRetries(
  * 3. Lock the views over the live tables, then the tables, ACCESS EXCLUSIVE (readers wait from
  *    here; a reader in the way makes this try give up after TABLE_LOCK_TIMEOUT_MS).
  * 4. Move the live tables out (to `retired_<id>`), the shadow's in (`SET SCHEMA public`: index
- *    and constraint names go with them), and point the views at the new tables (`CREATE OR
- *    REPLACE VIEW` with their own definitions).
+ *    and constraint names go with them; extended statistics are moved on their own), and point
+ *    the views at the new tables (`CREATE OR REPLACE VIEW` with their own definitions).
  * 5. Set the live checkpoints to the shadow's; drop the old tables and both schemas.
  *
  * On commit, readers waiting on a table look its name up again and read the new one. A live
@@ -321,6 +322,8 @@ async function swapIn(
     await hook('swap-locked');
 
     await tx.query(`CREATE SCHEMA ${retired}`);
+    await moveStatistics(tx, 'public', `retired_${schema}`, tables);
+    await moveStatistics(tx, schema, 'public', tables);
     for (const t of tables) {
       await tx.query(`ALTER TABLE public.${quoteIdent(t)} SET SCHEMA ${retired}`);
       await tx.query(`ALTER TABLE ${shadow}.${quoteIdent(t)} SET SCHEMA public`);
