@@ -89,6 +89,7 @@ const TABLES: Record<string, string> = {
   // The session list as readers see it: one-to-one rows and each member's group session.
   rm_session_view: 'SELECT * FROM rm_session_view ORDER BY owner_uid, session_type, talker_id',
   rm_audit: 'SELECT * FROM rm_audit ORDER BY commit_position, prepare_position',
+  rm_audit_hours: 'SELECT * FROM rm_audit_hours ORDER BY hour',
 };
 
 /** Every read-model row, in a stable order, for comparing two builds of the read models. */
