@@ -29,9 +29,10 @@ export interface EventData<T = unknown> {
   readonly data: T;
   readonly metadata: EventMetadata;
   /**
-   * Only for copies between stores (npm run admin -- copy-to-eventstoredb): the time the source
-   * store recorded, kept as the copy's `createdAt`. The EventStoreDB adapter keeps it (under the
-   * metadata key `$originalCreated`); the PostgreSQL log always records its own commit time.
+   * Only for copies between stores (npm run admin -- copy-to-eventstoredb, import): the time the
+   * source store recorded, kept as the copy's `createdAt`. The EventStoreDB adapter keeps it
+   * (under the metadata key `$originalCreated`); the PostgreSQL log keeps it only through its
+   * import path (`PostgresEventStore.appendImported`), and records its own commit time on append.
    */
   readonly recordedAt?: Date;
 }

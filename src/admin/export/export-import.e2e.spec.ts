@@ -299,8 +299,11 @@ describe('npm run admin -- export / import', () => {
 
     it('refuses a bad file before writing anything, naming the line', async () => {
       const lines = readFileSync(exported, 'utf8').split('\n');
+      const first = JSON.parse(lines[1]) as { data: Record<string, unknown> };
+      const withNul = JSON.stringify({ ...first, data: { ...first.data, note: 'a\u0000b' } });
       const cases: [string, string][] = [
         [lines.slice(0, 3).join('\n') + '\n{"id": nope\n', 'line 4: not valid JSON'],
+        [[lines[0], withNul, ...lines.slice(2)].join('\n'), 'line 2: "data.note" holds U+0000'],
         [[lines[0], lines[2]].join('\n'), 'line 2: stream'],
         [[...lines.slice(0, 4), lines[lines.length - 2]].join('\n'), 'line 5: the summary counts'],
       ];
@@ -330,10 +333,24 @@ describe('npm run admin -- export / import', () => {
         EXIT.ok,
       );
       const copy = events(parse(again));
-      // The PostgreSQL log records its own commit times; positions are the target's own
-      expect(copy.slice(0, original.length).map((l) => portable(l, false))).toEqual(
-        original.map((l) => portable(l, false)),
+      // Every line the same, times included: only positions are the target's own
+      expect(copy.slice(0, original.length).map((l) => portable(l, true))).toEqual(
+        original.map((l) => portable(l, true)),
       );
+      // And in the log itself, each event's commit time is the source's, to the precision the
+      // export keeps (milliseconds)
+      const times = async (p: Pool) =>
+        (
+          await p.query<{ event_id: string; t: string }>(
+            `SELECT event_id, to_char(date_trunc('milliseconds', created_at) AT TIME ZONE 'UTC',
+                                      'YYYY-MM-DD"T"HH24:MI:SS.US') AS t
+               FROM es_events WHERE event_id = ANY ($1::uuid[]) ORDER BY event_id`,
+            [original.map((l) => l.id)],
+          )
+        ).rows;
+      const imported = await times(pool);
+      expect(imported).toHaveLength(original.length);
+      expect(imported).toEqual(await times(sourcePool));
       // And the import itself is recorded in the target, after what it imported
       expect(
         copy
@@ -356,6 +373,18 @@ describe('npm run admin -- export / import', () => {
       const store = new PostgresEventStore(pool);
       try {
         expect(await rebuild(store, pool)).toEqual(withoutAudit(await dumpReadModels(sourcePool)));
+        // The audit index records the original times too (its positions are the target's)
+        const audit = async (p: Pool) =>
+          (
+            await p.query<{ event_id: string; recorded_at: Date }>(
+              `SELECT event_id, recorded_at FROM rm_audit WHERE event_id = ANY ($1::uuid[])
+                ORDER BY event_id`,
+              [events(parse(exported)).map((l) => l.id)],
+            )
+          ).rows;
+        const rebuilt = await audit(pool);
+        expect(rebuilt).toHaveLength(events(parse(exported)).length);
+        expect(rebuilt).toEqual(await audit(sourcePool));
       } finally {
         await store.close();
       }

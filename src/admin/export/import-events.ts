@@ -5,6 +5,7 @@ import {
   START,
   WrongExpectedVersionError,
 } from '../../event-store/event-store.port';
+import { PostgresEventStore } from '../../event-store/postgres/postgres-event-store';
 import { describeRef, streamRuns } from '../copy-log';
 import { ExportedEvent, ImportLineError, parseLine, toEventData } from './ndjson-format';
 
@@ -14,7 +15,8 @@ import { ExportedEvent, ImportLineError, parseLine, toEventData } from './ndjson
  * from 0 without a gap, the summary's count) and writes nothing; the second appends the events
  * in file order, each run of one stream's consecutive events as one append at the expected
  * revision it had (`no_stream` for revision 0), keeping ids, types, data, metadata and the
- * original time (`recordedAt`: kept by EventStoreDB; the PostgreSQL log records its own).
+ * original time (`recordedAt`: EventStoreDB keeps it on any append, the PostgreSQL log through its
+ * import path).
  */
 
 /** The target holds events already: an import only goes into an empty store. */
@@ -227,7 +229,8 @@ async function appendRun(
   };
   let written: Awaited<ReturnType<EventStore['append']>>;
   try {
-    written = await store.append(
+    written = await appendKeepingTimes(
+      store,
       first.streamId,
       run.map((e) =>
         toEventData({
@@ -260,4 +263,18 @@ async function appendRun(
   if (written.alreadyWritten || written.nextExpectedRevision !== last.revision) {
     fail(`the target did not take the events of ${first.streamId} from revision ${first.revision}`);
   }
+}
+
+/**
+ * An append that keeps each event's `recordedAt`: EventStoreDB's append does
+ * (`$originalCreated`); the PostgreSQL log's only does on its import path, its normal appends
+ * taking the database's time.
+ */
+function appendKeepingTimes(
+  store: EventStore,
+  ...[streamId, events, expected]: Parameters<EventStore['append']>
+): ReturnType<EventStore['append']> {
+  return store instanceof PostgresEventStore
+    ? store.appendImported(streamId, events, expected)
+    : store.append(streamId, events, expected);
 }

@@ -169,7 +169,76 @@ export function parseLine(text: string, line: number): ParsedLine {
   }
   if (!('data' in o) || data === undefined) fail('"data" is missing');
   checkMetadata(metadata, fail);
+  const unstorable = unstorableText(o);
+  if (unstorable) fail(`${unstorable}: PostgreSQL text and jsonb cannot store it`);
   return { kind: 'event', event: o as unknown as ExportedEvent };
+}
+
+/** A value inside an event line, with the way to it, for naming it. */
+interface Frame {
+  readonly value: unknown;
+  readonly parent: Frame | null;
+  readonly key: string | number;
+}
+
+/**
+ * What is wrong with the first text of an event line that PostgreSQL cannot store (U+0000, or an
+ * unpaired UTF-16 surrogate, both of which JSON escapes can spell), at any depth, object keys
+ * included, or null. EventStoreDB would take it, but the projections could then never store the
+ * event, and every one of them would stop there. The rule is the API's (StorableTextPipe in
+ * src/common/http/validation.ts), which is not exported and stops at depth 8: exported data may
+ * nest deeper. Walked with an explicit stack, so a deeply nested line cannot exhaust the call
+ * stack; paths are only spelled out for the culprit.
+ */
+function unstorableText(event: Record<string, unknown>): string | null {
+  const stack: Frame[] = Object.keys(event)
+    .reverse()
+    .map((key) => ({ value: event[key], parent: null, key }));
+  for (let frame = stack.pop(); frame; frame = stack.pop()) {
+    const { value } = frame;
+    if (typeof value === 'string') {
+      const problem = textProblem(value);
+      if (problem) return `"${pathOf(frame)}" holds ${problem}`;
+    } else if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) {
+        stack.push({ value: value[i] as unknown, parent: frame, key: i });
+      }
+    } else if (value !== null && typeof value === 'object') {
+      const record = value as Record<string, unknown>;
+      const keys = Object.keys(record);
+      for (const key of keys) {
+        const problem = textProblem(key);
+        if (problem) return `a key of "${pathOf(frame)}" (${JSON.stringify(key)}) holds ${problem}`;
+      }
+      for (let i = keys.length - 1; i >= 0; i--) {
+        stack.push({ value: record[keys[i]], parent: frame, key: keys[i] });
+      }
+    }
+  }
+  return null;
+}
+
+function textProblem(text: string): string | null {
+  if (text.includes('\u0000')) return 'U+0000 (NUL)';
+  if (!text.isWellFormed()) return 'an unpaired UTF-16 surrogate';
+  return null;
+}
+
+/** `data.a[0].b`, with keys that are not plain names quoted: `data["a b"]`. */
+function pathOf(frame: Frame): string {
+  const parts: string[] = [];
+  for (let f: Frame | null = frame; f; f = f.parent) {
+    parts.push(
+      typeof f.key === 'number'
+        ? `[${f.key}]`
+        : f.parent === null
+          ? f.key
+          : /^[A-Za-z_$][\w$]*$/.test(f.key)
+            ? `.${f.key}`
+            : `[${JSON.stringify(f.key)}]`,
+    );
+  }
+  return parts.reverse().join('');
 }
 
 function checkMetadata(metadata: unknown, fail: (reason: string) => never): void {

@@ -1,4 +1,4 @@
-import type { RecordedEvent } from '../../event-store/event-store.port';
+import type { EventMetadata, RecordedEvent } from '../../event-store/event-store.port';
 import { validateExport } from './import-events';
 import {
   eventLine,
@@ -91,7 +91,52 @@ describe('the NDJSON export format', () => {
     expect(() => parseLine(text, 4)).toThrow(ImportLineError);
     expect(() => parseLine(text, 4)).toThrow(message);
   });
+
+  // PostgreSQL text and jsonb cannot hold U+0000 or a lone surrogate: written to EventStoreDB,
+  // such an event would stop the projections for good when they try to store it.
+  it.each<[string, unknown, Partial<EventMetadata>, string]>([
+    ['data', { content: 'a\u0000b' }, {}, '"data.content" holds U+0000 (NUL)'],
+    ['deep data', { a: [{ b: { c: [0, 'x\u0000'] } }] }, {}, '"data.a[0].b.c[1]" holds U+0000'],
+    ['a data key', { 'k\u0000': 1 }, {}, 'a key of "data" ("k\\u0000") holds U+0000'],
+    ['metadata', {}, { ip: '\u0000' }, '"metadata.ip" holds U+0000'],
+    ['the actor', {}, { actor: { kind: 'user', id: 'al\u0000ice' } }, '"metadata.actor.id"'],
+    ['a lone high surrogate', { content: 'a\ud83d' }, {}, '"data.content" holds an unpaired'],
+    ['a lone low surrogate', { s: ['\ude00x'] }, {}, '"data.s[0]" holds an unpaired UTF-16'],
+  ])(
+    'refuses text PostgreSQL cannot store: U+0000 or a lone surrogate in %s',
+    (_, data, meta, message) => {
+      const line = eventLine(
+        recorded({ data, metadata: { ...recorded().metadata, ...meta } }),
+      ).trimEnd();
+      expect(() => parseLine(line, 4)).toThrow(ImportLineError);
+      expect(() => parseLine(line, 4)).toThrow(`line 4: ${message}`);
+    },
+  );
+
+  it('refuses U+0000 in the stream or the type', () => {
+    expect(() => parseLine(event('s-1\u0000x', 0), 3)).toThrow('line 3: "stream" holds U+0000');
+    const typed = eventLine(recorded({ type: 'Message\u0000Sent' })).trimEnd();
+    expect(() => parseLine(typed, 3)).toThrow('line 3: "type" holds U+0000');
+  });
+
+  it('accepts surrogate pairs, escaped NUL look-alikes and deep nesting', () => {
+    const data = { emoji: '\ud83d\ude00 ok', text: 'a\\u0000b', deep: nest(200) };
+    const parsed = parseLine(eventLine(recorded({ data })), 2);
+    expect(parsed.kind === 'event' && parsed.event.data).toEqual(data);
+  });
+
+  it('finds U+0000 however deep it lies', () => {
+    const line = eventLine(recorded({ data: nest(200, 'x\u0000') })).trimEnd();
+    expect(() => parseLine(line, 2)).toThrow(/^line 2: "data(\.v){200}" holds U\+0000/);
+  });
 });
+
+/** `{v: {v: … leaf}}`, `depth` levels deep. */
+function nest(depth: number, leaf: unknown = 'leaf'): unknown {
+  let value = leaf;
+  for (let i = 0; i < depth; i++) value = { v: value };
+  return value;
+}
 
 describe('checking an export before importing it', () => {
   const header = headerLine({
@@ -111,6 +156,13 @@ describe('checking an export before importing it', () => {
 
   it('accepts a file without header or summary', async () => {
     expect(await validateExport(linesOf(event('a-1', 0)))).toMatchObject({ summary: false });
+  });
+
+  it('refuses a file with U+0000 in an event, naming its line, before anything is written', async () => {
+    const bad = eventLine(recorded({ streamId: 'b-1', data: { text: 'nul\u0000' } })).trimEnd();
+    await expect(
+      validateExport(linesOf(header, event('a-1', 0), bad, summaryLine(2).trimEnd())),
+    ).rejects.toThrow('line 3: "data.text" holds U+0000 (NUL)');
   });
 
   it.each([

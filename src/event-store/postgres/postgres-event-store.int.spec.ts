@@ -1,7 +1,12 @@
 import { Pool } from 'pg';
 import { describeEventStoreContract, ev } from '../../../test/event-store.contract';
-import { createTestDatabase, createTestPool } from '../../../test/support/database';
-import { EventData, ExpectedRevision } from '../event-store.port';
+import { createTestDatabase, createTestPool, TestDatabase } from '../../../test/support/database';
+import {
+  DuplicateEventIdError,
+  EventData,
+  ExpectedRevision,
+  WrongExpectedVersionError,
+} from '../event-store.port';
 import { PostgresEventStore } from './postgres-event-store';
 
 const EXPECTED = { no_stream: -1, any: -2, stream_exists: -3 } as const;
@@ -156,5 +161,83 @@ describe('PostgreSQL log: the visibility rule', () => {
       await pool.end();
       await db.drop();
     }
+  });
+});
+
+describe('PostgreSQL log: the import path', () => {
+  let db: TestDatabase;
+  let pool: Pool;
+  let store: PostgresEventStore;
+  beforeEach(async () => {
+    db = await createTestDatabase();
+    pool = createTestPool(db.url, 4);
+    store = new PostgresEventStore(pool);
+  });
+  afterEach(async () => {
+    await store.close();
+    await pool.end();
+    await db.drop();
+  });
+  const at = (iso: string) => ({ ...ev('Imported'), recordedAt: new Date(iso) });
+
+  it("keeps each imported event's original time, even going backwards, in commit order", async () => {
+    // Given events of an export, the second recorded before the first (a skewed source clock)
+    const first = at('2026-12-05T09:30:00.123Z');
+    const second = at('2026-12-05T09:29:59.001Z');
+    const third = at('2025-01-01T00:00:00.000Z');
+    // When the import appends them, in two transactions
+    await store.appendImported('imp-1', [first, second], 'no_stream');
+    await store.appendImported('imp-2', [third], 'no_stream');
+    // Then each keeps its time, and positions follow the order of the appends
+    const all = await store.readAll({ limit: 10 });
+    expect(all.map((e) => [e.id, e.createdAt.toISOString()])).toEqual([
+      [first.id, '2026-12-05T09:30:00.123Z'],
+      [second.id, '2026-12-05T09:29:59.001Z'],
+      [third.id, '2025-01-01T00:00:00.000Z'],
+    ]);
+    expect(await store.readStream('imp-1')).toEqual(all.slice(0, 2));
+  });
+
+  it('leaves a normal append at the database time, whatever recordedAt it carries', async () => {
+    const before = (await pool.query<{ t: Date }>('SELECT clock_timestamp() AS t')).rows[0].t;
+    // Given an append that is not an import, carrying a time from another store
+    const e = at('2001-01-01T00:00:00.000Z');
+    // When it is appended the normal way
+    await store.append('live-1', [e], 'no_stream');
+    // Then its time is the database's
+    const [read] = await store.readStream('live-1');
+    expect(read.createdAt.getTime()).toBeGreaterThanOrEqual(before.getTime());
+  });
+
+  it('gives an imported event without a time the database time', async () => {
+    const before = (await pool.query<{ t: Date }>('SELECT clock_timestamp() AS t')).rows[0].t;
+    const e = ev('Untimed');
+    await store.appendImported('imp-1', [e], 'no_stream');
+    const [read] = await store.readStream('imp-1');
+    expect(read.createdAt.getTime()).toBeGreaterThanOrEqual(before.getTime());
+  });
+
+  it('refuses an imported append at the wrong revision or with a used id, writing nothing', async () => {
+    const e = at('2026-12-05T09:30:00.123Z');
+    await store.appendImported('imp-1', [e], 'no_stream');
+    await expect(
+      store.appendImported('imp-1', [at('2026-12-05T09:31:00.000Z')], 'no_stream'),
+    ).rejects.toBeInstanceOf(WrongExpectedVersionError);
+    await expect(
+      store.appendImported('imp-2', [{ ...e, recordedAt: new Date(0) }], 'no_stream'),
+    ).rejects.toBeInstanceOf(DuplicateEventIdError);
+    // A retried append (same ids, same stream) writes nothing, its time included
+    expect(
+      await store.appendImported('imp-1', [{ ...e, recordedAt: new Date(0) }], 'no_stream'),
+    ).toMatchObject({ alreadyWritten: true, nextExpectedRevision: 0 });
+    // The event whose id was offered again keeps its own time
+    const all = await store.readAll({ limit: 10 });
+    expect(all.map((x) => [x.id, x.createdAt.toISOString()])).toEqual([
+      [e.id, '2026-12-05T09:30:00.123Z'],
+    ]);
+    // And the import path checks its input as append does
+    await expect(store.appendImported('$all', [at('2026-01-01T00:00:00Z')], 'any')).rejects.toThrow(
+      TypeError,
+    );
   });
 });

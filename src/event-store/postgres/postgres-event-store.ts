@@ -121,6 +121,63 @@ export class PostgresEventStore extends EventStore {
     return this.batcher.submit({ streamId, events, expected });
   }
 
+  /**
+   * The import path (`npm run admin -- import`, into an empty log): appends like
+   * {@link append}, and each event that carries a `recordedAt` (its source store's commit time,
+   * from the export) keeps it as its `created_at`, so audit times, time travel and exports by
+   * time read an imported log as they read the original. {@link append} never does: a live
+   * event's time is always the database's.
+   *
+   * The append itself is es_append_batch's, so positions are assigned in commit order as for
+   * any append; the times are set in the same transaction, before it commits, so no reader ever
+   * sees an imported event with another time. Times may go backwards against positions: they
+   * are the source's. Not batched with other appends (an import appends one run at a time).
+   */
+  async appendImported(
+    streamId: string,
+    events: readonly EventData[],
+    expected: ExpectedRevision,
+  ): Promise<AppendResult> {
+    validateAppend(streamId, events, expected);
+    const request: AppendRequest = { streamId, events, expected };
+    const ids = events.map((e) => e.id);
+    const times = events.map((e) => e.recordedAt?.toISOString() ?? null);
+    // A connection lost before COMMIT rolls the transaction back; lost during it, the retry
+    // finds the events written (result code 2) and says so.
+    const rows = await retryOnConnectionLoss(async () => {
+      const client = await this.pool.connect();
+      let broken: unknown;
+      try {
+        await client.query('BEGIN');
+        const { rows: result } = await client.query<AppendRow>(APPEND_SQL, appendParams([request]));
+        if (result[0].result_code === 0 && times.some((t) => t !== null)) {
+          await client.query(
+            `UPDATE es_events e SET created_at = t.at
+               FROM unnest($1::uuid[], $2::timestamptz[]) AS t(id, at)
+              WHERE e.event_id = t.id AND t.at IS NOT NULL`,
+            [ids, times],
+          );
+        }
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        broken = err;
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        // A connection that failed under a statement is not given back to the pool.
+        client.release(broken !== undefined && isConnectionLoss(broken) ? true : undefined);
+      }
+    }).catch((err: unknown) => {
+      this.wakeSubscribers();
+      throw err;
+    });
+    if (rows[0].result_code !== 0) this.wakeSubscribers();
+    const [settled] = settle([request], rows);
+    if (settled.status === 'rejected') throw settled.reason;
+    return settled.value;
+  }
+
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
     const backwards = options.direction === 'backwards';
     const limit = options.limit ?? 2 ** 31 - 1;
@@ -261,40 +318,9 @@ export class PostgresEventStore extends EventStore {
   private async runAppendFunction(
     requests: readonly AppendRequest[],
   ): Promise<PromiseSettledResult<AppendResult>[]> {
-    const streams: string[] = [];
-    const expected: number[] = [];
-    const counts: number[] = [];
-    const ids: string[] = [];
-    const types: string[] = [];
-    const data: string[] = [];
-    const metadata: string[] = [];
-    for (const r of requests) {
-      streams.push(r.streamId);
-      expected.push(typeof r.expected === 'number' ? r.expected : EXPECTED_CODES[r.expected]);
-      counts.push(r.events.length);
-      for (const e of r.events) {
-        ids.push(e.id);
-        types.push(e.type);
-        data.push(JSON.stringify(e.data));
-        metadata.push(JSON.stringify(e.metadata));
-      }
-    }
     // A single statement runs as its own transaction: one round trip, one commit.
     const { rows } = await retryOnConnectionLoss(() =>
-      this.pool.query<{
-        result_code: number;
-        revision: string | null;
-        last_position: string | null;
-        commit_position: string;
-      }>('SELECT * FROM es_append_batch($1, $2, $3, $4, $5, $6, $7)', [
-        streams,
-        expected,
-        counts,
-        ids,
-        types,
-        data,
-        metadata,
-      ]),
+      this.pool.query<AppendRow>(APPEND_SQL, appendParams(requests)),
     ).catch((err: unknown) => {
       this.wakeSubscribers();
       throw err;
@@ -302,47 +328,88 @@ export class PostgresEventStore extends EventStore {
     // A batch that wrote nothing (every append refused, or already written) still held back
     // the visible horizon while it ran, and notifies nobody: wake the subscribers here.
     if (!rows.some((r) => r.result_code === 0)) this.wakeSubscribers();
-    return requests.map((r, i): PromiseSettledResult<AppendResult> => {
-      const row = rows[i];
-      const revision = row.revision === null ? -1 : Number(row.revision);
-      switch (row.result_code) {
-        case 0:
-          return {
-            status: 'fulfilled',
-            value: {
-              nextExpectedRevision: revision,
-              position: {
-                commit: BigInt(row.commit_position),
-                prepare: BigInt(row.last_position!),
-              },
-              alreadyWritten: false,
-            },
-          };
-        case 1:
-          return {
-            status: 'rejected',
-            reason: new WrongExpectedVersionError(
-              r.streamId,
-              r.expected,
-              revision < 0 ? 'no_stream' : revision,
-            ),
-          };
-        case 2:
-          return {
-            status: 'fulfilled',
-            value: { nextExpectedRevision: revision, position: START, alreadyWritten: true },
-          };
-        default:
-          return {
-            status: 'rejected',
-            reason: new DuplicateEventIdError(
-              r.streamId,
-              r.events.map((e) => e.id),
-            ),
-          };
-      }
-    });
+    return settle(requests, rows);
   }
+}
+
+const APPEND_SQL = 'SELECT * FROM es_append_batch($1, $2, $3, $4, $5, $6, $7)';
+
+/** A result row of es_append_batch, one per request (migrations/…-event-log.ts). */
+interface AppendRow {
+  result_code: number;
+  revision: string | null;
+  last_position: string | null;
+  commit_position: string;
+}
+
+/** es_append_batch's parameters for a batch of requests, their events flattened in order. */
+function appendParams(requests: readonly AppendRequest[]): unknown[] {
+  const streams: string[] = [];
+  const expected: number[] = [];
+  const counts: number[] = [];
+  const ids: string[] = [];
+  const types: string[] = [];
+  const data: string[] = [];
+  const metadata: string[] = [];
+  for (const r of requests) {
+    streams.push(r.streamId);
+    expected.push(typeof r.expected === 'number' ? r.expected : EXPECTED_CODES[r.expected]);
+    counts.push(r.events.length);
+    for (const e of r.events) {
+      ids.push(e.id);
+      types.push(e.type);
+      data.push(JSON.stringify(e.data));
+      metadata.push(JSON.stringify(e.metadata));
+    }
+  }
+  return [streams, expected, counts, ids, types, data, metadata];
+}
+
+/** Each request's outcome from its result row. */
+function settle(
+  requests: readonly AppendRequest[],
+  rows: readonly AppendRow[],
+): PromiseSettledResult<AppendResult>[] {
+  return requests.map((r, i): PromiseSettledResult<AppendResult> => {
+    const row = rows[i];
+    const revision = row.revision === null ? -1 : Number(row.revision);
+    switch (row.result_code) {
+      case 0:
+        return {
+          status: 'fulfilled',
+          value: {
+            nextExpectedRevision: revision,
+            position: {
+              commit: BigInt(row.commit_position),
+              prepare: BigInt(row.last_position!),
+            },
+            alreadyWritten: false,
+          },
+        };
+      case 1:
+        return {
+          status: 'rejected',
+          reason: new WrongExpectedVersionError(
+            r.streamId,
+            r.expected,
+            revision < 0 ? 'no_stream' : revision,
+          ),
+        };
+      case 2:
+        return {
+          status: 'fulfilled',
+          value: { nextExpectedRevision: revision, position: START, alreadyWritten: true },
+        };
+      default:
+        return {
+          status: 'rejected',
+          reason: new DuplicateEventIdError(
+            r.streamId,
+            r.events.map((e) => e.id),
+          ),
+        };
+    }
+  });
 }
 
 function toRecorded(row: EventRow): RecordedEvent {
