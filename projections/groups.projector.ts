@@ -109,7 +109,7 @@ export class GroupsProjector implements Projector {
       }
       await flush();
       if (e.type === USER_ERASED) {
-        await this.redact((e.data as UserErasedData).uid, tx);
+        await redactGroupTextsOf((e.data as UserErasedData).uid, tx);
         continue;
       }
       if (e.type === GROUP_ASSISTANT_ACKED) {
@@ -284,26 +284,6 @@ export class GroupsProjector implements Projector {
   }
 
   /**
-   * Empties what `uid` wrote in the group read models. A notice's text is its author's: the
-   * applicant's for `applied` (no by_uid), else the one who acted (by_uid).
-   */
-  private async redact(uid: string, tx: PoolClient): Promise<void> {
-    await tx.query(
-      `UPDATE rm_group_requests
-          SET req_message = CASE WHEN uid = $1 THEN '' ELSE req_message END,
-              handled_msg = CASE WHEN handled_by = $1 THEN '' ELSE handled_msg END
-        WHERE (uid = $1 AND req_message <> '') OR (handled_by = $1 AND handled_msg <> '')`,
-      [uid],
-    );
-    await tx.query(
-      `UPDATE rm_group_notices SET detail = ''
-        WHERE detail <> ''
-          AND (by_uid = $1 OR (op = 'applied' AND by_uid IS NULL AND uids = ARRAY[$1]::text[]))`,
-      [uid],
-    );
-  }
-
-  /**
    * The group assistant's notice of an application or a membership change, to each current
    * owner and admin of the group but the one who made it, numbered per recipient.
    */
@@ -372,6 +352,34 @@ export class GroupsProjector implements Projector {
     );
   }
 }
+
+/**
+ * Empties what `uid` wrote in the group read models first on the search path (the live ones, or a
+ * copy's: src/admin/erasure): their applications' messages, their answers to applications, and
+ * the notices carrying either or a reason they gave. A notice's text is its author's: the
+ * applicant's for `applied` (no by_uid), else the one who acted (by_uid).
+ */
+export async function redactGroupTextsOf(
+  uid: string,
+  tx: Pick<PoolClient, 'query'>,
+): Promise<void> {
+  await tx.query(
+    `UPDATE rm_group_requests
+        SET req_message = CASE WHEN uid = $1 THEN '' ELSE req_message END,
+            handled_msg = CASE WHEN handled_by = $1 THEN '' ELSE handled_msg END
+      WHERE (uid = $1 AND req_message <> '') OR (handled_by = $1 AND handled_msg <> '')`,
+    [uid],
+  );
+  await tx.query(
+    `UPDATE rm_group_notices SET detail = ''
+      WHERE detail <> ''
+        AND (by_uid = $1 OR (op = 'applied' AND by_uid IS NULL AND uids = ARRAY[$1]::text[]))`,
+    [uid],
+  );
+}
+
+/** The tables {@link redactGroupTextsOf} writes. */
+export const GROUP_REDACTED_TABLES: readonly string[] = ['rm_group_requests', 'rm_group_notices'];
 
 /** What the group assistant tells managers of an event, or null when it is not such news. */
 function noticeOf(e: RecordedEvent): { op: string; uids: string[]; detail: string } | null {

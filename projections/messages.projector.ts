@@ -34,6 +34,24 @@ interface MessageRow {
 }
 
 /**
+ * Empties the content of every message `uid` sent (not their recall notices) in the
+ * `rm_messages` first on the search path: the live one, where the projector reaches `UserErased`,
+ * or a copy's (src/admin/erasure, which runs it with the copy's schema first on the path). One
+ * scan of rm_messages: there is no index by sender, which every insert would pay for; erasures are
+ * rare.
+ */
+export async function redactMessagesOf(uid: string, tx: Pick<PoolClient, 'query'>): Promise<void> {
+  await tx.query(
+    `UPDATE rm_messages SET content = '', erased = true
+      WHERE sender_uid = $1 AND msg_type <> $2 AND (NOT erased OR content <> '')`,
+    [uid, MSG_TYPE_RECALL],
+  );
+}
+
+/** The tables {@link redactMessagesOf} writes. */
+export const MESSAGES_REDACTED_TABLES: readonly string[] = ['rm_messages'];
+
+/**
  * rm_messages: message history, one row per message, keyed by (conversation, seqno), content
  * opened with the sender's data key. A recall adds its notice (msg_type 5, content the recalled
  * msg_key) and empties the recalled message: msg_status 1, or 2 for a system recall, which history
@@ -98,22 +116,10 @@ export class MessagesProjector implements Projector {
       } else if (e.type === USER_ERASED) {
         // Everything before the erasure in log order, and nothing after: the same in any batching.
         await flush();
-        await this.redact((e.data as UserErasedData).uid, tx);
+        await redactMessagesOf((e.data as UserErasedData).uid, tx);
       }
     }
     await flush();
-  }
-
-  /**
-   * Empties the content of every message `uid` sent (not their recall notices). One scan of
-   * rm_messages: there is no index by sender, which every insert would pay for; erasures are rare.
-   */
-  private async redact(uid: string, tx: PoolClient): Promise<void> {
-    await tx.query(
-      `UPDATE rm_messages SET content = '', erased = true
-        WHERE sender_uid = $1 AND msg_type <> $2 AND (NOT erased OR content <> '')`,
-      [uid, MSG_TYPE_RECALL],
-    );
   }
 
   private async insert(rows: readonly MessageRow[], tx: PoolClient): Promise<void> {

@@ -55,7 +55,9 @@ export class EraseUserCommand extends AdminCommand {
 Destroys the user's data key in user_keys (every node drops it at once), so the content they
 sent (sealed in the log) opens to nothing in the log, exports, backups taken from now on and every
 rebuild; then appends UserErased to user-<uid>, on which the projections empty their messages'
-content (history shows them with erased: true) and the texts they wrote in groups. Ids, metadata,
+content (history shows them with erased: true) and the texts they wrote in groups; the same is
+done now in every copy of the read models (time-travel snapshots, rebuild and verify copies,
+retired tables), which no projection will bring to the erasure. Ids, metadata,
 times and the other party's messages stay. The user can no longer send (41000). Running it again
 is harmless (the key is destroyed again: do so after restoring a backup older than the erasure).
 
@@ -88,7 +90,12 @@ usage, or not confirmed.
       let result: EraseUserResult;
       try {
         result = await eraseUser(
-          { store, destroyKey: (u) => destroyDataKey(pool, u), nowUs: () => SYSTEM_CLOCK.nowUs() },
+          {
+            store,
+            pool,
+            destroyKey: (u) => destroyDataKey(pool, u),
+            nowUs: () => SYSTEM_CLOCK.nowUs(),
+          },
           uid,
           metadata,
         );
@@ -114,7 +121,8 @@ usage, or not confirmed.
           `${result.status === 'erased' ? 'erased' : 'already erased (key destroyed again)'}: ` +
             `${uid}; the key is destroyed, UserErased is ${result.event.stream}@` +
             `${result.event.revision} (${result.event.erased_at}); the read models are redacted ` +
-            'as the projections reach it\n',
+            `as the projections reach it; ${result.copies_redacted} copies of them (time-travel ` +
+            'snapshots, rebuild and verify copies) redacted now\n',
         );
       }
       return EXIT.ok;

@@ -1,11 +1,13 @@
-import { Controller, HttpCode, Param, Post, UseGuards } from '@nestjs/common';
+import { Controller, HttpCode, Inject, Param, Post, UseGuards } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { Matches } from 'class-validator';
+import type { Pool } from 'pg';
 import { AdminKeyGuard } from '../../accounts/auth.guards';
 import { UID_PATTERN, UID_RULE } from '../../accounts/commands/issue-token/get-token.request.dto';
 import { DomainError } from '../../common/errors';
 import { Public, RequestMetadata } from '../../common/http/request-context';
 import { Clock } from '../../core/clock';
+import { PG_POOL } from '../../core/core.module';
 import { KeyRing } from '../../crypto/key-ring';
 import { EventMetadata, EventStore } from '../../event-store/event-store.port';
 import { recordAdminOperation } from '../admin-actions';
@@ -28,6 +30,7 @@ export class EraseUserHttpController {
     private readonly store: EventStore,
     private readonly keyRing: KeyRing,
     private readonly clock: Clock,
+    @Inject(PG_POOL) private readonly pool: Pool,
   ) {}
 
   @Post(':uid/erase')
@@ -37,7 +40,8 @@ export class EraseUserHttpController {
     description:
       'Cannot be undone. Their content can no longer be read from the log, exports, backups ' +
       'taken after, or any rebuild; the read models are redacted once the projections pass ' +
-      '`event.position`. Ids, metadata and the other party’s messages stay. Erasing again is ' +
+      '`event.position`, their copies (time-travel snapshots, rebuild and verify copies) at once ' +
+      '(`copies_redacted`). Ids, metadata and the other party’s messages stay. Erasing again is ' +
       'harmless (status already_erased). See docs/admin/streams-export-erasure.md.',
   })
   async erase(
@@ -48,6 +52,7 @@ export class EraseUserHttpController {
       const result = await eraseUser(
         {
           store: this.store,
+          pool: this.pool,
           destroyKey: (uid) => this.keyRing.destroyKey(uid),
           nowUs: () => this.clock.nowUs(),
         },

@@ -72,6 +72,13 @@ describe('erasing a user', () => {
   };
 
   let before: { private: Message[]; group: Message[] };
+  /** A time-travel snapshot of the read models taken before the erasures. */
+  let snapshotId: string;
+  const asOf = (uid: string, path: string) =>
+    get(uid, `${path}${path.includes('?') ? '&' : '?'}as_of=${snapshotId}`).set(
+      'X-Admin-Key',
+      t.adminKey,
+    );
 
   beforeAll(async () => {
     t = await startTestApp();
@@ -105,6 +112,32 @@ describe('erasing a user', () => {
       'the messages in history',
     );
     before = { private: await history('bob', 1, 'alice'), group: await history('bob', 2, 'tea') };
+
+    // And an administrator's time-travel snapshot of this moment: a copy of the read models that
+    // no projection follows, showing alice's words
+    const head = (await t.app.get(EventStore).headPosition())!;
+    const built = await ok(
+      request(t.url)
+        .post('/admin/v1/time-travel')
+        .set('X-Admin-Key', t.adminKey)
+        .send({ position: `${head.commit}/${head.prepare}` }),
+      202,
+    );
+    snapshotId = (built.body as { id: string }).id;
+    await waitFor(
+      async () =>
+        (
+          (
+            await request(t.url)
+              .get(`/admin/v1/time-travel/${snapshotId}`)
+              .set('X-Admin-Key', t.adminKey)
+          ).body as { state: string }
+        ).state === 'ready',
+      'the snapshot',
+      60_000,
+    );
+    const then = await ok(asOf('bob', '/api/v1/sessions/1/alice/messages'));
+    expect(JSON.stringify(then.body)).toContain(ALICE_TEXTS[0]);
   });
   afterAll(async () => {
     await pool.end();
@@ -214,6 +247,7 @@ describe('erasing a user', () => {
     const run = await cli('dave', '--yes');
     expect(run.status).toBe(EXIT.ok);
     expect(run.stdout).toContain('erased: dave');
+    expect(run.stdout).toContain('1 copies of them');
 
     // Then the server's key ring no longer opens his content, and history shows it erased
     await waitFor(
@@ -314,6 +348,81 @@ describe('erasing a user', () => {
       }, 'the application redacted');
       const notices = await get('carol', '/api/v1/groups/assistant');
       expect(JSON.stringify(notices.body)).not.toContain(APPLICATION);
+    });
+
+    it('empties what she wrote in a time-travel snapshot taken before, at once', async () => {
+      // The snapshot has no projection to reach the erasure: the erasure redacted it itself
+      expect(erased.copies_redacted).toBe(1);
+      const history = async (uid: string, type: 1 | 2, talker: string) =>
+        (
+          (await ok(asOf(uid, `/api/v1/sessions/${type}/${talker}/messages`))).body as {
+            messages: Message[];
+          }
+        ).messages;
+      const then = {
+        private: await history('bob', 1, 'alice'),
+        group: await history('bob', 2, 'tea'),
+      };
+      for (const [now, was] of [
+        [then.private, before.private],
+        [then.group, before.group],
+      ]) {
+        expect(now.map((m) => [m.msg_seqno, m.msg_key, m.sender_uid])).toEqual(
+          was.map((m) => [m.msg_seqno, m.msg_key, m.sender_uid]),
+        );
+        for (const m of now) {
+          if (m.sender_uid === 'alice') expect(m).toMatchObject({ content: '', erased: true });
+          else expect(m).toEqual(was.find((b) => b.msg_key === m.msg_key));
+        }
+      }
+      const everything = JSON.stringify([
+        then,
+        (await ok(asOf('bob', '/api/v1/sessions'))).body,
+        (await ok(asOf('carol', '/api/v1/groups/applications/received'))).body,
+        (await ok(asOf('carol', '/api/v1/groups/assistant'))).body,
+      ]);
+      for (const words of [...ALICE_TEXTS, APPLICATION]) expect(everything).not.toContain(words);
+      expect(everything).toContain('bob private reply');
+    });
+
+    it('refuses her words anywhere else with 41000: groups, applications, her profile', async () => {
+      await t.rejects(
+        post('alice', '/api/v1/groups', { group_id: 'another', name: 'another' }),
+        410,
+        41000,
+      );
+      await t.rejects(
+        request(t.url).patch('/api/v1/groups/tea').set('Authorization', auth('alice')).send({
+          introduction: 'written after the erasure',
+        }),
+        410,
+        41000,
+      );
+      await t.rejects(
+        post('alice', '/api/v1/groups/tea/kicks', { uids: ['bob'], reason: 'why' }),
+        410,
+        41000,
+      );
+      await t.rejects(
+        post('alice', '/api/v1/groups/club/join', { req_message: 'again' }),
+        410,
+        41000,
+      );
+      await t.rejects(
+        request(t.url)
+          .put('/admin/v1/users/alice/profile')
+          .set('X-Admin-Key', t.adminKey)
+          .send({ name: 'Alice Again', face: '', official_type: -1, system_msg_type: 0 }),
+        410,
+        41000,
+      );
+      // Others still write
+      await ok(
+        request(t.url)
+          .patch('/api/v1/groups/club')
+          .set('Authorization', auth('carol'))
+          .send({ introduction: 'carol still writes' }),
+      );
     });
 
     it('refuses her sends with 41000, in private and in groups', async () => {

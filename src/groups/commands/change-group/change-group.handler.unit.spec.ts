@@ -1,6 +1,7 @@
 import { MsgKeyGenerator } from '../../../common/ids';
 import type { AppSettings } from '../../../config/app-config';
 import type { Clock } from '../../../core/clock';
+import type { KeyRing } from '../../../crypto/key-ring';
 import type { UserDirectory } from '../../../accounts/user-directory';
 import type { EventMetadata } from '../../../event-store/event-store.port';
 import type { GroupCommand } from '../../domain/group';
@@ -11,10 +12,10 @@ import { ChangeGroupHandler } from './change-group.handler';
 
 const META: EventMetadata = { actor: { kind: 'user', id: 'ann' }, correlationId: 'c' };
 
-const create = (groupId: string): GroupChange => ({
+const create = (groupId: string, uid = 'ann'): GroupChange => ({
   kind: 'CreateGroup',
   groupId,
-  actor: { kind: 'user', uid: 'ann' },
+  actor: { kind: 'user', uid },
   name: 'g',
   faceUrl: '',
   introduction: '',
@@ -23,12 +24,15 @@ const create = (groupId: string): GroupChange => ({
   groupType: 0,
   temporary: true,
   joinPolicy: 'open',
-  ownerUid: 'ann',
+  ownerUid: uid,
   members: [],
 });
 
-/** The handler over a group store (the edge of the unit) that finds `taken` ids already used. */
-function handlerWith(taken: Set<string>) {
+/**
+ * The handler over a group store (the edge of the unit) that finds `taken` ids already used, and
+ * a key ring whose keys of `erased` users are destroyed.
+ */
+function handlerWith(taken: Set<string>, erased: ReadonlySet<string> = new Set()) {
   const tried: GroupCommand[] = [];
   const groups = {
     execute: (command: GroupCommand) => {
@@ -45,8 +49,18 @@ function handlerWith(taken: Set<string>) {
   let ms = 1_800_000_000_000;
   const ids = new MsgKeyGenerator(1, () => ms++);
   const settings = { config: { GROUP_MAX_MEMBERS: 100 } } as unknown as AppSettings;
-  return { handler: new ChangeGroupHandler(groups, users, clock, ids, settings), tried, ids };
+  const keyRing = {
+    destroyedAmong: (uids: readonly string[]) =>
+      Promise.resolve(new Set(uids.filter((u) => erased.has(u)))),
+  } as unknown as KeyRing;
+  return {
+    handler: new ChangeGroupHandler(groups, users, clock, ids, settings, keyRing),
+    tried,
+    ids,
+  };
 }
+
+const by = (uid: string) => ({ actor: { kind: 'user' as const, uid }, groupId: 'tea' });
 
 describe('ChangeGroupHandler', () => {
   it('generates the id of a group created without one, and keeps one the client chose', async () => {
@@ -77,5 +91,65 @@ describe('ChangeGroupHandler', () => {
       handler.execute(new ChangeGroupCommand(create('tea'), META)),
     ).rejects.toMatchObject({ code: 26013 });
     expect(tried).toHaveLength(1);
+  });
+
+  describe('for an erased user (their key destroyed)', () => {
+    const erased = new Set(['eve']);
+
+    it.each<[string, GroupChange]>([
+      ['create a group', create('tea', 'eve')],
+      ['set its info', { ...by('eve'), kind: 'SetGroupInfo', changes: { introduction: 'hi' } }],
+      ['apply with a message', { ...by('eve'), kind: 'JoinGroup', reqMessage: 'let me in' }],
+      [
+        'answer an application',
+        { ...by('eve'), kind: 'HandleApplication', uid: 'bob', result: -1, handledMsg: 'no' },
+      ],
+      [
+        'kick with a reason',
+        { ...by('eve'), kind: 'RemoveMembers', uids: ['bob'], reason: 'rude' },
+      ],
+    ])('refuses to %s with 41000: words written now would never be redacted', async (_, change) => {
+      // Given eve erased
+      const { handler, tried } = handlerWith(new Set(), erased);
+      // When she tries to write words into a group
+      // Then it is refused with 410 / 41000 and nothing reaches the group
+      await expect(handler.execute(new ChangeGroupCommand(change, META))).rejects.toMatchObject({
+        status: 410,
+        code: 41000,
+      });
+      expect(tried).toEqual([]);
+    });
+
+    it.each<[string, GroupChange]>([
+      ['quit', { ...by('eve'), kind: 'QuitGroup' }],
+      ['join without a message', { ...by('eve'), kind: 'JoinGroup', reqMessage: '' }],
+      [
+        'set only the join policy',
+        { ...by('eve'), kind: 'SetGroupInfo', changes: { joinPolicy: 'open' } },
+      ],
+    ])('lets her %s: no words of hers', async (_, change) => {
+      const { handler, tried } = handlerWith(new Set(), erased);
+      await handler.execute(new ChangeGroupCommand(change, META));
+      expect(tried.map((c) => c.kind)).toEqual([change.kind]);
+    });
+
+    it('lets others, and administrators, write as before', async () => {
+      const { handler, tried } = handlerWith(new Set(), erased);
+      await handler.execute(
+        new ChangeGroupCommand({ ...by('bob'), kind: 'JoinGroup', reqMessage: 'hello' }, META),
+      );
+      await handler.execute(
+        new ChangeGroupCommand(
+          {
+            actor: { kind: 'admin' },
+            groupId: 'tea',
+            kind: 'SetGroupInfo',
+            changes: { name: 'x' },
+          },
+          META,
+        ),
+      );
+      expect(tried).toHaveLength(2);
+    });
   });
 });
