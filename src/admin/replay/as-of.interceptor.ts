@@ -1,37 +1,57 @@
 import { CallHandler, ExecutionContext, Inject, Injectable, NestInterceptor } from '@nestjs/common';
-import type { Request } from 'express';
 import type { Pool } from 'pg';
-import type { Observable } from 'rxjs';
+import { catchError, from, type Observable } from 'rxjs';
 import { AdminKeyGuard } from '../../accounts/auth.guards';
 import { Errors } from '../../common/errors';
+import { AuthedRequest, metadataFrom } from '../../common/http/request-context';
 import { runInReadSchema } from '../../common/read-schema';
 import { APP_SETTINGS, AppSettings } from '../../config/app-config';
 import { PG_POOL } from '../../core/core.module';
+import { EventStore } from '../../event-store/event-store.port';
+import { recordAdminOperation } from '../admin-actions';
+import { ReplayJobs } from './replay-jobs';
 import { ReplayErrors } from './replay.errors';
-import { snapshotSchema } from './time-travel';
+import { LiveFingerprintCache, snapshotSchema } from './time-travel';
+
+/**
+ * Routes that follow what happens now (`/notify`: Server-Sent Events or long poll): a snapshot
+ * has no future to follow, and their catch-up would mix the snapshot's read models with the live
+ * log. Matched on the route as registered (Express's req.route), not on the URL as typed.
+ */
+const LIVE_FEEDS: ReadonlySet<string> = new Set(['/notify']);
+
+/** PostgreSQL: a column or a table the query names does not exist (in the snapshot). */
+const UNDEFINED_OBJECT = new Set(['42703', '42P01']);
 
 /**
  * `?as_of=<snapshot id>` on any GET endpoint: the handler runs unchanged, reading the read models
  * of a time-travel snapshot instead of the live ones (src/common/read-schema.ts). Global, so no
  * endpoint knows about it. Only administrators time-travel: the admin key is needed on top of
  * whatever the endpoint needs (a user's token alone gets 403, 40300); writes with `as_of` are
- * refused (400, 40072); an unknown snapshot is 404 (40470), one not built yet 409 (40971). The
- * parameter is taken out of the query before the endpoint's own validation sees it.
+ * refused (400, 40072), and so are live feeds (400, 40074); an unknown snapshot is 404 (40470),
+ * one not built yet 409 (40971), one made before a migration of the read models 409 (40972).
+ * Each read it lets through is recorded as an administrator's operation (`as-of-read`, actor
+ * `admin:admin-key`), before the handler runs: it opens users' content as it was. The parameter
+ * is taken out of the query before the endpoint's own validation sees it.
  */
 @Injectable()
 export class AsOfInterceptor implements NestInterceptor {
   private readonly adminKey: AdminKeyGuard;
+  private readonly fingerprint: LiveFingerprintCache;
 
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(APP_SETTINGS) settings: AppSettings,
+    private readonly store: EventStore,
+    jobs: ReplayJobs,
   ) {
     this.adminKey = new AdminKeyGuard(settings);
+    this.fingerprint = new LiveFingerprintCache(pool, () => jobs.tables());
   }
 
   async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
     if (context.getType() !== 'http') return next.handle();
-    const req = context.switchToHttp().getRequest<Request>();
+    const req = context.switchToHttp().getRequest<AuthedRequest>();
     const query = req.query as Record<string, unknown> | undefined;
     if (!query || !Object.hasOwn(query, 'as_of')) return next.handle();
     const { as_of: asOf, ...rest } = query;
@@ -43,10 +63,41 @@ export class AsOfInterceptor implements NestInterceptor {
       enumerable: true,
     });
     if (req.method !== 'GET' && req.method !== 'HEAD') throw ReplayErrors.asOfReadOnly(req.method);
+    const route = (req.route as { path?: unknown } | undefined)?.path;
+    if (typeof route === 'string' && LIVE_FEEDS.has(route)) {
+      throw ReplayErrors.asOfLiveFeed(route);
+    }
     this.adminKey.canActivate(context);
     if (typeof asOf !== 'string') throw Errors.validation('as_of must be one snapshot id');
-    const schema = await snapshotSchema(this.pool, asOf);
+    const schema = await snapshotSchema(this.pool, asOf, () => this.fingerprint.get());
+    // Recorded before anything is read; a read that cannot be recorded does not happen.
+    await recordAdminOperation(this.store, metadataFrom(req, { kind: 'admin', id: 'admin-key' }), {
+      operation: 'as-of-read',
+      args: {
+        snapshot: asOf,
+        method: req.method,
+        path: req.path,
+        route: typeof route === 'string' ? route : null,
+        uid: req.user?.uid ?? null,
+      },
+      outcome: 'completed',
+    });
     // The handler is called inside the scope (Nest binds it to the context handle() runs in).
-    return runInReadSchema(schema, () => next.handle());
+    return runInReadSchema(schema, () => next.handle()).pipe(
+      catchError((err: unknown) => from(this.explained(err, asOf))),
+    );
+  }
+
+  /**
+   * A query that named a column or table the snapshot lacks: a migration ran within the
+   * fingerprint's cache time. Checked afresh, and told as 40972 rather than a 500.
+   */
+  private async explained(err: unknown, id: string): Promise<never> {
+    const code = (err as { code?: unknown } | null)?.code;
+    if (typeof code === 'string' && UNDEFINED_OBJECT.has(code)) {
+      // Throws 40972 when the live definitions moved on (or 404/409 if it is gone meanwhile).
+      await snapshotSchema(this.pool, id, () => this.fingerprint.refresh());
+    }
+    throw err;
   }
 }

@@ -8,6 +8,7 @@ import { PG_POOL } from '../../core/core.module';
 import { KeyRing } from '../../crypto/key-ring';
 import { EventMetadata, EventStore } from '../../event-store/event-store.port';
 import { recordAdminOperation } from '../admin-actions';
+import { tablesOf } from './projection-set';
 import type { ReplayDeps } from './replay-common';
 import { ReplayErrors } from './replay.errors';
 import { ReplayInterruptedError, ReplayProgress } from './replay-progress';
@@ -50,6 +51,12 @@ interface Job {
 /** What a job's operation gets. */
 export interface JobContext {
   readonly deps: ReplayDeps;
+  /**
+   * The key ring of `deps.projectors`, the job's own: it follows key destroys made anywhere
+   * (KeyRing.listen) while the job runs, so a user erased during a long rebuild is not decrypted
+   * from a cached key; closed when the job ends.
+   */
+  readonly keyRing: KeyRing;
   readonly signal: AbortSignal;
   readonly onProgress: (progress: ReplayProgress) => void;
   /** The operation calls it once it is under way (checked, locked); errors before it are the request's. */
@@ -68,6 +75,11 @@ export interface JobSpec<R> {
 }
 
 const KEEP_FINISHED = 100;
+/**
+ * Jobs running at once on one node. They share the API's process and pool (a build takes a
+ * connection per projector): more would starve the requests the node is there to serve.
+ */
+export const MAX_RUNNING_JOBS = 2;
 
 /**
  * The replay tools' long operations started over REST (rebuild, verify, time travel), run in the
@@ -80,6 +92,9 @@ const KEEP_FINISHED = 100;
 export class ReplayJobs implements OnApplicationShutdown {
   private readonly log = new Logger('replay');
   private readonly jobs = new Map<string, Job>();
+  /** Jobs started and not yet ended, counted from the request that starts them. */
+  private running = 0;
+  private readModelTables: readonly string[] | null = null;
 
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
@@ -88,16 +103,28 @@ export class ReplayJobs implements OnApplicationShutdown {
   ) {}
 
   /** The projectors over a key ring of their own, as a rebuild needs them. */
-  deps(): ReplayDeps {
-    const keyRing = new KeyRing(this.pool, this.settings.masterKey);
+  deps(keyRing = new KeyRing(this.pool, this.settings.masterKey)): ReplayDeps {
     return { pool: this.pool, store: this.store, projectors: allProjectors(keyRing) };
+  }
+
+  /** Every read-model table (of every projector): what a time-travel snapshot copies. */
+  tables(): readonly string[] {
+    this.readModelTables ??= tablesOf(this.deps().projectors);
+    return this.readModelTables;
   }
 
   /**
    * Starts a job and resolves with its view once the operation is under way; an operation that
    * fails before that (bad names: 400, already running: 409) rejects instead, and no job is kept.
+   * At most {@link MAX_RUNNING_JOBS} run at once on this node: another is refused (409, 40973).
    */
   async start<R>(spec: JobSpec<R>): Promise<JobView> {
+    if (this.running >= MAX_RUNNING_JOBS) throw ReplayErrors.tooManyJobs(MAX_RUNNING_JOBS);
+    this.running++;
+    const keyRing = new KeyRing(this.pool, this.settings.masterKey);
+    // Resolves once the first attempt has ended (never rejects): while the listening connection
+    // is down, the ring caches no live key, so a destroy is never missed.
+    await keyRing.listen();
     const job: Job = {
       id: randomUUID(),
       kind: spec.kind,
@@ -120,7 +147,8 @@ export class ReplayJobs implements OnApplicationShutdown {
     let began = false;
     const underway = new Promise<void>((resolve) => (started = resolve));
     const running = spec.run({
-      deps: this.deps(),
+      deps: this.deps(keyRing),
+      keyRing,
       signal: job.controller.signal,
       onProgress: (p) => (job.progress = p),
       onStarted: () => {
@@ -128,21 +156,25 @@ export class ReplayJobs implements OnApplicationShutdown {
         started();
       },
     });
-    job.done = running.then(
-      async (result) => {
-        job.result = toSnakeCase(result);
-        job.status = spec.outcome?.(result) ?? 'completed';
+    job.done = running
+      .then(
+        (result) => {
+          job.result = toSnakeCase(result);
+          job.status = spec.outcome?.(result) ?? 'completed';
+        },
+        (err: unknown) => {
+          job.status = err instanceof ReplayInterruptedError ? 'interrupted' : 'failed';
+          job.error = {
+            code: err instanceof DomainError ? err.code : null,
+            message: err instanceof Error ? err.message : String(err),
+          };
+        },
+      )
+      .finally(async () => {
+        this.running--;
+        await keyRing.close();
         await this.finish(job, spec, began);
-      },
-      async (err: unknown) => {
-        job.status = err instanceof ReplayInterruptedError ? 'interrupted' : 'failed';
-        job.error = {
-          code: err instanceof DomainError ? err.code : null,
-          message: err instanceof Error ? err.message : String(err),
-        };
-        await this.finish(job, spec, began);
-      },
-    );
+      });
     // Whichever comes first: the operation under way, or its failure before that.
     await Promise.race([underway, running]);
     this.jobs.set(job.id, job);
@@ -170,9 +202,10 @@ export class ReplayJobs implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    const running = [...this.jobs.values()].filter((j) => j.status === 'running');
-    for (const job of running) job.controller.abort();
-    await Promise.all(running.map((j) => j.done));
+    const jobs = [...this.jobs.values()];
+    for (const job of jobs) if (job.status === 'running') job.controller.abort();
+    // Every job, ended ones too: one that just ended may still be recording its operation.
+    await Promise.all(jobs.map((j) => j.done));
   }
 
   /** Ends a job; one that got under way is recorded in the audit log, however it ended. */

@@ -13,6 +13,7 @@ import { TEST_MASTER_KEY } from '../../../test/support/test-keys';
 import { waitFor } from '../../../test/support/wait-for';
 import { runAdmin } from '../admin.cli';
 import { AdminContext, EXIT } from '../admin-context';
+import { openAdminInstallation } from '../streams/admin-installation';
 import type { ProjectionsReport } from './projection-status';
 import type { RebuildResult } from './rebuild';
 import type { ReplayCliResult } from './replay-cli';
@@ -149,6 +150,43 @@ describe('npm run admin -- projections, rebuild, verify, time-travel', () => {
     const future = await admin(['time-travel', '--at', '2999-01-01T00:00:00Z']);
     expect(future.status).toBe(EXIT.usage);
     expect(future.stderr).toContain('is in the future');
+    // A time without its zone would be this host's local time
+    const bare = await admin(['time-travel', '--at', '2025-12-09T09:00:00']);
+    expect(bare.status).toBe(EXIT.usage);
+    expect(bare.stderr).toContain('date and time with a zone');
+    // Before the first event there is nothing to show
+    const early = await admin(['time-travel', '--at', '2000-01-01T00:00:00Z']);
+    expect(early.status).toBe(EXIT.usage);
+    expect(early.stderr).toContain('before the first event');
+  });
+
+  it('opens content with a key ring that hears keys destroyed while it runs, closed with the installation', async () => {
+    // Given the installation as a rebuild opens it, and a user's content it has opened
+    const context: AdminContext = {
+      env,
+      stdout: { write: () => undefined },
+      stderr: { write: () => undefined },
+      signal: new AbortController().signal,
+      exitCode: 0,
+    };
+    const installation = await openAdminInstallation(context, { keys: true });
+    const ring = installation.keyRing!;
+    try {
+      const writer = testKeyRing(pool);
+      const sealed = await writer.encryptFor('cli-erased', 'before the erasure');
+      expect(await ring.decrypt(sealed)).toBe('before the erasure');
+      expect(ring.listening).toBe(true);
+
+      // When the user is erased meanwhile (their key destroyed by another process)
+      await writer.destroyKey('cli-erased');
+
+      // Then the command's key ring no longer opens their content
+      await waitFor(async () => (await ring.decrypt(sealed)) === null, 'the destroy to be heard');
+    } finally {
+      await installation.close();
+    }
+    // And it stops listening with the installation
+    expect(ring.listening).toBe(false);
   });
 
   it('records each operation in the log, for the audit of administrators', async () => {

@@ -256,6 +256,151 @@ describe('replay over HTTP', () => {
     await t.rejects(sessions(u, `?as_of=${id}`).set('X-Admin-Key', t.adminKey), 404, 40470);
   });
 
+  /** Builds a snapshot up to the head of the log and waits until it is ready; its id. */
+  async function snapshotAtHead(): Promise<string> {
+    await caughtUp();
+    const head = (await admin.get('/admin/v1/projections')).body.head as string;
+    const built = await admin.post('/admin/v1/time-travel', { position: head });
+    expect(built.status).toBe(202);
+    const id = built.body.id as string;
+    await waitFor(
+      async () => (await admin.get(`/admin/v1/time-travel/${id}`)).body.state === 'ready',
+      'the snapshot',
+      60_000,
+      50,
+    );
+    return id;
+  }
+
+  it('records each ?as_of read as an administrator operation naming the route, snapshot and user', async () => {
+    // Given a snapshot, and U's token
+    const u = await t.user('rec-u');
+    const id = await snapshotAtHead();
+
+    // When U's session list is read as of it
+    const read = await sessions(u, `?as_of=${id}`).set('X-Admin-Key', t.adminKey);
+    expect(read.status).toBe(200);
+
+    // Then the read is in the log, as the admin key's, with what was read
+    const { rows } = await db.query<{ data: unknown; actor: unknown }>(
+      `SELECT data, metadata->'actor' AS actor FROM es_events
+        WHERE type = 'AdminOperationRecorded' AND data->'args'->>'snapshot' = $1`,
+      [id],
+    );
+    expect(rows).toEqual([
+      {
+        data: {
+          operation: 'as-of-read',
+          args: {
+            snapshot: id,
+            method: 'GET',
+            path: '/api/v1/sessions',
+            route: expect.stringContaining('sessions'),
+            uid: 'rec-u',
+          },
+          outcome: 'completed',
+        },
+        actor: { kind: 'admin', id: 'admin-key' },
+      },
+    ]);
+    expect((await admin.delete(`/admin/v1/time-travel/${id}`)).status).toBe(200);
+  });
+
+  it('refuses ?as_of on a snapshot made before a migration of the read models, listing it as stale', async () => {
+    // Given a snapshot that reads fine
+    const u = await t.user('st-u');
+    const id = await snapshotAtHead();
+    const asOf = () => sessions(u, `?as_of=${id}`).set('X-Admin-Key', t.adminKey);
+    expect((await asOf()).status).toBe(200);
+
+    // When a migration changes a read model's table
+    await db.query('ALTER TABLE rm_user_settings ADD COLUMN tt_probe integer');
+    try {
+      // Then, once the node has seen it (its fingerprint is cached a few seconds), reads of the
+      // snapshot are refused with a stable code, not a 500, and not recorded
+      await waitFor(async () => (await asOf()).status !== 200, 'the migration seen', 15_000, 100);
+      const refused = await t.rejects(asOf(), 409, 40972);
+      expect(refused.body.message).toMatch(/build a new one/);
+      // And the snapshot is listed as stale
+      expect((await admin.get(`/admin/v1/time-travel/${id}`)).body.state).toBe('stale');
+      expect((await admin.get('/admin/v1/time-travel')).body.snapshots).toEqual(
+        expect.arrayContaining([expect.objectContaining({ id, state: 'stale' })]),
+      );
+    } finally {
+      await db.query('ALTER TABLE rm_user_settings DROP COLUMN tt_probe');
+    }
+    // And it can still be dropped
+    expect((await admin.delete(`/admin/v1/time-travel/${id}`)).status).toBe(200);
+  });
+
+  it('answers a snapshot id only once the snapshot exists: building, then ready', async () => {
+    // Given the checkpoints table held, so that a build cannot create its copy of it yet (the
+    // live projections wait meanwhile)
+    const u = await t.user('bd-u');
+    await caughtUp();
+    const head = (await admin.get('/admin/v1/projections')).body.head as string;
+    const blocker = new Client({ connectionString: t.db.url });
+    await blocker.connect();
+    let posting: Promise<request.Response> | undefined;
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE projection_checkpoints IN ACCESS EXCLUSIVE MODE');
+
+      // When a snapshot is asked for
+      posting = admin.post('/admin/v1/time-travel', { position: head }).then((r) => r);
+      await waitFor(
+        async () => {
+          const { rows } = await db.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_activity
+              WHERE datname = current_database() AND wait_event_type = 'Lock'
+                AND query ILIKE 'CREATE TABLE%'`,
+          );
+          return rows[0].n > 0;
+        },
+        'the build waiting to copy the table',
+        10_000,
+        20,
+      );
+      // Then an id answered while its schema cannot exist yet would be unknown to every reader
+      const early = await Promise.race([
+        posting,
+        new Promise<null>((resolve) => setTimeout(() => resolve(null), 300)),
+      ]);
+      if (early) {
+        const got = await admin.get(`/admin/v1/time-travel/${early.body.id as string}`);
+        expect({ status: got.status, code: got.body.code }).toEqual({
+          status: 200,
+          code: undefined,
+        });
+      }
+    } finally {
+      await blocker.query('ROLLBACK');
+      await blocker.end();
+    }
+
+    // And once answered, the snapshot is known at once: building (or already ready)
+    const built = await posting;
+    expect(built.status).toBe(202);
+    const id = built.body.id as string;
+    const [got, read] = await Promise.all([
+      admin.get(`/admin/v1/time-travel/${id}`),
+      sessions(u, `?as_of=${id}`).set('X-Admin-Key', t.adminKey),
+    ]);
+    expect(got.status).toBe(200);
+    expect(['building', 'ready']).toContain(got.body.state);
+    expect([
+      [409, 40971],
+      [200, undefined],
+    ]).toContainEqual([read.status, read.body.code]);
+    await waitFor(
+      async () => (await admin.get(`/admin/v1/time-travel/${id}`)).body.state === 'ready',
+      'the snapshot',
+      60_000,
+      50,
+    );
+    expect((await admin.delete(`/admin/v1/time-travel/${id}`)).status).toBe(200);
+  });
+
   it('reports each projection: checkpoint, lag in events and seconds, events/s', async () => {
     await caughtUp();
     const res = await admin.get('/admin/v1/projections');
@@ -314,5 +459,43 @@ describe('replay over HTTP', () => {
       403,
       40300,
     );
+  });
+
+  it('refuses a time-travel time without its zone (40000), as the audit does', async () => {
+    // A bare time would be the server's local time, which the caller cannot see
+    const bare = await t.rejects(
+      admin.post('/admin/v1/time-travel', { at: '2025-12-09T09:00:00' }),
+      400,
+      40000,
+    );
+    expect(bare.body.message).toMatch(/with a zone/);
+    // One with an offset is read as such (here: in the future)
+    await t.rejects(
+      admin.post('/admin/v1/time-travel', { at: '2999-01-01T08:00:00+08:00' }),
+      400,
+      40073,
+    );
+  });
+
+  it('refuses a time-travel time before the first event of the log (40073)', async () => {
+    const early = await t.rejects(
+      admin.post('/admin/v1/time-travel', { at: '2000-01-01T00:00:00Z' }),
+      400,
+      40073,
+    );
+    expect(early.body.message).toMatch(/before the first event/);
+  });
+
+  it('refuses ?as_of on the live feed /notify (400, 40074)', async () => {
+    const u = await t.user('rb-feed');
+    const refused = await t.rejects(
+      request(t.url)
+        .get('/notify?protoc=poll&timeout_ms=1&as_of=nosuchsnapshot')
+        .set('Authorization', `Bearer ${u}`)
+        .set('X-Admin-Key', t.adminKey),
+      400,
+      40074,
+    );
+    expect(refused.body.message).toMatch(/live feed/);
   });
 });

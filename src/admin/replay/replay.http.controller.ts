@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, UseGuards } from 
 import { ApiHeader, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { AdminKeyGuard } from '../../accounts/auth.guards';
 import { Public, RequestMetadata } from '../../common/http/request-context';
+import { parseInstant } from '../audit/audit-query';
 import type { EventMetadata } from '../../event-store/event-store.port';
 import { selectProjections } from './projection-set';
 import { projectionStatus } from './projection-status';
@@ -146,13 +147,18 @@ export class TimeTravelHttpController {
   @ApiOperation({
     summary: 'Build a snapshot of every read model at a time (at) or a position',
     description:
-      'Starts a job (202) and answers the snapshot id; the snapshot is `building` until ready ' +
-      '(GET /admin/v1/time-travel/{id}). Then query any GET endpoint with ?as_of={id}.',
+      'Starts a job (202) and answers the snapshot id once its schema exists; the snapshot is ' +
+      '`building` until ready (GET /admin/v1/time-travel/{id}). Then query any GET endpoint ' +
+      'with ?as_of={id}. `at` needs its zone (Z or ±hh:mm) and a time at or after the first ' +
+      'event (else 40073).',
   })
   async build(@Body() dto: TimeTravelDto, @RequestMetadata() m: EventMetadata) {
     if ((dto.at === undefined) === (dto.position === undefined)) {
       throw ReplayErrors.timeTravelTarget('give either at (an ISO time) or position, not both');
     }
+    // With its zone, as the audit and the export read times (a bare time would be the server's).
+    const at =
+      dto.at === undefined ? undefined : new Date(Number(parseInstant(dto.at, 'at').us / 1000n));
     let id = '';
     const [commit, prepare] = dto.position?.split('/') ?? [];
     const job = await this.jobs.start({
@@ -162,7 +168,7 @@ export class TimeTravelHttpController {
       metadata: m,
       run: (c) =>
         buildSnapshot(c.deps, {
-          at: dto.at === undefined ? undefined : new Date(dto.at),
+          at,
           position:
             dto.position === undefined
               ? undefined
@@ -179,16 +185,19 @@ export class TimeTravelHttpController {
   }
 
   @Get()
-  @ApiOperation({ summary: 'Every snapshot: state, time or position, size' })
+  @ApiOperation({
+    summary:
+      'Every snapshot: state (building, ready, interrupted, stale: made before a migration), time or position, size',
+  })
   async list(): Promise<{ snapshots: unknown[] }> {
-    const snapshots = await listSnapshots(this.jobs.deps().pool);
+    const snapshots = await listSnapshots(this.jobs.deps().pool, this.jobs.tables());
     return { snapshots: snapshots.map(view) };
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'One snapshot (404 40470 when there is none)' })
   async one(@Param() p: SnapshotParamsDto) {
-    const snapshot = await getSnapshot(this.jobs.deps().pool, p.id);
+    const snapshot = await getSnapshot(this.jobs.deps().pool, p.id, this.jobs.tables());
     if (!snapshot) throw ReplayErrors.snapshotNotFound(p.id);
     return view(snapshot);
   }
@@ -196,7 +205,7 @@ export class TimeTravelHttpController {
   @Delete(':id')
   @ApiOperation({ summary: 'Drop a snapshot (409 40970 while it is being built)' })
   async drop(@Param() p: SnapshotParamsDto, @RequestMetadata() m: EventMetadata) {
-    const snapshot = await dropSnapshot(this.jobs.deps().pool, p.id);
+    const snapshot = await dropSnapshot(this.jobs.deps().pool, p.id, this.jobs.tables());
     await this.jobs.record(m, 'time-travel-drop', { snapshot: p.id });
     return { dropped: view(snapshot) };
   }

@@ -3,7 +3,6 @@ import {
   ArrayMaxSize,
   IsArray,
   IsInt,
-  IsISO8601,
   IsOptional,
   IsString,
   IsUUID,
@@ -50,11 +49,13 @@ export class JobParamsDto {
 export class TimeTravelDto {
   @ApiPropertyOptional({
     description:
-      'ISO 8601 time: the read models as they were then (up to the last event recorded at or before it)',
+      'ISO 8601 date (midnight UTC) or date and time with a zone (Z or ±hh:mm): the read models ' +
+      'as they were then (up to the last event recorded at or before it)',
     example: '2025-12-09T09:00:00Z',
   })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsString()
+  @MaxLength(64)
   at?: string;
 
   @ApiPropertyOptional({

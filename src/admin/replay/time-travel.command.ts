@@ -7,7 +7,10 @@ import {
   InvalidOptionValueError,
   UsageError,
 } from '../admin-context';
+import { DomainError } from '../../common/errors';
+import { parseInstant } from '../audit/audit-query';
 import { formatCount, formatDuration } from '../progress-line';
+import { tablesOf } from './projection-set';
 import { table } from './projections.command';
 import { ReplayCliOptions, runReplayCommand } from './replay-cli';
 import {
@@ -41,13 +44,18 @@ export class TimeTravelCommand extends AdminCommand {
     super(context);
   }
 
-  @Option({ flags: '--at <time>', description: 'an ISO 8601 time, e.g. 2025-12-09T09:00:00Z' })
+  @Option({
+    flags: '--at <time>',
+    description: 'an ISO 8601 time with its zone, e.g. 2025-12-09T09:00:00Z or …T17:00:00+08:00',
+  })
   parseAt(value: string): Date {
-    const at = new Date(value);
-    if (!/^\d{4}-\d\d-\d\dT/.test(value) || Number.isNaN(at.getTime())) {
-      throw new InvalidOptionValueError('expected an ISO 8601 time, e.g. 2025-12-09T09:00:00Z');
+    // As the audit and the export read times: a time without a zone would be this host's.
+    try {
+      return new Date(Number(parseInstant(value, '--at').us / 1000n));
+    } catch (err) {
+      if (err instanceof DomainError) throw new InvalidOptionValueError(err.message);
+      throw err;
     }
-    return at;
   }
 
   @Option({ flags: '--position <commit/prepare>', description: 'a position of the log' })
@@ -90,8 +98,11 @@ API with ?as_of=<id> on any GET endpoint, with the admin key (X-Admin-Key) on to
 token. An interrupted build is listed as interrupted; asking for the same point again resumes it.
 Needs MASTER_KEY (as the server has it) to open message content.
 
-Exit status: 0 done; 1 failed; 2 bad usage (no such snapshot, a time in the future); 130
-interrupted.
+A time is a date (midnight UTC) or a date and time with its zone (Z, +08:00). A snapshot made
+before a migration of the read models is listed as stale: it cannot be read; drop it.
+
+Exit status: 0 done; 1 failed; 2 bad usage (no such snapshot, a time without a zone, in the
+future or before the first event); 130 interrupted.
 `;
   }
 
@@ -114,10 +125,11 @@ interrupted.
             'give one of --at <time>, --position <commit/prepare>, --list, --drop <id>',
           );
         }
-        if (o.list) return { snapshots: await listSnapshots(c.deps.pool) };
+        const tables = tablesOf(c.deps.projectors);
+        if (o.list) return { snapshots: await listSnapshots(c.deps.pool, tables) };
         if (o.drop !== undefined) {
           c.began();
-          return { dropped: await dropSnapshot(c.deps.pool, o.drop) };
+          return { dropped: await dropSnapshot(c.deps.pool, o.drop, tables) };
         }
         return {
           built: await buildSnapshot(c.deps, {

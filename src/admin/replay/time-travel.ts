@@ -28,8 +28,12 @@ export const SNAPSHOT_ID = /^[a-z0-9]{1,40}$/;
 
 export interface SnapshotInfo {
   readonly id: string;
-  /** `interrupted`: its build stopped before the end; building it again resumes it. */
-  readonly state: 'building' | 'ready' | 'interrupted';
+  /**
+   * `interrupted`: its build stopped before the end; building it again resumes it. `stale`: it
+   * was made from other table definitions than the live ones (a migration ran since): it can be
+   * neither read nor resumed, only dropped.
+   */
+  readonly state: 'building' | 'ready' | 'interrupted' | 'stale';
   /** The time asked for, if it was asked by time. */
   readonly at: string | null;
   /** The last event it holds: every event up to this position, none after. */
@@ -48,7 +52,10 @@ export interface TimeTravelOptions {
   readonly position?: Position;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: ReplayProgress) => void;
-  /** Called once the target is resolved and the snapshot's schema locked for this build. */
+  /**
+   * Called once the target is resolved, the snapshot's schema exists and is locked for this
+   * build: from then on every node lists it as `building`.
+   */
   readonly onStarted?: (started: { id: string; position: string; resumed: boolean }) => void;
   readonly batchSize?: number;
   /** Lanes of the bulk load (ProjectionRunnerOptions.lanes); default DEFAULT_LANES. */
@@ -107,7 +114,6 @@ export async function buildSnapshot(
   const meter = new ProgressMeter(options.onProgress);
 
   return withCopyLock(deps.pool, schema, what, async () => {
-    options.onStarted?.({ id, position: target, resumed: interrupted !== undefined });
     meter.phase('preparing');
     const meta: CopyMeta = interrupted?.meta ?? {
       kind: 'asof',
@@ -119,6 +125,8 @@ export async function buildSnapshot(
       state: 'building',
     };
     if (!interrupted) await createCopy(deps.pool, schema, tables, meta);
+    // Only now: an id answered before its schema exists would read as "no such snapshot".
+    options.onStarted?.({ id, position: target, resumed: interrupted !== undefined });
     const runner = new ProjectionRunner(deps.store, deps.pool, projectors, {
       schema,
       lanes: options.lanes ?? DEFAULT_LANES,
@@ -145,7 +153,7 @@ export async function buildSnapshot(
       events,
     });
     meter.phase('done');
-    const snapshot = await getSnapshot(deps.pool, id);
+    const snapshot = await getSnapshot(deps.pool, id, tables);
     return {
       snapshot: snapshot!,
       resumed: interrupted !== undefined,
@@ -155,28 +163,46 @@ export async function buildSnapshot(
   });
 }
 
-export async function listSnapshots(pool: Pool): Promise<SnapshotInfo[]> {
+/**
+ * Every snapshot. `tables`: the read-model tables (tablesOf every projector), whose live
+ * definitions tell a `stale` snapshot.
+ */
+export async function listSnapshots(
+  pool: Pool,
+  tables: readonly string[],
+): Promise<SnapshotInfo[]> {
   const copies = await listCopies(pool, 'asof');
   const inUse = await copiesInUse(
     pool,
     copies.map((c) => c.schema),
   );
+  const live = await liveFingerprint(pool, tables);
   const out: SnapshotInfo[] = [];
-  for (const c of copies) out.push(await describeSnapshot(pool, c, inUse.has(c.schema)));
+  for (const c of copies) out.push(await describeSnapshot(pool, c, inUse.has(c.schema), live));
   return out;
 }
 
-export async function getSnapshot(pool: Pool, id: string): Promise<SnapshotInfo | null> {
+/** One snapshot, or null; `tables` as {@link listSnapshots}. */
+export async function getSnapshot(
+  pool: Pool,
+  id: string,
+  tables: readonly string[],
+): Promise<SnapshotInfo | null> {
   if (!SNAPSHOT_ID.test(id)) return null;
   const copy = await readCopy(pool, copySchema('asof', id));
   if (!copy) return null;
   const inUse = await copiesInUse(pool, [copy.schema]);
-  return describeSnapshot(pool, copy, inUse.has(copy.schema));
+  const live = await liveFingerprint(pool, tables);
+  return describeSnapshot(pool, copy, inUse.has(copy.schema), live);
 }
 
 /** Drops a snapshot: 404 (40470) when there is none, 409 (40970) while it is being built. */
-export async function dropSnapshot(pool: Pool, id: string): Promise<SnapshotInfo> {
-  const snapshot = await getSnapshot(pool, id);
+export async function dropSnapshot(
+  pool: Pool,
+  id: string,
+  tables: readonly string[],
+): Promise<SnapshotInfo> {
+  const snapshot = await getSnapshot(pool, id, tables);
   if (!snapshot) throw ReplayErrors.snapshotNotFound(id);
   if (snapshot.state === 'building') {
     throw ReplayErrors.alreadyRunning(`the build of time-travel snapshot ${id}`);
@@ -187,24 +213,78 @@ export async function dropSnapshot(pool: Pool, id: string): Promise<SnapshotInfo
 
 /**
  * The schema a request with `?as_of=<id>` reads: 404 (40470) for no such snapshot, 409 (40971)
- * for one not ready.
+ * for one not ready, 409 (40972) for one made from other table definitions than `live` gives
+ * (a migration ran since): the API's queries name the live tables' columns, which such a
+ * snapshot may lack (PostgreSQL 42703).
  */
-export async function snapshotSchema(pool: Pool, id: string): Promise<string> {
+export async function snapshotSchema(
+  pool: Pool,
+  id: string,
+  live: () => Promise<string>,
+): Promise<string> {
   const copy = SNAPSHOT_ID.test(id) ? await readCopy(pool, copySchema('asof', id)) : null;
   if (!copy || copy.meta?.kind !== 'asof') throw ReplayErrors.snapshotNotFound(id);
-  if (copy.meta.state !== 'ready') {
-    const inUse = await copiesInUse(pool, [copy.schema]);
-    throw ReplayErrors.snapshotNotReady(id, inUse.has(copy.schema) ? 'being built' : 'interrupted');
+  const ready = copy.meta.state === 'ready';
+  // In the order of describeSnapshot's states: building, stale, interrupted.
+  if (!ready && (await copiesInUse(pool, [copy.schema])).has(copy.schema)) {
+    throw ReplayErrors.snapshotNotReady(id, 'being built');
   }
+  if (copy.meta.fingerprint !== (await live())) throw ReplayErrors.snapshotStale(id);
+  if (!ready) throw ReplayErrors.snapshotNotReady(id, 'interrupted');
   return copy.schema;
 }
 
 /**
- * The position of the last event recorded at or before `at` (START when there is none). The
- * PostgreSQL log answers with one query; for EventStoreDB the log is read from the start until an
- * event recorded after `at` (its commit times follow the log's order).
+ * The live read-model tables' fingerprint (liveFingerprint), computed at most once per `ttlMs`:
+ * every `?as_of=` request compares its snapshot with it, and the catalog query behind it reads
+ * every column and index of the read models. A migration is seen within `ttlMs`;
+ * {@link refresh} sees it at once (a read that failed on a missing column).
+ */
+export class LiveFingerprintCache {
+  private cached: { value: Promise<string>; until: number } | null = null;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly tables: () => readonly string[],
+    private readonly ttlMs = 3_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get(): Promise<string> {
+    const now = this.now();
+    if (this.cached && now < this.cached.until) return this.cached.value;
+    return this.refresh();
+  }
+
+  refresh(): Promise<string> {
+    const value = liveFingerprint(this.pool, this.tables());
+    const entry = { value, until: this.now() + this.ttlMs };
+    this.cached = entry;
+    // A failure is not kept: the next request asks again.
+    value.catch(() => {
+      if (this.cached === entry) this.cached = null;
+    });
+    return value;
+  }
+}
+
+/**
+ * The position of the last event recorded at or before `at`; 400 (40073) when there is none (a
+ * time before the first event: the log has nothing to show then). The PostgreSQL log answers
+ * with one query; for EventStoreDB the log is read from the start until an event recorded after
+ * `at` (its commit times follow the log's order).
  */
 async function positionAt(deps: ReplayDeps, at: Date, now: Date): Promise<Position> {
+  const found = await lastEventAt(deps, at, now);
+  if (comparePositions(found, START) === 0) {
+    throw ReplayErrors.timeTravelTarget(
+      `at: ${at.toISOString()} is before the first event of the log: nothing to show then`,
+    );
+  }
+  return found;
+}
+
+async function lastEventAt(deps: ReplayDeps, at: Date, now: Date): Promise<Position> {
   if (Number.isNaN(at.getTime())) throw ReplayErrors.timeTravelTarget('at: not a valid time');
   if (at.getTime() > now.getTime()) {
     throw ReplayErrors.timeTravelTarget(
@@ -246,11 +326,19 @@ async function checkPosition(deps: ReplayDeps, position: Position): Promise<Posi
   return position;
 }
 
-async function describeSnapshot(pool: Pool, copy: Copy, inUse: boolean): Promise<SnapshotInfo> {
+async function describeSnapshot(
+  pool: Pool,
+  copy: Copy,
+  inUse: boolean,
+  live: string,
+): Promise<SnapshotInfo> {
   const meta = copy.meta;
+  // A build under way stays `building` (it holds its lock); anything else made from other
+  // definitions can be neither read nor resumed.
+  const stale = !inUse && meta?.fingerprint !== live;
   return {
     id: idOf(copy.schema),
-    state: meta?.state === 'ready' ? 'ready' : inUse ? 'building' : 'interrupted',
+    state: stale ? 'stale' : meta?.state === 'ready' ? 'ready' : inUse ? 'building' : 'interrupted',
     at: meta?.target?.at ?? null,
     position: meta?.target?.position ?? '',
     projections: meta?.projections ?? [],

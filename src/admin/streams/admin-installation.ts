@@ -28,7 +28,10 @@ export interface AdminInstallation {
   /** For humans, without secrets: the database and the event store. */
   readonly databaseText: string;
   readonly storeText: string;
-  /** Null unless asked for, or when no master key is configured. */
+  /**
+   * Null unless asked for, or when no master key is configured. It listens for key destroys
+   * (KeyRing.listen) until {@link close}.
+   */
   readonly keyRing: KeyRing | null;
   close(): Promise<void>;
 }
@@ -97,7 +100,15 @@ export async function openAdminInstallation(
     let keyRing: KeyRing | null = null;
     if (options.keys) {
       const masterKey = cliMasterKey(config);
-      if (masterKey) keyRing = new KeyRing(pool, masterKey);
+      if (masterKey) {
+        const ring = new KeyRing(pool, masterKey);
+        // Follows destroys made anywhere (an erasure while a long rebuild runs) as the server's
+        // ring does, so a key destroyed meanwhile is not used from the cache; closed before the
+        // pool. Resolves once the first attempt ended; while not listening it caches no live key.
+        closers.push(() => ring.close());
+        await ring.listen();
+        keyRing = ring;
+      }
     }
     return {
       config,

@@ -1,0 +1,111 @@
+import type { Pool } from 'pg';
+import type { AppSettings } from '../../config/app-config';
+import type { KeyRing } from '../../crypto/key-ring';
+import type { EventMetadata } from '../../event-store/event-store.port';
+import { PostgresEventStore } from '../../event-store/postgres/postgres-event-store';
+import { createTestDatabase, createTestPool, TestDatabase } from '../../../test/support/database';
+import { testKeyRing } from '../../../test/support/messaging';
+import { TEST_MASTER_KEY } from '../../../test/support/test-keys';
+import { waitFor } from '../../../test/support/wait-for';
+import { JobContext, MAX_RUNNING_JOBS, ReplayJobs } from './replay-jobs';
+
+const metadata: EventMetadata = {
+  actor: { kind: 'admin', id: 'admin-key' },
+  correlationId: 'replay-jobs-test',
+  at: new Date(0).toISOString(),
+};
+
+/** A job's operation that starts at once and ends when the test says. */
+function heldJob(onRun: (c: JobContext) => Promise<void> = async () => undefined) {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  return {
+    release,
+    spec: {
+      kind: 'rebuild' as const,
+      operation: 'held-job',
+      args: {},
+      metadata,
+      run: async (c: JobContext) => {
+        c.onStarted();
+        await onRun(c);
+        await gate;
+        return { done: true };
+      },
+    },
+  };
+}
+
+/** ReplayJobs of one node, with operations the tests hold open. */
+describe('replay jobs of a node', () => {
+  let db: TestDatabase;
+  let pool: Pool;
+  let store: PostgresEventStore;
+  let jobs: ReplayJobs;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    pool = createTestPool(db.url, 10);
+    store = new PostgresEventStore(pool);
+    jobs = new ReplayJobs(pool, store, { masterKey: TEST_MASTER_KEY } as AppSettings);
+  });
+  afterAll(async () => {
+    await jobs.onApplicationShutdown();
+    await store.close();
+    await pool.end();
+    await db.drop();
+  });
+
+  it('runs at most two jobs at once: another is refused with 409 (40973) until one ends', async () => {
+    // Given two jobs running
+    expect(MAX_RUNNING_JOBS).toBe(2);
+    const first = heldJob();
+    const second = heldJob();
+    const a = await jobs.start(first.spec);
+    await jobs.start(second.spec);
+
+    // When a third is started, Then it is refused with a clear message
+    const third = heldJob();
+    await expect(jobs.start(third.spec)).rejects.toMatchObject({
+      code: 40973,
+      status: 409,
+      message: expect.stringMatching(/2 replay jobs are already running on this node/),
+    });
+
+    // And once one has ended, another may start
+    first.release();
+    await waitFor(() => jobs.get('rebuild', a.job_id).status === 'completed', 'the first job');
+    const c = await jobs.start(third.spec);
+    expect(c.status).toBe('running');
+    second.release();
+    third.release();
+    await waitFor(() => jobs.get('rebuild', c.job_id).status === 'completed', 'the jobs to end');
+  });
+
+  it('gives a job a key ring that hears keys destroyed while it runs, closed when it ends', async () => {
+    // Given a user's content, opened (and its key cached) by a running job
+    const writer = testKeyRing(pool);
+    const sealed = await writer.encryptFor('kr-erased', 'before the erasure');
+    let ring: KeyRing | undefined;
+    let opened: string | null | undefined;
+    const held = heldJob(async (c) => {
+      ring = c.keyRing;
+      opened = await c.keyRing.decrypt(sealed);
+    });
+    const job = await jobs.start(held.spec);
+    await waitFor(() => opened !== undefined, 'the job to open the content');
+    expect(opened).toBe('before the erasure');
+    expect(ring!.listening).toBe(true);
+
+    // When the user's key is destroyed elsewhere (an erasure) during the job
+    await writer.destroyKey('kr-erased');
+
+    // Then the job's key ring no longer opens their content
+    await waitFor(async () => (await ring!.decrypt(sealed)) === null, 'the destroy to be heard');
+
+    // And when the job ends its key ring stops listening
+    held.release();
+    await waitFor(() => jobs.get('rebuild', job.job_id).status === 'completed', 'the job');
+    expect(ring!.listening).toBe(false);
+  });
+});
