@@ -152,19 +152,31 @@ export async function createCopy(
   tables: readonly string[],
   meta: CopyMeta,
   allIndexes = false,
+  unlogged = false,
 ): Promise<void> {
   await inPublic(pool, async (client) => {
     const s = quoteIdent(schema);
+    const table = unlogged ? 'UNLOGGED TABLE' : 'TABLE';
     await client.query(`CREATE SCHEMA ${s}`);
     await writeMeta(client, schema, meta);
     await client.query(
-      `CREATE TABLE ${s}.projection_checkpoints (LIKE public.projection_checkpoints INCLUDING ALL)`,
+      `CREATE ${table} ${s}.projection_checkpoints
+         (LIKE public.projection_checkpoints INCLUDING ALL)`,
     );
+    const options = await storageOptionsOf(client, 'public', tables);
     for (const t of tables) {
       await client.query(
-        `CREATE TABLE ${s}.${quoteIdent(t)} (LIKE public.${quoteIdent(t)}
+        `CREATE ${table} ${s}.${quoteIdent(t)} (LIKE public.${quoteIdent(t)}
            INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING IDENTITY
            INCLUDING STORAGE INCLUDING COMMENTS INCLUDING COMPRESSION)`,
+      );
+      // The live table's storage parameters (handed back at a swap), and no autovacuum while
+      // the copy is built: a vacuum of freshly loaded rows would hold a lock the swap needs (the
+      // copy is analyzed when loaded; the swap gives autovacuum back).
+      const own = options.get(t) ?? [];
+      await client.query(
+        `ALTER TABLE ${s}.${quoteIdent(t)}
+           SET (${[...own, 'autovacuum_enabled = false', 'toast.autovacuum_enabled = false'].join(', ')})`,
       );
     }
     const indexes = await liveIndexes(client, tables);
@@ -192,6 +204,97 @@ export async function createCopy(
       }
     }
   });
+}
+
+/**
+ * Makes an unlogged copy (createCopy's `unlogged`) durable: its tables and its checkpoints, in one
+ * transaction. Unlogged, a bulk load writes no WAL; PostgreSQL empties unlogged tables after a
+ * crash of its own, and the copy's checkpoints are unlogged with them, so such a crash sends the
+ * copy back to position zero as a whole rather than leaving rows without their checkpoints. Each
+ * table is rewritten once into the WAL here, which costs much less than logging every row.
+ */
+export async function makeCopyLogged(
+  pool: Pool,
+  schema: string,
+  tables: readonly string[],
+): Promise<void> {
+  const s = quoteIdent(schema);
+  await inTransaction(pool, async (client) => {
+    const { rows } = await client.query<{ relname: string }>(
+      `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relkind = 'r' AND c.relpersistence = 'u'
+          AND c.relname = ANY($2::text[])`,
+      [schema, [...tables, 'projection_checkpoints']],
+    );
+    for (const r of rows)
+      await client.query(`ALTER TABLE ${s}.${quoteIdent(r.relname)} SET LOGGED`);
+  });
+}
+
+/**
+ * Storage parameters (`WITH (…)`) of the tables of `schema`, the TOAST table's prefixed `toast.`,
+ * as `SET (…)` takes them, by table.
+ */
+export async function storageOptionsOf(
+  client: PoolClient,
+  schema: string,
+  tables: readonly string[],
+): Promise<Map<string, string[]>> {
+  const { rows } = await client.query<{ relname: string; options: string[] }>(
+    `SELECT c.relname,
+            COALESCE(c.reloptions, '{}')
+              || COALESCE(ARRAY(SELECT 'toast.' || o FROM unnest(t.reloptions) AS o), '{}')
+              AS options
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
+      WHERE n.nspname = $1 AND c.relname = ANY($2::text[])`,
+    [schema, tables],
+  );
+  return new Map(rows.map((r) => [r.relname, r.options]));
+}
+
+/**
+ * Gives tables of a copy moved into `public` (a swap) the storage parameters the live tables had
+ * (`live`: {@link storageOptionsOf}, read before the move), autovacuum included.
+ */
+export async function restoreStorageOptions(
+  client: PoolClient,
+  tables: readonly string[],
+  live: ReadonlyMap<string, readonly string[]>,
+): Promise<void> {
+  for (const t of tables) {
+    const table = `public.${quoteIdent(t)}`;
+    await client.query(`ALTER TABLE ${table} RESET (autovacuum_enabled, toast.autovacuum_enabled)`);
+    const own = live.get(t) ?? [];
+    if (own.length > 0) await client.query(`ALTER TABLE ${table} SET (${own.join(', ')})`);
+  }
+}
+
+/**
+ * Cancels autovacuum workers holding locks on `public`'s `tables` (best effort: it needs the
+ * right to signal them). A vacuum holds a lock that the swap's ACCESS EXCLUSIVE waits for, and
+ * PostgreSQL cancels it for a waiter only after deadlock_timeout (1 s), longer than the swap lets
+ * readers wait; it runs again later. Returns how many were cancelled.
+ */
+export async function cancelAutovacuumOn(
+  client: PoolClient,
+  tables: readonly string[],
+): Promise<number> {
+  try {
+    const { rows } = await client.query<{ n: number }>(
+      `SELECT count(*) FILTER (WHERE pg_cancel_backend(a.pid))::int AS n
+         FROM pg_stat_activity a
+        WHERE a.backend_type = 'autovacuum worker'
+          AND EXISTS (SELECT 1 FROM pg_locks l
+                       WHERE l.pid = a.pid AND l.locktype = 'relation'
+                         AND l.relation = ANY(SELECT to_regclass('public.' || quote_ident(t))
+                                                FROM unnest($1::text[]) AS t))`,
+      [tables],
+    );
+    return rows[0].n;
+  } catch {
+    return 0;
+  }
 }
 
 /** Extended statistics (CREATE STATISTICS) of the tables of `schema`, as they were defined. */

@@ -53,7 +53,7 @@ describe('rebuild without downtime', () => {
     return Object.fromEntries(rows.map((r) => [r.relname, r.oid]));
   }
 
-  /** The live read models' index and extended-statistics definitions, by name. */
+  /** The live read models' indexes, extended statistics and storage parameters, by name. */
   async function liveDefinitions(): Promise<string[]> {
     const { rows } = await pool.query<{ def: string }>(
       `SELECT indexname || ': ' || indexdef AS def FROM pg_indexes
@@ -62,6 +62,11 @@ describe('rebuild without downtime', () => {
        SELECT n.nspname || '.' || x.stxname || ': ' || pg_get_statisticsobjdef(x.oid)
          FROM pg_statistic_ext x JOIN pg_namespace n ON n.oid = x.stxnamespace
         WHERE x.stxrelid::regclass::text LIKE 'rm\\_%'
+       UNION ALL
+       SELECT c.relname || ' (' || c.relpersistence::text || ') with: '
+              || COALESCE(array_to_string(c.reloptions, ', '), '')
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname LIKE 'rm\\_%'
        ORDER BY 1`,
     );
     return rows.map((r) => r.def);
@@ -118,6 +123,7 @@ describe('rebuild without downtime', () => {
     await sendMany(300, 1);
     live.start();
     await waitFor(() => caughtUp(pool, NAMES), 'live projections', 30_000);
+    await pool.query('ALTER TABLE rm_sessions SET (fillfactor = 90)');
     const before = await liveTableIds();
     const definitions = await liveDefinitions();
     const reads = readContinuously();
@@ -139,6 +145,9 @@ describe('rebuild without downtime', () => {
     expect(definitions).toContain(
       'public.rm_audit_type_action: CREATE STATISTICS public.rm_audit_type_action (mcv) ON type, action FROM rm_audit',
     );
+    // (permanent tables, though the shadow was loaded unlogged)
+    expect(definitions).toContain('rm_sessions (p) with: fillfactor=90');
+    expect(definitions).toContain('rm_audit (p) with: ');
     expect(await liveDefinitions()).toEqual(definitions);
     // And the live projections carry on from the swapped checkpoints to the head
     await waitFor(() => caughtUp(pool, NAMES), 'live projections after the swap', 30_000);
@@ -154,6 +163,40 @@ describe('rebuild without downtime', () => {
       `SELECT nspname FROM pg_namespace WHERE nspname LIKE 'retired%' OR nspname LIKE 'rebuild%'`,
     );
     expect(schemas.rows).toEqual([]);
+  });
+
+  it('loads an unlogged shadow without autovacuum, and makes it logged before the indexes', async () => {
+    await sendMany(100, 8);
+    live.start();
+    await waitFor(() => caughtUp(pool, NAMES), 'live projections', 30_000);
+    const shadowTables = async () =>
+      (
+        await pool.query<{ relname: string; p: string; options: string[] | null }>(
+          `SELECT c.relname, c.relpersistence::text AS p, c.reloptions AS options
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE starts_with(n.nspname, 'rebuild_') AND c.relkind = 'r' ORDER BY 1`,
+        )
+      ).rows;
+    const seen: Record<string, Awaited<ReturnType<typeof shadowTables>>> = {};
+
+    await rebuild(deps(), {
+      projections: ['sessions'],
+      hook: async (at) => {
+        if (at === 'loaded' || at === 'indexed') seen[at] = await shadowTables();
+      },
+    });
+
+    // While loading: unlogged, its checkpoints too (a crash of PostgreSQL empties them together)
+    expect(seen.loaded.map((t) => [t.relname, t.p])).toEqual([
+      ['projection_checkpoints', 'u'],
+      ['rm_daily_sends', 'u'],
+      ['rm_sessions', 'u'],
+    ]);
+    for (const t of seen.loaded.filter((x) => x.relname.startsWith('rm_'))) {
+      expect(t.options).toEqual(['autovacuum_enabled=false']);
+    }
+    // Once indexed: logged
+    expect(seen.indexed.map((t) => t.p)).toEqual(['p', 'p', 'p']);
   });
 
   it('rebuilds one projection alone and re-points the views over its tables', async () => {

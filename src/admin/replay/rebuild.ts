@@ -11,15 +11,19 @@ import type { Position } from '../../event-store/event-store.port';
 import { selectProjections, tablesOf } from './projection-set';
 import {
   analyzeCopy,
+  cancelAutovacuumOn,
   copySchema,
   CopyMeta,
   createCopy,
   createMissingIndexes,
   dropCopy,
   liveFingerprint,
+  makeCopyLogged,
   moveStatistics,
   readCopy,
   rebuildId,
+  restoreStorageOptions,
+  storageOptionsOf,
   viewsOver,
 } from './read-model-copies';
 import {
@@ -151,7 +155,7 @@ export async function rebuild(
         fingerprint,
         createdAt: new Date().toISOString(),
       };
-      await createCopy(deps.pool, schema, tables, meta, options.deferIndexes === false);
+      await createCopy(deps.pool, schema, tables, meta, options.deferIndexes === false, true);
     }
     await hook('shadow-ready');
 
@@ -177,6 +181,7 @@ export async function rebuild(
 
       meter.phase('indexing');
       t = performance.now();
+      await makeCopyLogged(deps.pool, schema, tables);
       indexesCreated = await createMissingIndexes(deps.pool, schema, tables, signal);
       await analyzeCopy(deps.pool, schema, tables);
       indexMs = performance.now() - t;
@@ -311,6 +316,8 @@ async function swapIn(
 
     await tx.query('SET LOCAL search_path = public');
     const views = await viewsOver(tx, tables);
+    const storage = await storageOptionsOf(tx, 'public', tables);
+    await cancelAutovacuumOn(tx, tables);
     await tx.query(`SET LOCAL lock_timeout = ${TABLE_LOCK_TIMEOUT_MS}`);
     appliedAt = performance.now();
     await tx.query(
@@ -328,6 +335,7 @@ async function swapIn(
       await tx.query(`ALTER TABLE public.${quoteIdent(t)} SET SCHEMA ${retired}`);
       await tx.query(`ALTER TABLE ${shadow}.${quoteIdent(t)} SET SCHEMA public`);
     }
+    await restoreStorageOptions(tx, tables, storage);
     for (const v of views) {
       await tx.query(`CREATE OR REPLACE VIEW public.${quoteIdent(v.name)} AS ${v.def}`);
     }
