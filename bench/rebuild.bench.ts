@@ -20,12 +20,13 @@
  * 5. Prints the rebuild's events/s, its phases, the swap's pause, the API's latency and errors
  *    during the rebuild, and CPU per party; VERIFY=1 then checks the swapped-in read models
  *    against another rebuild (src/admin/replay/verify.ts).
- * LOAD=0: no server and no load (the rebuild alone). PGSS=1 prints the costliest statements
- * (pg_stat_statements). NODE_OPTIONS reaches the rebuild's process.
+ * LOAD=0: no server and no load (the rebuild alone). LANES=n: `--lanes n`. DEFER_INDEXES=0:
+ * `--indexes-during-load`. PGSS=1 prints the costliest statements (pg_stat_statements).
+ * NODE_OPTIONS reaches the rebuild's process.
  */
 import { randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import type { Pool } from 'pg';
 import { allProjectors } from '../projections';
@@ -46,7 +47,6 @@ import { conversationStream, privateConversationId } from '../src/messaging/doma
 import { MESSAGE_RECALLED, MESSAGE_SENT } from '../src/messaging/messaging.events';
 import { FOLLOWED } from '../src/relations/relations.events';
 import { SESSION_ACKED, sessionsStream } from '../src/sessions/sessions.events';
-import { CpuMeter } from './cpu';
 import { latency } from './measure';
 import { HttpClient, startServer } from './server';
 import { benchDatabase, report, resetStatementStats } from './support';
@@ -360,6 +360,8 @@ class FifoClient {
 class ApiLoad {
   readonly sends: number[] = [];
   readonly reads: number[] = [];
+  /** Every request: when it started (ms) and how long it took. */
+  readonly timeline: [number, number][] = [];
   readonly errors: string[] = [];
   private stopped = false;
   private readonly running: Promise<void>[] = [];
@@ -404,6 +406,17 @@ class ApiLoad {
     this.sends.length = 0;
     this.reads.length = 0;
     this.errors.length = 0;
+    this.timeline.length = 0;
+  }
+
+  /** p99 of the requests started in each `windowMs` since `from`. */
+  p99ByWindow(from: number, windowMs: number): string {
+    const windows: number[][] = [];
+    for (const [at, ms] of this.timeline) {
+      if (at < from) continue;
+      (windows[Math.floor((at - from) / windowMs)] ??= []).push(ms);
+    }
+    return [...windows].map((w) => (w ? Math.round(latency(w).p99) : '-')).join(' ');
   }
 
   private async send(i: number): Promise<void> {
@@ -443,6 +456,7 @@ class ApiLoad {
       this.errors.push(`${method} ${path}: ${(err as Error).message}`);
     }
     into.push(performance.now() - t0);
+    this.timeline.push([t0, performance.now() - t0]);
   }
 }
 
@@ -537,15 +551,15 @@ async function main(): Promise<void> {
 
     // The rebuild: `npm run admin -- rebuild --json` in a process of its own (niced by NICE).
     const cli = startRebuildCli(db.url);
-    const cpu = new CpuMeter({ server: server?.child.pid }, await postmasterParent(db.pool));
-    cpu.start();
+    const cpu = new CpuSampler(await postmaster(db.pool), {
+      rebuild: () => cli.pid,
+      server: () => server?.child.pid,
+    });
     t0 = performance.now();
     const result = await cli.result;
     const ms = performance.now() - t0;
-    const cpuLine =
-      cpu.stop(result.eventsApplied / 1000) +
-      `\nrebuild process (counted in other processes above): ${(cli.cpuMs() / ms).toFixed(2)} cores, ` +
-      `${((cli.cpuMs() * 1000) / result.eventsApplied).toFixed(3)} ms per 1,000 events`;
+    const cpuLine = cpu.stop(result.eventsApplied);
+    const windows = load ? load.p99ByWindow(t0, 10_000) : '';
     const sends = [...(load?.sends ?? [])];
     const reads = [...(load?.reads ?? [])];
     const errors = [...(load?.errors ?? [])];
@@ -570,12 +584,13 @@ async function main(): Promise<void> {
     if (load) {
       printLatency(`API during the rebuild: sends (${RATE}/s)`, sends);
       printLatency(`API during the rebuild: reads (${2 * RATE}/s)`, reads);
+      process.stdout.write(`API p99 ms per 10 s window of the rebuild: ${windows}\n`);
       process.stdout.write(
         `API errors during the rebuild: ${errors.length}` +
           `${errors.length ? ` (${errors.slice(0, 3).join('; ')})` : ''}\n`,
       );
     }
-    process.stdout.write(`${cpuLine.replace('per message', 'per 1,000 events')}\n`);
+    process.stdout.write(`${cpuLine}\n`);
     await printRebuildStatements(db.pool, result.eventsApplied);
 
     if (process.env.VERIFY !== '0') {
@@ -600,22 +615,131 @@ async function main(): Promise<void> {
 }
 
 /**
+ * CPU per party while the rebuild runs, sampled every 100 ms from /proc so that processes which
+ * end during the run (the rebuild's process and its PostgreSQL backends) are counted up to their
+ * last sample: the rebuild's process, PostgreSQL (every child of the postmaster: the rebuild's
+ * backends, the server's, the background processes), the server, this process, and what is left
+ * of the machine's busy time (other work on the machine).
+ */
+class CpuSampler {
+  private readonly seen = new Map<number, { first: number; last: number; party: string }>();
+  private readonly timer: NodeJS.Timeout;
+  private readonly busy0 = machineBusyMs();
+  private readonly self0 = process.cpuUsage();
+  private readonly t0 = performance.now();
+  /** The first sample: what processes had used before the run is not the run's. */
+  private initial = true;
+
+  constructor(
+    private readonly postmaster: number,
+    private readonly named: Record<string, () => number | undefined>,
+  ) {
+    this.sample();
+    this.initial = false;
+    this.timer = setInterval(() => this.sample(), 100);
+  }
+
+  private sample(): void {
+    const pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+    const named = new Map(
+      Object.entries(this.named).flatMap(([party, pid]) => {
+        const p = pid();
+        return p === undefined ? [] : [[p, party] as const];
+      }),
+    );
+    for (const d of pids) {
+      const pid = Number(d);
+      const stat = procCpu(pid);
+      if (!stat) continue;
+      const party =
+        named.get(pid) ??
+        (pid === this.postmaster || stat.ppid === this.postmaster ? 'postgres' : null);
+      if (!party) continue;
+      const known = this.seen.get(pid);
+      if (known) known.last = stat.cpuMs;
+      else
+        this.seen.set(pid, {
+          first: this.initial ? stat.cpuMs : 0,
+          last: stat.cpuMs,
+          party,
+        });
+    }
+  }
+
+  /** `party cores (ms per 1,000 events)` for each party, over the run. */
+  stop(events: number): string {
+    clearInterval(this.timer);
+    this.sample();
+    const wall = performance.now() - this.t0;
+    const by = new Map<string, number>();
+    for (const v of this.seen.values()) by.set(v.party, (by.get(v.party) ?? 0) + v.last - v.first);
+    const self = process.cpuUsage(this.self0);
+    by.set('bench (load generator)', (self.user + self.system) / 1000);
+    const busy = machineBusyMs() - this.busy0;
+    const counted = [...by.values()].reduce((a, b) => a + b, 0);
+    by.set('other processes', Math.max(0, busy - counted));
+    const parts = [...by].map(
+      ([party, ms]) =>
+        `${party} ${(ms / wall).toFixed(2)} (${((ms * 1000) / events).toFixed(1)} ms)`,
+    );
+    return (
+      `CPU, cores used (and ms per 1,000 events): ${parts.join('  ')}  ` +
+      `(machine busy ${(busy / wall).toFixed(2)})`
+    );
+  }
+}
+
+/** A process's CPU time (utime + stime) and parent, or null when it is gone. */
+function procCpu(pid: number): { cpuMs: number; ppid: number } | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(f[1]), cpuMs: (Number(f[11]) + Number(f[12])) * 10 };
+  } catch {
+    return null;
+  }
+}
+
+/** Busy time of all cores, in ms (/proc/stat). */
+function machineBusyMs(): number {
+  const cpu = readFileSync('/proc/stat', 'utf8')
+    .split('\n')[0]
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  const all = cpu.slice(0, 8).reduce((a, b) => a + b, 0);
+  return (all - cpu[3] - cpu[4]) * 10;
+}
+
+/**
  * `node dist/src/admin/admin.cli.js rebuild --json` against the bench database (built by the
  * bench:rebuild script), run as an operator would: `nice -n NICE` (default 10) so that the API
  * keeps its share of the machine, and NODE_OPTIONS passed on.
  */
+/** The node flags of package.json's `admin` script. */
+function adminNodeFlags(): string[] {
+  const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { admin: string } };
+  const command = pkg.scripts.admin.split('&&').pop()!.trim().split(/\s+/);
+  return command.slice(1, command.indexOf('dist/src/admin/admin.cli.js'));
+}
+
 function startRebuildCli(databaseUrl: string): {
-  cpuMs: () => number;
+  pid: number | undefined;
   result: Promise<RebuildResult>;
 } {
   const nice = Number(process.env.NICE ?? 10);
   const args = [
+    // As `npm run admin` runs it (package.json): a larger young generation, so that the bulk
+    // load's short-lived rows cost fewer scavenges.
+    ...adminNodeFlags(),
     'dist/src/admin/admin.cli.js',
     'rebuild',
     '--json',
     '--batch-size',
     String(BATCH),
     ...(process.env.LANES ? ['--lanes', process.env.LANES] : []),
+    ...(process.env.DEFER_INDEXES === '0' ? ['--indexes-during-load'] : []),
   ];
   const child = spawn(
     nice > 0 ? 'nice' : process.execPath,
@@ -649,35 +773,14 @@ function startRebuildCli(databaseUrl: string): {
       }
     });
   });
-  // `nice` execs node: the pid is the rebuild's. Its CPU time, read until it exits.
-  let cpuMs = 0;
-  const poll = setInterval(() => {
-    try {
-      const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      cpuMs = (Number(f[11]) + Number(f[12])) * 10;
-    } catch {
-      // Gone.
-    }
-  }, 100);
-  void result.finally(() => clearInterval(poll)).catch(() => undefined);
-  return { cpuMs: () => cpuMs, result };
+  // `nice` execs node: the pid is the rebuild's.
+  return { pid: child.pid, result };
 }
 
-/**
- * The process that started PostgreSQL (CpuMeter counts its postgres children): this one, or with
- * BENCH_DATABASE_URL on this machine whichever did, found from a backend's parent.
- */
-async function postmasterParent(pool: Pool): Promise<number> {
+/** The postmaster's pid (PostgreSQL on this machine), from a backend's parent. */
+async function postmaster(pool: Pool): Promise<number> {
   const { rows } = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-  const ppid = (pid: number) => {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    } catch {
-      return process.pid;
-    }
-  };
-  return ppid(ppid(rows[0].pid));
+  return procCpu(rows[0].pid)?.ppid ?? -1;
 }
 
 /** With PGSS=1: the rebuild's costliest statements (this database's), per event. */
