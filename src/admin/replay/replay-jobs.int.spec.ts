@@ -7,7 +7,7 @@ import { createTestDatabase, createTestPool, TestDatabase } from '../../../test/
 import { testKeyRing } from '../../../test/support/messaging';
 import { TEST_MASTER_KEY } from '../../../test/support/test-keys';
 import { waitFor } from '../../../test/support/wait-for';
-import { JobContext, MAX_RUNNING_JOBS, ReplayJobs } from './replay-jobs';
+import { JOB_POOL_SIZE, JobContext, MAX_RUNNING_JOBS, ReplayJobs } from './replay-jobs';
 
 const metadata: EventMetadata = {
   actor: { kind: 'admin', id: 'admin-key' },
@@ -80,6 +80,32 @@ describe('replay jobs of a node', () => {
     second.release();
     third.release();
     await waitFor(() => jobs.get('rebuild', c.job_id).status === 'completed', 'the jobs to end');
+  });
+
+  it("works on connections of its own: the API's pool all taken does not hold it up", async () => {
+    // Given every connection of the node's pool held (requests, or batches waiting on a lock)
+    const held = await Promise.all(Array.from({ length: 10 }, () => pool.connect()));
+    try {
+      // When a job queries the database
+      let jobPool: Pool | undefined;
+      let answer: unknown;
+      const job = heldJob(async (c) => {
+        jobPool = c.deps.pool;
+        answer = (await c.deps.pool.query<{ n: number }>('SELECT 1 AS n')).rows[0].n;
+      });
+      const view = await jobs.start(job.spec);
+      await waitFor(() => answer !== undefined, "the job's query", 10_000);
+
+      // Then it got its answer from a pool of its own, which ends with the job
+      expect(answer).toBe(1);
+      expect(jobPool).not.toBe(pool);
+      expect(jobPool!.options.max).toBe(JOB_POOL_SIZE);
+      job.release();
+      await waitFor(() => jobs.get('rebuild', view.job_id).status === 'completed', 'the job');
+      await waitFor(() => jobPool!.ended, "the job's pool to end");
+    } finally {
+      for (const c of held) c.release();
+    }
   });
 
   it('gives a job a key ring that hears keys destroyed while it runs, closed when it ends', async () => {

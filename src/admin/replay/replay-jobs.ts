@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import type { Pool } from 'pg';
+import { Pool } from 'pg';
 import { allProjectors } from '../../../projections';
 import { DomainError } from '../../common/errors';
 import { APP_SETTINGS, AppSettings } from '../../config/app-config';
@@ -76,10 +76,17 @@ export interface JobSpec<R> {
 
 const KEEP_FINISHED = 100;
 /**
- * Jobs running at once on one node. They share the API's process and pool (a build takes a
- * connection per projector): more would starve the requests the node is there to serve.
+ * Jobs running at once on one node. They share the API's process (a build keeps a core busy):
+ * more would starve the requests the node is there to serve.
  */
 export const MAX_RUNNING_JOBS = 2;
+
+/**
+ * Connections of a job's own pool: a rebuild's lanes (one per projector), its lock, its reads.
+ * A job never waits for a connection of the API's pool, which its swap would otherwise do while
+ * holding the lock that pauses the live projections (whose batch holds one of those connections).
+ */
+export const JOB_POOL_SIZE = 10;
 
 /**
  * The replay tools' long operations started over REST (rebuild, verify, time travel), run in the
@@ -103,8 +110,8 @@ export class ReplayJobs implements OnApplicationShutdown {
   ) {}
 
   /** The projectors over a key ring of their own, as a rebuild needs them. */
-  deps(keyRing = new KeyRing(this.pool, this.settings.masterKey)): ReplayDeps {
-    return { pool: this.pool, store: this.store, projectors: allProjectors(keyRing) };
+  deps(keyRing = new KeyRing(this.pool, this.settings.masterKey), pool = this.pool): ReplayDeps {
+    return { pool, store: this.store, projectors: allProjectors(keyRing) };
   }
 
   /** Every read-model table (of every projector): what a time-travel snapshot copies. */
@@ -146,8 +153,11 @@ export class ReplayJobs implements OnApplicationShutdown {
     let started!: () => void;
     let began = false;
     const underway = new Promise<void>((resolve) => (started = resolve));
+    // The job's own connections to the same database (JOB_POOL_SIZE).
+    const pool = new Pool({ ...this.pool.options, max: JOB_POOL_SIZE });
+    pool.on('error', (err) => this.log.warn(`idle job connection error: ${err.message}`));
     const running = spec.run({
-      deps: this.deps(keyRing),
+      deps: this.deps(keyRing, pool),
       keyRing,
       signal: job.controller.signal,
       onProgress: (p) => (job.progress = p),
@@ -173,6 +183,7 @@ export class ReplayJobs implements OnApplicationShutdown {
       .finally(async () => {
         this.running--;
         await keyRing.close();
+        await pool.end().catch(() => undefined);
         await this.finish(job, spec, began);
       });
     // Whichever comes first: the operation under way, or its failure before that.
