@@ -101,11 +101,43 @@ describe('replay jobs of a node', () => {
       expect(jobPool).not.toBe(pool);
       expect(jobPool!.options.max).toBe(JOB_POOL_SIZE);
       job.release();
-      await waitFor(() => jobs.get('rebuild', view.job_id).status === 'completed', 'the job');
       await waitFor(() => jobPool!.ended, "the job's pool to end");
+      // (its end is recorded through the node's event store, on the node's pool)
+      for (const c of held.splice(0)) c.release();
+      await waitFor(() => jobs.get('rebuild', view.job_id).status === 'completed', 'the job');
     } finally {
       for (const c of held) c.release();
     }
+  });
+
+  it('shows a job finished only once its end is recorded in the audit log', async () => {
+    // Given a node whose event store takes its time to record the job's end
+    let recorded!: () => void;
+    const recording = new Promise<void>((resolve) => (recorded = resolve));
+    const slow = Object.create(store) as PostgresEventStore;
+    slow.append = async (...args: Parameters<PostgresEventStore['append']>) => {
+      await recording;
+      return store.append(...args);
+    };
+    const node = new ReplayJobs(pool, slow, { masterKey: TEST_MASTER_KEY } as AppSettings);
+    const held = heldJob();
+    const view = await node.start(held.spec);
+
+    // When its operation ends
+    held.release();
+    await waitFor(() => node.get('rebuild', view.job_id).finished_at !== null, 'the end');
+
+    // Then it still shows running while the record is not written
+    expect(node.get('rebuild', view.job_id).status).toBe('running');
+    recorded();
+    await waitFor(() => node.get('rebuild', view.job_id).status === 'completed', 'completed');
+    const { rows } = await pool.query<{ n: string }>(
+      `SELECT count(*) AS n FROM es_events
+        WHERE type = 'AdminOperationRecorded' AND data->'detail'->>'job_id' = $1`,
+      [view.job_id],
+    );
+    expect(rows[0].n).toBe('1');
+    await node.onApplicationShutdown();
   });
 
   it('gives a job a key ring that hears keys destroyed while it runs, closed when it ends', async () => {

@@ -166,17 +166,26 @@ export class ReplayJobs implements OnApplicationShutdown {
         started();
       },
     });
+    // The job shows its end only once that end is recorded in the audit log, so whoever sees a
+    // job finished also finds its record.
+    let ended: Pick<Job, 'status' | 'result' | 'error'> = job;
     job.done = running
       .then(
         (result) => {
-          job.result = toSnakeCase(result);
-          job.status = spec.outcome?.(result) ?? 'completed';
+          ended = {
+            status: spec.outcome?.(result) ?? 'completed',
+            result: toSnakeCase(result),
+            error: null,
+          };
         },
         (err: unknown) => {
-          job.status = err instanceof ReplayInterruptedError ? 'interrupted' : 'failed';
-          job.error = {
-            code: err instanceof DomainError ? err.code : null,
-            message: err instanceof Error ? err.message : String(err),
+          ended = {
+            status: err instanceof ReplayInterruptedError ? 'interrupted' : 'failed',
+            result: null,
+            error: {
+              code: err instanceof DomainError ? err.code : null,
+              message: err instanceof Error ? err.message : String(err),
+            },
           };
         },
       )
@@ -184,7 +193,8 @@ export class ReplayJobs implements OnApplicationShutdown {
         this.running--;
         await keyRing.close();
         await pool.end().catch(() => undefined);
-        await this.finish(job, spec, began);
+        await this.finish(job, ended, spec, began);
+        Object.assign(job, ended);
       });
     // Whichever comes first: the operation under way, or its failure before that.
     await Promise.race([underway, running]);
@@ -220,19 +230,24 @@ export class ReplayJobs implements OnApplicationShutdown {
   }
 
   /** Ends a job; one that got under way is recorded in the audit log, however it ended. */
-  private async finish<R>(job: Job, spec: JobSpec<R>, began: boolean): Promise<void> {
+  private async finish<R>(
+    job: Job,
+    ended: Pick<Job, 'status' | 'error'>,
+    spec: JobSpec<R>,
+    began: boolean,
+  ): Promise<void> {
     job.finishedAt = new Date();
     // Refused before it began (the request's 400 or 409): nothing was done, nothing to record.
     if (!began) return;
-    if (job.status === 'failed') {
-      this.log.warn({ job: job.id, kind: job.kind, err: job.error?.message, msg: 'job failed' });
+    if (ended.status === 'failed') {
+      this.log.warn({ job: job.id, kind: job.kind, err: ended.error?.message, msg: 'job failed' });
     }
     try {
       await recordAdminOperation(this.store, spec.metadata, {
         operation: spec.operation,
         args: spec.args,
-        outcome: job.status,
-        detail: { job_id: job.id, ...(job.error ? { error: job.error.message } : {}) },
+        outcome: ended.status,
+        detail: { job_id: job.id, ...(ended.error ? { error: ended.error.message } : {}) },
       });
     } catch (err) {
       this.log.warn({ err, msg: `could not record the ${spec.operation} operation` });
