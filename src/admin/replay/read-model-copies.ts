@@ -173,7 +173,7 @@ export async function createCopy(
       // The live table's storage parameters (handed back at a swap), and no autovacuum while
       // the copy is built: a vacuum of freshly loaded rows would hold a lock the swap needs (the
       // copy is analyzed when loaded; the swap gives autovacuum back).
-      const own = options.get(t) ?? [];
+      const own = (options.get(t) ?? []).filter((o) => !/^(toast\.)?autovacuum_enabled=/.test(o));
       await client.query(
         `ALTER TABLE ${s}.${quoteIdent(t)}
            SET (${[...own, 'autovacuum_enabled = false', 'toast.autovacuum_enabled = false'].join(', ')})`,

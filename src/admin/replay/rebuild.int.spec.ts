@@ -72,6 +72,9 @@ describe('rebuild without downtime', () => {
     return rows.map((r) => r.def);
   }
 
+  /** Readers still running: stopped after each test, so a failed test leaves none behind. */
+  const readers: { stop: () => Promise<string[]> }[] = [];
+
   /** Keeps reading the live read models until stopped; resolves with the failures seen. */
   function readContinuously(): { stop: () => Promise<string[]> } {
     let stopped = false;
@@ -95,13 +98,15 @@ describe('rebuild without downtime', () => {
         await new Promise((r) => setTimeout(r, 2));
       }
     })();
-    return {
+    const reader = {
       stop: async () => {
         stopped = true;
         await loop;
         return failures;
       },
     };
+    readers.push(reader);
+    return reader;
   }
 
   beforeEach(async () => {
@@ -112,6 +117,7 @@ describe('rebuild without downtime', () => {
     live = new ProjectionRunner(store, pool, testProjectors(pool), { batchSize: 50 });
   });
   afterEach(async () => {
+    for (const reader of readers.splice(0)) await reader.stop();
     await live.stop();
     await store.close();
     await pool.end();
@@ -123,7 +129,7 @@ describe('rebuild without downtime', () => {
     await sendMany(300, 1);
     live.start();
     await waitFor(() => caughtUp(pool, NAMES), 'live projections', 30_000);
-    await pool.query('ALTER TABLE rm_sessions SET (fillfactor = 90)');
+    await pool.query('ALTER TABLE rm_sessions SET (fillfactor = 90, autovacuum_enabled = true)');
     const before = await liveTableIds();
     const definitions = await liveDefinitions();
     const reads = readContinuously();
@@ -146,7 +152,7 @@ describe('rebuild without downtime', () => {
       'public.rm_audit_type_action: CREATE STATISTICS public.rm_audit_type_action (mcv) ON type, action FROM rm_audit',
     );
     // (permanent tables, though the shadow was loaded unlogged)
-    expect(definitions).toContain('rm_sessions (p) with: fillfactor=90');
+    expect(definitions).toContain('rm_sessions (p) with: fillfactor=90, autovacuum_enabled=true');
     expect(definitions).toContain('rm_audit (p) with: ');
     expect(await liveDefinitions()).toEqual(definitions);
     // And the live projections carry on from the swapped checkpoints to the head
