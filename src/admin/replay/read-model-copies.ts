@@ -143,8 +143,10 @@ export async function liveFingerprint(pool: Pool, tables: readonly string[]): Pr
 /**
  * Creates a copy: the schema, its description, its own `projection_checkpoints`, and an empty
  * copy of each table with its constraints, unique indexes (the projectors' upserts and lookups
- * need them while loading) and extended statistics (same names; {@link moveStatistics}). Other indexes wait for {@link createMissingIndexes}, after the bulk
- * load, unless `allIndexes`. One transaction: a copy exists whole or not at all.
+ * need them while loading), extended statistics (same names; {@link moveStatistics}) and storage
+ * parameters, autovacuum off. Other indexes wait for {@link createMissingIndexes}, after the bulk
+ * load, unless `allIndexes`. `unlogged`: the tables and the checkpoints are UNLOGGED until
+ * {@link makeCopyLogged}. One transaction: a copy exists whole or not at all.
  */
 export async function createCopy(
   pool: Pool,
