@@ -47,6 +47,15 @@ export class InvalidOptionValueError extends Error {
   readonly code = 'commander.invalidArgument';
 }
 
+/** An option's integer (digits only) from `min` to `max`, or InvalidOptionValueError saying so. */
+export function parseCount(value: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max) {
+    throw new InvalidOptionValueError(`expected an integer from ${min} to ${max}`);
+  }
+  return n;
+}
+
 /**
  * Base of the admin commands: `execute` returns the exit status. nest-commander gives its
  * subcommands neither the root's exit override nor its output settings, so commander would call

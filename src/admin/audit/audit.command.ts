@@ -8,7 +8,7 @@ import {
   AdminCommand,
   type AdminContext,
   EXIT,
-  InvalidOptionValueError,
+  parseCount,
   UsageError,
 } from '../admin-context';
 import { InstallationDatabase, openInstallationDatabase } from '../installation-database';
@@ -142,11 +142,7 @@ export class AuditCommand extends AdminCommand {
     defaultValue: DEFAULT_LIMIT,
   })
   parseLimit(value: string): number {
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || n < 1 || n > MAX_LIMIT) {
-      throw new InvalidOptionValueError(`expected an integer from 1 to ${MAX_LIMIT}`);
-    }
-    return n;
+    return parseCount(value, 1, MAX_LIMIT);
   }
 
   @Option({ flags: '--cursor <cursor>', description: 'the next page: the cursor a page printed' })

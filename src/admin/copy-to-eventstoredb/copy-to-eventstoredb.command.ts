@@ -15,7 +15,7 @@ import {
   AdminCommand,
   type AdminContext,
   EXIT,
-  InvalidOptionValueError,
+  parseCount,
   UsageError,
 } from '../admin-context';
 import { CarryOutcome, carryCheckpointsIfIdle } from '../carry-checkpoints';
@@ -90,11 +90,7 @@ export class CopyToEventStoreDbCommand extends AdminCommand {
     defaultValue: DEFAULT_BATCH_SIZE,
   })
   parseBatchSize(value: string): number {
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || n < 1 || n > MAX_BATCH_SIZE) {
-      throw new InvalidOptionValueError(`expected an integer from 1 to ${MAX_BATCH_SIZE}`);
-    }
-    return n;
+    return parseCount(value, 1, MAX_BATCH_SIZE);
   }
 
   @Option({ flags: '--verify-only', description: 'only compare the two logs; copy nothing' })

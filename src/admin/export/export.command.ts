@@ -12,6 +12,7 @@ import {
   type AdminOutput,
   EXIT,
   InvalidOptionValueError,
+  parseCount,
   UsageError,
 } from '../admin-context';
 import { formatCount, formatDuration, ProgressLine } from '../progress-line';
@@ -104,11 +105,7 @@ export class ExportCommand extends AdminCommand {
     defaultValue: DEFAULT_BATCH_SIZE,
   })
   parseBatchSize(value: string): number {
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || n < 1 || n > MAX_BATCH_SIZE) {
-      throw new InvalidOptionValueError(`expected an integer from 1 to ${MAX_BATCH_SIZE}`);
-    }
-    return n;
+    return parseCount(value, 1, MAX_BATCH_SIZE);
   }
 
   @Help('after')

@@ -12,7 +12,7 @@ import {
   AdminCommand,
   type AdminContext,
   EXIT,
-  InvalidOptionValueError,
+  parseCount,
   UsageError,
 } from '../admin-context';
 import { formatCount, formatDuration, ProgressLine } from '../progress-line';
@@ -85,11 +85,7 @@ export class ImportCommand extends AdminCommand {
     defaultValue: DEFAULT_BATCH_SIZE,
   })
   parseBatchSize(value: string): number {
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || n < 1 || n > MAX_BATCH_SIZE) {
-      throw new InvalidOptionValueError(`expected an integer from 1 to ${MAX_BATCH_SIZE}`);
-    }
-    return n;
+    return parseCount(value, 1, MAX_BATCH_SIZE);
   }
 
   @Option({ flags: '--json', description: 'print the result as JSON on stdout' })

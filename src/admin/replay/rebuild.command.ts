@@ -1,9 +1,9 @@
 import { Inject } from '@nestjs/common';
 import { Command, Help, Option } from 'nest-commander';
-import { ADMIN_CONTEXT, AdminCommand, type AdminContext } from '../admin-context';
+import { ADMIN_CONTEXT, AdminCommand, type AdminContext, parseCount } from '../admin-context';
 import { formatCount, formatDuration } from '../progress-line';
 import { rebuild, RebuildResult } from './rebuild';
-import { collectProjection, parseCount, ReplayCliOptions, runReplayCommand } from './replay-cli';
+import { collectProjection, ReplayCliOptions, runReplayCommand } from './replay-cli';
 
 interface RebuildCommandOptions extends ReplayCliOptions {
   readonly projection?: string[];

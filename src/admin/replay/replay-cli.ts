@@ -189,14 +189,6 @@ export function collectProjection(value: string, previous: string[] = []): strin
   return [...previous, ...names];
 }
 
-export function parseCount(value: string, min: number, max: number): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < min || n > max) {
-    throw new InvalidOptionValueError(`expected an integer from ${min} to ${max}`);
-  }
-  return n;
-}
-
 /** Bigints as strings, for --json. */
 function jsonValue(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? value.toString() : value;

@@ -1,8 +1,8 @@
 import { Inject } from '@nestjs/common';
 import { Command, Help, Option } from 'nest-commander';
-import { ADMIN_CONTEXT, AdminCommand, type AdminContext, EXIT } from '../admin-context';
+import { ADMIN_CONTEXT, AdminCommand, type AdminContext, parseCount, EXIT } from '../admin-context';
 import { formatCount, formatDuration } from '../progress-line';
-import { collectProjection, parseCount, ReplayCliOptions, runReplayCommand } from './replay-cli';
+import { collectProjection, ReplayCliOptions, runReplayCommand } from './replay-cli';
 import { verify, VerifyResult } from './verify';
 
 interface VerifyCommandOptions extends ReplayCliOptions {

@@ -8,6 +8,7 @@ import {
   type AdminContext,
   EXIT,
   InvalidOptionValueError,
+  parseCount,
   UsageError,
 } from '../admin-context';
 import { AdminInstallation, isUsageError, openAdminInstallation } from './admin-installation';
@@ -61,11 +62,7 @@ export class StreamCommand extends AdminCommand {
     defaultValue: DEFAULT_PAGE,
   })
   parseLimit(value: string): number {
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || n < 1 || n > MAX_PAGE) {
-      throw new InvalidOptionValueError(`expected an integer from 1 to ${MAX_PAGE}`);
-    }
-    return n;
+    return parseCount(value, 1, MAX_PAGE);
   }
 
   @Option({ flags: '--backwards', description: 'newest first' })
