@@ -220,11 +220,14 @@ export class PostgresEventStore extends EventStore {
         if (batch.length > 0) {
           after = batch[batch.length - 1].position;
           yield batch;
-          continue;
         }
-        // Nothing new, or committed events hidden behind an older append still running: that
-        // one notifies when it commits, and a failed one is followed by a notification too
-        // (appendBatch), so the next notification, or the poll, is the time to look again.
+        // A full batch: more may be waiting. Otherwise the read reached the head as it stood when
+        // the read began: whatever it did not see commits later, or sits behind an older append
+        // still running, which notifies when it commits (a failed one is followed by a
+        // notification too, appendBatch). Either notifies after `seen`, so the next notification
+        // (maybe one that came while the batch was handed out), or the poll, is the time to look
+        // again: a read that would find nothing is not made.
+        if (batch.length >= batchSize) continue;
         await this.notifier.waitForChange(seen, this.pollIntervalMs, signal);
       }
     } finally {
