@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool } from 'pg';
 import { PG_POOL } from '../core/core.module';
+import { prepared } from '../database/prepared';
 import { MessageRow, messageColumns, toMessageView } from '../messaging/message.view';
 import type { SessionRef } from './sessions.events';
 import type { SessionView } from './session.view';
@@ -196,11 +197,14 @@ export class SessionReader {
     const order = o.byTimeOnly
       ? 's.session_ts DESC, s.session_type DESC, s.talker_id DESC'
       : 's.top_ts DESC, s.session_ts DESC, s.session_type DESC, s.talker_id DESC';
-    const { rows } = await this.pool.query<SessionRow>(
-      `SELECT ${COLUMNS} FROM ${fromSql(source)} WHERE ${where.join(' AND ')} ORDER BY ${order}
-        LIMIT ${bind(o.size + 1)}`,
-      params,
-    );
+    const limit = bind(o.size + 1);
+    const { rows } = await this.pool.query<SessionRow>({
+      ...prepared(
+        `SELECT ${COLUMNS} FROM ${fromSql(source)} WHERE ${where.join(' AND ')} ORDER BY ${order}
+          LIMIT ${limit}`,
+      ),
+      values: params,
+    });
     return rows;
   }
 
@@ -212,26 +216,34 @@ export class SessionReader {
     refs: readonly (SessionRef & { readonly owner: string })[],
   ): Promise<(SessionRow & { owner_uid: string; visible: boolean })[]> {
     if (refs.length === 0) return [];
-    const { rows } = await this.pool.query<SessionRow & { owner_uid: string; visible: boolean }>(
-      `SELECT ${COLUMNS}, s.owner_uid, ${VISIBLE} AS visible FROM ${FROM}
-         JOIN unnest($1::text[], $2::int2[], $3::text[]) AS i(o, ty, t)
-           ON s.owner_uid = i.o AND s.session_type = i.ty AND s.talker_id = i.t`,
-      [refs.map((r) => r.owner), refs.map((r) => r.sessionType), refs.map((r) => r.talkerId)],
-    );
+    const { rows } = await this.pool.query<SessionRow & { owner_uid: string; visible: boolean }>({
+      ...prepared(
+        `SELECT ${COLUMNS}, s.owner_uid, ${VISIBLE} AS visible FROM ${FROM}
+           JOIN unnest($1::text[], $2::int2[], $3::text[]) AS i(o, ty, t)
+             ON s.owner_uid = i.o AND s.session_type = i.ty AND s.talker_id = i.t`,
+      ),
+      values: [
+        refs.map((r) => r.owner),
+        refs.map((r) => r.sessionType),
+        refs.map((r) => r.talkerId),
+      ],
+    });
     return rows;
   }
 
   /** The named sessions that exist, in the order asked (removed ones included). */
   async byRefs(owner: string, refs: readonly SessionRef[]): Promise<SessionRow[]> {
     if (refs.length === 0) return [];
-    const { rows } = await this.pool.query<SessionRow & { ord: number }>(
-      `SELECT ${COLUMNS}, i.ord FROM ${FROM}
-         JOIN unnest($2::int2[], $3::text[]) WITH ORDINALITY AS i(ty, t, ord)
-           ON s.session_type = i.ty AND s.talker_id = i.t
-        WHERE s.owner_uid = $1
-        ORDER BY i.ord`,
-      [owner, refs.map((r) => r.sessionType), refs.map((r) => r.talkerId)],
-    );
+    const { rows } = await this.pool.query<SessionRow & { ord: number }>({
+      ...prepared(
+        `SELECT ${COLUMNS}, i.ord FROM ${FROM}
+           JOIN unnest($2::int2[], $3::text[]) WITH ORDINALITY AS i(ty, t, ord)
+             ON s.session_type = i.ty AND s.talker_id = i.t
+          WHERE s.owner_uid = $1
+          ORDER BY i.ord`,
+      ),
+      values: [owner, refs.map((r) => r.sessionType), refs.map((r) => r.talkerId)],
+    });
     return rows;
   }
 }
