@@ -5,7 +5,11 @@ import {
   EventData,
   EventStore,
   ExpectedRevision,
+  NO_METADATA,
+  Position,
   RecordedEvent,
+  SKIPPED_EVENT_TYPE,
+  START,
   WrongExpectedVersionError,
 } from '../src/event-store/event-store.port';
 import { waitFor } from './support/wait-for';
@@ -231,6 +235,59 @@ export function describeEventStoreContract(
           ),
         ).toHaveLength(9);
         expect(await store.readStream(s)).toHaveLength(2);
+      });
+    });
+
+    describe('readRange', () => {
+      it('reads a bounded range in batches, whole events of the asked types only, to its end', async () => {
+        const before = (await store.headPosition()) ?? START;
+        const a = stream();
+        const types = ['Kept', 'Other', 'Kept', 'Other', 'Kept'];
+        await store.append(
+          a,
+          types.map((t) => ev(t)),
+          'no_stream',
+        );
+        const until = (await store.headPosition())!;
+        const all = await store.readAll({ after: before, limit: 1000 });
+        expect(all.map((e) => e.type)).toEqual(types);
+
+        const batches: { events: RecordedEvent[]; to: Position }[] = [];
+        for (let after = before; comparePositions(after, until) < 0;) {
+          const batch = await store.readRange({
+            after,
+            until,
+            limit: 2,
+            types: new Set(['Kept']),
+            metadata: false,
+          });
+          batches.push(batch);
+          after = batch.to;
+        }
+        expect(batches.map((b) => b.events.length)).toEqual([2, 2, 1]);
+        expect(comparePositions(batches[0].to, all[1].position)).toBe(0);
+        expect(comparePositions(batches[2].to, until)).toBe(0);
+        const read = batches.flatMap((b) => b.events);
+        read.forEach((e, i) => {
+          expect(comparePositions(e.position, all[i].position)).toBe(0);
+          if (all[i].type === 'Kept') {
+            expect(e).toMatchObject({ id: all[i].id, type: 'Kept', streamId: a, revision: i });
+            expect(e.data).toEqual(all[i].data);
+            expect(e.metadata).toBe(NO_METADATA);
+          } else {
+            expect(e).toMatchObject({ type: SKIPPED_EVENT_TYPE, data: null });
+          }
+        });
+
+        // Every type, metadata and all, by default; nothing past `until`.
+        const upToThird = await store.readRange({
+          after: before,
+          until: all[2].position,
+          limit: 10,
+        });
+        expect(upToThird.events.map((e) => e.id)).toEqual(all.slice(0, 3).map((e) => e.id));
+        expect(upToThird.events[0].metadata).toEqual(all[0].metadata);
+        expect(comparePositions(upToThird.to, all[2].position)).toBe(0);
       });
     });
 

@@ -145,6 +145,56 @@ export interface SubscribeAllOptions {
   readonly signal?: AbortSignal;
 }
 
+export interface ReadRangeOptions {
+  /** Exclusive. */
+  readonly after: Position;
+  /**
+   * Inclusive, and at or before a {@link EventStore.headPosition} this store returned: every
+   * event up to it has committed, so the range can be read without the visibility rule.
+   */
+  readonly until: Position;
+  /** Most events of the log a batch passes (whether their content is read or not). */
+  readonly limit: number;
+  /**
+   * Only events of these types are read whole; the others come as {@link skippedEvent}s, their
+   * position only. Default: every event whole.
+   */
+  readonly types?: ReadonlySet<string>;
+  /** False: the events' metadata is not read ({@link NO_METADATA} instead). Default true. */
+  readonly metadata?: boolean;
+}
+
+/** A batch of {@link EventStore.readRange}. */
+export interface RangeBatch {
+  /** The events passed, in position order; those of other types as skipped ones. */
+  readonly events: RecordedEvent[];
+  /** Where the batch ends: its last event's position, or `until` once the range is read. */
+  readonly to: Position;
+}
+
+/** The type of a {@link skippedEvent}: no event has it (stream and type names are never empty). */
+export const SKIPPED_EVENT_TYPE = '';
+
+/** Metadata of an event read without it ({@link ReadRangeOptions.metadata}). */
+export const NO_METADATA: EventMetadata = Object.freeze({
+  actor: Object.freeze({ kind: 'system', id: '' }),
+  correlationId: '',
+});
+
+/** An event of the log passed by a range read whose content was not read: its position only. */
+export function skippedEvent(position: Position): RecordedEvent {
+  return {
+    id: '',
+    type: SKIPPED_EVENT_TYPE,
+    streamId: '',
+    revision: -1,
+    position,
+    data: null,
+    metadata: NO_METADATA,
+    createdAt: new Date(0),
+  };
+}
+
 export abstract class EventStore {
   /** Which adapter this is, for health and logs. */
   abstract readonly adapter: 'postgres' | 'eventstoredb';
@@ -175,6 +225,30 @@ export abstract class EventStore {
    * signal aborts.
    */
   abstract subscribeAll(options: SubscribeAllOptions): AsyncIterable<RecordedEvent[]>;
+
+  /**
+   * A bounded part of the log, (after, until], a batch at a time: a copy's bulk load
+   * (ProjectionRunner.catchUp). This default reads {@link readAll} and leaves out what was not
+   * asked for; an adapter may read less (the PostgreSQL log reads only the asked columns and
+   * types, without the visibility rule, which `until` makes needless).
+   */
+  async readRange(options: ReadRangeOptions): Promise<RangeBatch> {
+    const read = await this.readAll({ after: options.after, limit: options.limit });
+    const within = read.filter((e) => comparePositions(e.position, options.until) <= 0);
+    const exhausted = within.length < read.length || read.length < options.limit;
+    const types = options.types;
+    const keepMetadata = options.metadata !== false;
+    const events = within.map((e) =>
+      types && !types.has(e.type)
+        ? skippedEvent(e.position)
+        : keepMetadata
+          ? e
+          : { ...e, metadata: NO_METADATA },
+    );
+    const to =
+      exhausted || events.length === 0 ? options.until : events[events.length - 1].position;
+    return { events, to };
+  }
 
   /** Position of the last event readers can see, or null for an empty log. */
   abstract headPosition(): Promise<Position | null>;
