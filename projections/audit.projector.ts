@@ -1,177 +1,87 @@
 import type { PoolClient } from 'pg';
-import { TOKEN_ISSUED, USER_REGISTERED } from '../src/accounts/accounts.events';
-import { ADMIN_OPERATION_RECORDED } from '../src/admin/admin-actions';
+import { prepared } from '../src/database/prepared';
 import type { Position, RecordedEvent } from '../src/event-store/event-store.port';
 import {
-  GROUP_APPLICATION_HANDLED,
-  GROUP_APPLIED,
-  GROUP_ASSISTANT_ACKED,
-  GROUP_CREATED,
-  GROUP_DISMISSED,
-  GROUP_INFO_SET,
-  GROUP_MEMBER_MUTED,
-  GROUP_MEMBER_ROLE_SET,
-  GROUP_MEMBERS_JOINED,
-  GROUP_MEMBERS_LEFT,
-  GROUP_OWNER_TRANSFERRED,
-  GROUP_STATUS_SET,
-} from '../src/groups/groups.events';
-import { MESSAGE_RECALLED, MESSAGE_SENT } from '../src/messaging/messaging.events';
-import {
-  BLOCKED,
-  FOLLOWED,
-  PRIVACY_CHANGED,
-  PROFILE_UPDATED,
-  UNBLOCKED,
-  UNFOLLOWED,
-} from '../src/relations/relations.events';
-import {
-  SESSION_ACKED,
-  SESSION_DND_SET,
-  SESSION_TOP_SET,
-  SESSION_TRUST_SET,
-  SESSIONS_REMOVED,
-} from '../src/sessions/sessions.events';
+  auditAction,
+  auditActionSql,
+  auditSubjects,
+  auditSubjectsSql,
+  clip,
+  decidedAt,
+  decidedAtSql,
+  MAX_TEXT,
+  optionalText,
+  optionalTextSql,
+  SEPARATOR,
+} from './audit-fields';
 import { EVERY_EVENT_TYPE } from './projection-runner';
 import type { Projector } from './projector';
 
-/**
- * Longest text kept in an indexed column. The log's metadata is bounded where the API writes it
- * (a request id, a device id: 128 characters), but an imported or foreign event could carry more,
- * and a btree entry over about 2.7 kB would fail the whole batch.
- */
-const MAX_TEXT = 512;
-/** Most subjects kept for one event (a group created or joined by many users at once). */
-const MAX_SUBJECTS = 1000;
-/**
- * Joins an event's subjects into one text for the INSERT (unnest cannot take an array of arrays
- * of different lengths; splitting on a separator costs PostgreSQL far less than parsing JSON).
- * The ASCII unit separator: no id holds one, and a subject that did is dropped.
- */
-const SEPARATOR = '\u001f';
+export { auditAction, auditSubjects } from './audit-fields';
 
 type Data = Record<string, unknown>;
 
-const str = (v: unknown): string[] => (typeof v === 'string' && v !== '' ? [v] : []);
-const strs = (v: unknown): string[] => (Array.isArray(v) ? v.flatMap(str) : []);
-const field = (key: string) => (d: Data) => str(d[key]);
-/** The `key` of every element of the array `d[list]` (members, acks, sessions). */
-const each = (list: string, key: string) => (d: Data) =>
-  Array.isArray(d[list])
-    ? (d[list] as unknown[]).flatMap((x) => str((x as Data | null)?.[key]))
-    : [];
+/**
+ * A timestamptz from epoch milliseconds, exactly (`to_timestamp(ms / 1000.0)` goes through a
+ * double, which rounds far from 1970). The pg driver's Date holds milliseconds: `apply` writes
+ * `recorded_at` truncated to them, as applyFromLog does with date_trunc.
+ */
+const EPOCH_MS = (ms: string) => `('epoch'::timestamptz + ${ms} * interval '1 millisecond')`;
 
-/** Arguments of an administrator's operation that name what it worked on. */
-const ADMIN_ARG_SUBJECTS = ['uid', 'stream', 'projection'];
+/** rm_audit's columns, in the order both ways of writing it select them. */
+const AUDIT_COLUMNS = `event_id, commit_position, prepare_position, stream_id, category, revision,
+  type, action, actor_kind, actor_id, ip, device, correlation_id, causation_id, recorded_at,
+  decided_at, subjects`;
 
 /**
- * What an event is about, per type: the keys an administrator searches the audit for. Ids only
- * (a message's msg_key, the user a follow or a kick targets, a token's id), never content: the
- * audit index holds nothing an erasure has to reach. The actor and the stream are columns of
- * their own and are not repeated here. A type not listed has no subjects.
+ * Upserts rm_audit_hours from `source`, rows of (hour, first commit, first prepare, last commit,
+ * last prepare): an hour met again (a later batch, a batch applied again) keeps the lower first
+ * and the higher last.
  */
-const SUBJECTS: Readonly<Record<string, (d: Data) => string[]>> = {
-  // user-<uid>
-  [USER_REGISTERED]: field('uid'),
-  [TOKEN_ISSUED]: (d) => [...str(d.uid), ...str(d.tokenId)],
-  [FOLLOWED]: field('targetUid'),
-  [UNFOLLOWED]: field('targetUid'),
-  [BLOCKED]: field('targetUid'),
-  [UNBLOCKED]: field('targetUid'),
-  [PRIVACY_CHANGED]: field('uid'),
-  [PROFILE_UPDATED]: field('uid'),
-  // USER_ERASED of src/accounts/accounts.events.ts (issue 7's erasure), named here by its frozen
-  // type string so that the audit does not wait on that change.
-  UserErased: field('uid'),
-  // conversation-<id>: the message; a recall names the recalled message and its own notice.
-  [MESSAGE_SENT]: field('msgKey'),
-  [MESSAGE_RECALLED]: (d) => [...str(d.targetMsgKey), ...str(d.msgKey)],
-  // sessions-<uid>: the sessions' talkers (users, or groups for session type 2)
-  [SESSION_ACKED]: each('acks', 'talkerId'),
-  [SESSIONS_REMOVED]: each('sessions', 'talkerId'),
-  [SESSION_TOP_SET]: field('talkerId'),
-  [SESSION_DND_SET]: field('talkerId'),
-  [SESSION_TRUST_SET]: field('talkerId'),
-  [GROUP_ASSISTANT_ACKED]: () => [],
-  // group-<id>: the users a change is about (the group is the stream)
-  [GROUP_CREATED]: each('members', 'uid'),
-  [GROUP_INFO_SET]: () => [],
-  [GROUP_MEMBERS_JOINED]: each('members', 'uid'),
-  [GROUP_MEMBERS_LEFT]: (d) => strs(d.uids),
-  [GROUP_APPLIED]: field('uid'),
-  [GROUP_APPLICATION_HANDLED]: field('uid'),
-  [GROUP_OWNER_TRANSFERRED]: (d) => [...str(d.toUid), ...str(d.fromUid)],
-  [GROUP_MEMBER_ROLE_SET]: field('uid'),
-  [GROUP_MEMBER_MUTED]: field('uid'),
-  [GROUP_STATUS_SET]: () => [],
-  [GROUP_DISMISSED]: () => [],
-  // adminop-<id>: the operation's name and what it worked on
-  [ADMIN_OPERATION_RECORDED]: (d) => {
-    const args = (d.args ?? {}) as Data;
-    return [
-      ...str(d.operation),
-      ...ADMIN_ARG_SUBJECTS.flatMap((k) => [...str(args[k]), ...strs(args[k])]),
-    ];
-  },
-};
-
-const ROLE_NAMES: Readonly<Record<number, string>> = { 1: 'member', 3: 'admin' };
-const STATUS_NAMES: Readonly<Record<number, string>> = { 0: 'normal', 1: 'banned', 3: 'muted' };
-const onOff = (v: unknown) => (v === true ? 'on' : v === false ? 'off' : null);
-/** A short code of the event's own vocabulary, or null for anything else. */
-const code = (v: unknown) => (typeof v === 'string' && /^[A-Za-z0-9_]{1,64}$/.test(v) ? v : null);
+const upsertHours = (source: string) => `
+  INSERT INTO rm_audit_hours AS h (hour, first_commit, first_prepare, last_commit, last_prepare)
+  ${source}
+  ON CONFLICT (hour) DO UPDATE SET
+    (first_commit, first_prepare) =
+      (SELECT c, p FROM (VALUES (h.first_commit, h.first_prepare),
+                                (EXCLUDED.first_commit, EXCLUDED.first_prepare)) AS v(c, p)
+        ORDER BY c, p LIMIT 1),
+    (last_commit, last_prepare) =
+      (SELECT c, p FROM (VALUES (h.last_commit, h.last_prepare),
+                                (EXCLUDED.last_commit, EXCLUDED.last_prepare)) AS v(c, p)
+        ORDER BY c DESC, p DESC LIMIT 1)
+  WHERE (EXCLUDED.first_commit, EXCLUDED.first_prepare) < (h.first_commit, h.first_prepare)
+     OR (EXCLUDED.last_commit, EXCLUDED.last_prepare) > (h.last_commit, h.last_prepare)`;
 
 /**
- * What an event did where one type covers several actions, as a short code of its own vocabulary:
- * a kick and a quit are both `GroupMembersLeft` (`kicked`, `quit`), a sender's recall and an
- * administrator's sys-cancel both `MessageRecalled` (`recall`, `sys_cancel`). Null for other types.
+ * {@link AuditProjector.applyFromLog}: the rows `apply` writes, computed by PostgreSQL from the
+ * events of (after, until] ($1-$4: commit and prepare of each), and their hours. Every field the
+ * way audit-fields.ts reads it in this process; `recorded_at` to the millisecond, as the pg
+ * driver's Date holds it for `apply` (an hour is the same either way).
  */
-const ACTIONS: Readonly<Record<string, (d: Data) => string | null>> = {
-  [MESSAGE_RECALLED]: (d) => (d.system === true ? 'sys_cancel' : 'recall'),
-  [GROUP_MEMBERS_JOINED]: (d) => code(d.how),
-  [GROUP_MEMBERS_LEFT]: (d) => code(d.how),
-  [GROUP_APPLICATION_HANDLED]: (d) =>
-    d.result === 1 ? 'accepted' : d.result === -1 ? 'refused' : null,
-  [GROUP_MEMBER_MUTED]: (d) =>
-    typeof d.mutedUntilUs === 'number' ? (d.mutedUntilUs > 0 ? 'muted' : 'unmuted') : null,
-  [GROUP_MEMBER_ROLE_SET]: (d) => ROLE_NAMES[d.roleLevel as number] ?? null,
-  [GROUP_STATUS_SET]: (d) => STATUS_NAMES[d.status as number] ?? null,
-  [SESSION_TOP_SET]: (d) =>
-    typeof d.topTs === 'number' ? (d.topTs > 0 ? 'pinned' : 'unpinned') : null,
-  [SESSION_DND_SET]: (d) => onOff(d.dnd),
-  [SESSION_TRUST_SET]: (d) => onOff(d.trusted),
-  [ADMIN_OPERATION_RECORDED]: (d) => code(d.outcome),
-};
-
-/** What an event did, where its type covers several actions (see ACTIONS); else null. */
-export function auditAction(type: string, data: unknown): string | null {
-  const of = ACTIONS[type];
-  if (!of || data === null || typeof data !== 'object') return null;
-  return of(data as Data);
-}
-
-/** The subjects of an event: its type's keys, distinct, bounded; none for an unknown type. */
-export function auditSubjects(type: string, data: unknown): string[] {
-  const of = SUBJECTS[type];
-  if (!of || data === null || typeof data !== 'object') return [];
-  const subjects = of(data as Data).filter((s) => !s.includes(SEPARATOR));
-  return [...new Set(subjects.map(clip))].slice(0, MAX_SUBJECTS);
-}
-
-function clip(text: string): string {
-  return text.length > MAX_TEXT ? text.slice(0, MAX_TEXT) : text;
-}
-
-function optionalText(v: unknown): string | null {
-  return typeof v === 'string' && v !== '' ? clip(v) : null;
-}
-
-/** `metadata.at` (when the command was decided) in ms since the epoch, or null. */
-function decidedAt(v: unknown): number | null {
-  if (typeof v !== 'string') return null;
-  const t = Date.parse(v);
-  return Number.isNaN(t) ? null : t;
-}
+const FROM_LOG_SQL = `
+  WITH e AS (
+    SELECT e.event_id, e.transaction_id::text::bigint AS c, e.global_position AS p,
+           left(e.stream_id, ${MAX_TEXT}) AS stream, e.revision, e.type, e.data, e.metadata AS m,
+           e.created_at
+      FROM es_events e
+     WHERE (e.transaction_id, e.global_position) > ($1::text::xid8, $2::bigint)
+       AND (e.transaction_id, e.global_position) <= ($3::text::xid8, $4::bigint)
+  ), audit AS (
+    INSERT INTO rm_audit (${AUDIT_COLUMNS})
+    SELECT e.event_id, e.c, e.p, e.stream, split_part(e.stream, '-', 1), e.revision,
+           left(e.type, ${MAX_TEXT}), ${auditActionSql('e.type', 'e.data')},
+           ${optionalTextSql('e.m', ['actor', 'kind'])}, ${optionalTextSql('e.m', ['actor', 'id'])},
+           ${optionalTextSql('e.m', ['ip'])}, ${optionalTextSql('e.m', ['device'])},
+           ${optionalTextSql('e.m', ['correlationId'])}, ${optionalTextSql('e.m', ['causationId'])},
+           date_trunc('milliseconds', e.created_at), ${decidedAtSql('e.m')},
+           ${auditSubjectsSql('e.type', 'e.data')}
+      FROM e
+    ON CONFLICT (event_id) DO NOTHING
+  )
+  ${upsertHours(`SELECT floor(extract(epoch FROM e.created_at) / 3600)::bigint, (min(ARRAY[e.c, e.p]))[1], (min(ARRAY[e.c, e.p]))[2],
+                        (max(ARRAY[e.c, e.p]))[1], (max(ARRAY[e.c, e.p]))[2]
+                   FROM e GROUP BY 1`)}`;
 
 /**
  * rm_audit, the audit index: one row per event of every type, with its position, stream,
@@ -214,12 +124,10 @@ export class AuditProjector implements Projector {
     // The category is the stream id up to its first dash (split_part); times travel as epoch
     // milliseconds, cheaper to send and to read than timestamps as text.
     await tx.query(
-      `INSERT INTO rm_audit (event_id, commit_position, prepare_position, stream_id, category,
-                             revision, type, action, actor_kind, actor_id, ip, device,
-                             correlation_id, causation_id, recorded_at, decided_at, subjects)
+      `INSERT INTO rm_audit (${AUDIT_COLUMNS})
        SELECT i.id, i.c, i.p, i.stream, split_part(i.stream, '-', 1), i.revision, i.type, i.action,
               i.actor_kind, i.actor_id, i.ip, i.device, i.correlation, i.causation,
-              to_timestamp(i.recorded_ms / 1000.0), to_timestamp(i.decided_ms / 1000.0),
+              ${EPOCH_MS('i.recorded_ms')}, ${EPOCH_MS('i.decided_ms')},
               string_to_array(i.subjects, E'\\x1f')
          FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::text[],
                      $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
@@ -249,10 +157,28 @@ export class AuditProjector implements Projector {
     await this.applyHours(events, tx);
   }
 
+  /** What {@link apply} writes for the events of (after, until], computed in SQL (FROM_LOG_SQL). */
+  async applyFromLog(range: { after: Position; until: Position }, tx: PoolClient): Promise<void> {
+    // The range's bounds are parameters: planned without their values, a row comparison looks
+    // wide enough for a sequential scan of the whole log. The index on (transaction_id,
+    // global_position) is what reads a range; es_read_all makes the same choice.
+    await tx.query(`SELECT set_config('enable_seqscan', 'off', true)`);
+    // Named: planning this statement takes a few milliseconds, more than a small range's work.
+    await tx.query({
+      ...prepared(FROM_LOG_SQL),
+      values: [
+        range.after.commit.toString(),
+        range.after.prepare.toString(),
+        range.until.commit.toString(),
+        range.until.prepare.toString(),
+      ],
+    });
+    await tx.query(`SELECT set_config('enable_seqscan', 'on', true)`);
+  }
+
   /**
    * rm_audit_hours: the first and last position of each hour's events. A batch is in log order,
-   * so its first and last event of an hour are that hour's extremes within it; an hour met again
-   * (a later batch, a batch applied again) keeps the lower first and the higher last.
+   * so its first and last event of an hour are that hour's extremes within it.
    */
   private async applyHours(events: readonly RecordedEvent[], tx: PoolClient): Promise<void> {
     const hours = new Map<number, { first: Position; last: Position }>();
@@ -264,19 +190,9 @@ export class AuditProjector implements Projector {
     }
     const all = [...hours];
     await tx.query(
-      `INSERT INTO rm_audit_hours AS h (hour, first_commit, first_prepare, last_commit, last_prepare)
-       SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])
-       ON CONFLICT (hour) DO UPDATE SET
-         (first_commit, first_prepare) =
-           (SELECT c, p FROM (VALUES (h.first_commit, h.first_prepare),
-                                     (EXCLUDED.first_commit, EXCLUDED.first_prepare)) AS v(c, p)
-             ORDER BY c, p LIMIT 1),
-         (last_commit, last_prepare) =
-           (SELECT c, p FROM (VALUES (h.last_commit, h.last_prepare),
-                                     (EXCLUDED.last_commit, EXCLUDED.last_prepare)) AS v(c, p)
-             ORDER BY c DESC, p DESC LIMIT 1)
-       WHERE (EXCLUDED.first_commit, EXCLUDED.first_prepare) < (h.first_commit, h.first_prepare)
-          OR (EXCLUDED.last_commit, EXCLUDED.last_prepare) > (h.last_commit, h.last_prepare)`,
+      upsertHours(
+        'SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])',
+      ),
       [
         all.map(([hour]) => hour),
         all.map(([, h]) => h.first.commit.toString()),

@@ -62,6 +62,7 @@ interface GroupProgress {
  */
 export class GroupsProjector implements Projector {
   readonly name = 'groups';
+  readonly usesMetadata = false;
   readonly eventTypes = new Set([
     ...GROUP_EVENT_TYPES,
     MESSAGE_SENT,

@@ -64,6 +64,7 @@ export const MESSAGES_REDACTED_TABLES: readonly string[] = ['rm_messages'];
  */
 export class MessagesProjector implements Projector {
   readonly name = 'messages';
+  readonly usesMetadata = false;
   readonly eventTypes = new Set([MESSAGE_SENT, MESSAGE_RECALLED, USER_ERASED]);
   readonly tables = ['rm_messages'];
 

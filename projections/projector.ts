@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import type { RecordedEvent } from '../src/event-store/event-store.port';
+import type { Position, RecordedEvent } from '../src/event-store/event-store.port';
 
 /**
  * Turns events into SQL on its read-model tables. The runner calls `apply` inside a transaction
@@ -20,5 +20,17 @@ export interface Projector {
    * lookups `apply` makes should use them.
    */
   readonly reads?: readonly string[];
+  /**
+   * False: `apply` never reads an event's `metadata`, so a bulk load may leave it out of its
+   * reads of the log (ReadRangeOptions.metadata). Default: it does.
+   */
+  readonly usesMetadata?: boolean;
   apply(events: readonly RecordedEvent[], tx: PoolClient): Promise<void>;
+  /**
+   * Optional, for a copy's bulk load on the PostgreSQL log (ProjectionRunnerOptions.fromLog):
+   * applies every event of the log in (after, until] in SQL, straight from `es_events`, inside
+   * `tx`, with no event passing through this process. It must leave the tables exactly as `apply`
+   * given those events would; a test holds the two to it. The range's events have committed.
+   */
+  applyFromLog?(range: { after: Position; until: Position }, tx: PoolClient): Promise<void>;
 }

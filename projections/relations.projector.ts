@@ -29,6 +29,7 @@ const CHANGE: Record<string, { kind: number; add: boolean; op: number }> = {
  */
 export class RelationsProjector implements Projector {
   readonly name = 'relations';
+  readonly usesMetadata = false;
   readonly eventTypes = new Set([...Object.keys(CHANGE), PRIVACY_CHANGED, PROFILE_UPDATED]);
   readonly tables = ['rm_relations', 'rm_relation_oplog', 'rm_user_settings', 'rm_profiles'];
 

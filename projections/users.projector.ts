@@ -11,6 +11,7 @@ import type { Projector } from './projector';
 /** rm_users: the user directory. */
 export class UsersProjector implements Projector {
   readonly name = 'users';
+  readonly usesMetadata = false;
   readonly eventTypes = new Set([USER_REGISTERED, TOKEN_ISSUED]);
   readonly tables = ['rm_users'];
 
