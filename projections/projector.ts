@@ -21,6 +21,13 @@ export interface Projector {
    */
   readonly reads?: readonly string[];
   /**
+   * Tables whose rows `apply` updates over and over (upserts of a few rows by many events, such
+   * as a session touched by every message): a bulk load leaves room in their pages (a fill factor
+   * of BULK_LOAD_FILLFACTOR, src/admin/replay/read-model-copies.ts), so that an update stays on
+   * its page, where PostgreSQL prunes the old versions, instead of bloating the table.
+   */
+  readonly upserted?: readonly string[];
+  /**
    * False: `apply` never reads an event's `metadata`, so a bulk load may leave it out of its
    * reads of the log (ReadRangeOptions.metadata). Default: it does.
    */

@@ -51,6 +51,7 @@ const US_PER_DAY = 86_400_000_000;
  */
 export class SessionsProjector implements Projector {
   readonly name = 'sessions';
+  readonly usesMetadata = false;
   readonly eventTypes = new Set([
     MESSAGE_SENT,
     MESSAGE_RECALLED,
@@ -61,6 +62,8 @@ export class SessionsProjector implements Projector {
     SESSION_TRUST_SET,
   ]);
   readonly tables = ['rm_sessions', 'rm_daily_sends'];
+  /** Every message updates two sessions and its sender's day. */
+  readonly upserted = ['rm_sessions', 'rm_daily_sends'];
 
   async apply(events: readonly RecordedEvent[], tx: PoolClient): Promise<void> {
     const changes = new Map<string, SessionChange>();

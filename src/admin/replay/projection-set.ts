@@ -28,6 +28,11 @@ export function selectProjections(
   return chosen;
 }
 
+/** The tables the projectors upsert over and over (Projector.upserted). */
+export function upsertedTablesOf(projectors: readonly Projector[]): string[] {
+  return projectors.flatMap((p) => p.upserted ?? []);
+}
+
 /** Every table of the projectors, in their order. */
 export function tablesOf(projectors: readonly Projector[]): string[] {
   return projectors.flatMap((p) => p.tables);

@@ -141,20 +141,36 @@ export async function liveFingerprint(pool: Pool, tables: readonly string[]): Pr
 }
 
 /**
+ * Fill factor of the tables a bulk load upserts over and over (Projector.upserted) while it
+ * loads. At the default (100) a page has no room for the new version of a row, so an update
+ * moves it to another page: rm_sessions grew to 13 times its size over a rebuild of 1,000,000
+ * events, and its upserts cost twice as much (bench/README.md, "Rebuild without downtime").
+ */
+export const BULK_LOAD_FILLFACTOR = 50;
+
+export interface CopyOptions {
+  /** Create every index now (default: unique ones only; the rest after the load). */
+  readonly allIndexes?: boolean;
+  /** The tables and the checkpoints are UNLOGGED until {@link makeCopyLogged}. */
+  readonly unlogged?: boolean;
+  /** Tables upserted over and over: BULK_LOAD_FILLFACTOR while loading. */
+  readonly upserted?: readonly string[];
+}
+
+/**
  * Creates a copy: the schema, its description, its own `projection_checkpoints`, and an empty
  * copy of each table with its constraints, unique indexes (the projectors' upserts and lookups
  * need them while loading), extended statistics (same names; {@link moveStatistics}) and storage
- * parameters, autovacuum off. Other indexes wait for {@link createMissingIndexes}, after the bulk
- * load, unless `allIndexes`. `unlogged`: the tables and the checkpoints are UNLOGGED until
- * {@link makeCopyLogged}. One transaction: a copy exists whole or not at all.
+ * parameters, autovacuum off, and BULK_LOAD_FILLFACTOR for the `upserted` ones. Other indexes wait
+ * for {@link createMissingIndexes}, after the bulk load, unless `allIndexes`. One transaction: a
+ * copy exists whole or not at all.
  */
 export async function createCopy(
   pool: Pool,
   schema: string,
   tables: readonly string[],
   meta: CopyMeta,
-  allIndexes = false,
-  unlogged = false,
+  { allIndexes = false, unlogged = false, upserted = [] }: CopyOptions = {},
 ): Promise<void> {
   await inPublic(pool, async (client) => {
     const s = quoteIdent(schema);
@@ -175,11 +191,16 @@ export async function createCopy(
       // The live table's storage parameters (handed back at a swap), and no autovacuum while
       // the copy is built: a vacuum of freshly loaded rows would hold a lock the swap needs (the
       // copy is analyzed when loaded; the swap gives autovacuum back).
-      const own = (options.get(t) ?? []).filter((o) => !/^(toast\.)?autovacuum_enabled=/.test(o));
-      await client.query(
-        `ALTER TABLE ${s}.${quoteIdent(t)}
-           SET (${[...own, 'autovacuum_enabled = false', 'toast.autovacuum_enabled = false'].join(', ')})`,
+      const roomy = upserted.includes(t);
+      const own = (options.get(t) ?? []).filter(
+        (o) => !/^(toast\.)?autovacuum_enabled=/.test(o) && !(roomy && /^fillfactor=/.test(o)),
       );
+      const load = [
+        ...(roomy ? [`fillfactor = ${BULK_LOAD_FILLFACTOR}`] : []),
+        'autovacuum_enabled = false',
+        'toast.autovacuum_enabled = false',
+      ];
+      await client.query(`ALTER TABLE ${s}.${quoteIdent(t)} SET (${[...own, ...load].join(', ')})`);
     }
     const indexes = await liveIndexes(client, tables);
     await client.query(`SET LOCAL search_path = ${s}, public`);
@@ -222,6 +243,15 @@ export async function makeCopyLogged(
 ): Promise<void> {
   const s = quoteIdent(schema);
   await inTransaction(pool, async (client) => {
+    // The live tables' fill factor first, so that the rewrite below packs the loaded rows as the
+    // live table would hold them (BULK_LOAD_FILLFACTOR was for the load).
+    const live = await storageOptionsOf(client, 'public', tables);
+    for (const t of tables) {
+      const fillfactor = (live.get(t) ?? []).find((o) => o.startsWith('fillfactor='));
+      await client.query(
+        `ALTER TABLE ${s}.${quoteIdent(t)} ${fillfactor ? `SET (${fillfactor})` : 'RESET (fillfactor)'}`,
+      );
+    }
     const { rows } = await client.query<{ relname: string }>(
       `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = $1 AND c.relkind = 'r' AND c.relpersistence = 'u'
@@ -266,7 +296,9 @@ export async function restoreStorageOptions(
 ): Promise<void> {
   for (const t of tables) {
     const table = `public.${quoteIdent(t)}`;
-    await client.query(`ALTER TABLE ${table} RESET (autovacuum_enabled, toast.autovacuum_enabled)`);
+    await client.query(
+      `ALTER TABLE ${table} RESET (autovacuum_enabled, toast.autovacuum_enabled, fillfactor)`,
+    );
     const own = live.get(t) ?? [];
     if (own.length > 0) await client.query(`ALTER TABLE ${table} SET (${own.join(', ')})`);
   }

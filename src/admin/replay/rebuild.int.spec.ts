@@ -171,7 +171,7 @@ describe('rebuild without downtime', () => {
     expect(schemas.rows).toEqual([]);
   });
 
-  it('loads an unlogged shadow without autovacuum, and makes it logged before the indexes', async () => {
+  it('loads an unlogged shadow without autovacuum, with room for upserts, and makes it logged before the indexes', async () => {
     await sendMany(100, 8);
     live.start();
     await waitFor(() => caughtUp(pool, NAMES), 'live projections', 30_000);
@@ -198,11 +198,15 @@ describe('rebuild without downtime', () => {
       ['rm_daily_sends', 'u'],
       ['rm_sessions', 'u'],
     ]);
+    // with room in the pages of the tables every message updates (Projector.upserted)
     for (const t of seen.loaded.filter((x) => x.relname.startsWith('rm_'))) {
+      expect(t.options).toEqual(['fillfactor=50', 'autovacuum_enabled=false']);
+    }
+    // Once indexed: logged, and rewritten at the live tables' fill factor (the default here)
+    expect(seen.indexed.map((t) => t.p)).toEqual(['p', 'p', 'p']);
+    for (const t of seen.indexed.filter((x) => x.relname.startsWith('rm_'))) {
       expect(t.options).toEqual(['autovacuum_enabled=false']);
     }
-    // Once indexed: logged
-    expect(seen.indexed.map((t) => t.p)).toEqual(['p', 'p', 'p']);
   });
 
   it('rebuilds one projection alone and re-points the views over its tables', async () => {

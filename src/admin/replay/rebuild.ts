@@ -8,7 +8,7 @@ import {
 import type { Projector } from '../../../projections/projector';
 import { inTransaction } from '../../database/with-client';
 import type { Position } from '../../event-store/event-store.port';
-import { selectProjections, tablesOf } from './projection-set';
+import { selectProjections, tablesOf, upsertedTablesOf } from './projection-set';
 import {
   analyzeCopy,
   cancelAutovacuumOn,
@@ -155,7 +155,11 @@ export async function rebuild(
         fingerprint,
         createdAt: new Date().toISOString(),
       };
-      await createCopy(deps.pool, schema, tables, meta, options.deferIndexes === false, true);
+      await createCopy(deps.pool, schema, tables, meta, {
+        allIndexes: options.deferIndexes === false,
+        unlogged: true,
+        upserted: upsertedTablesOf(projectors),
+      });
     }
     await hook('shadow-ready');
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Pool } from 'pg';
 import { describePosition, ProjectionRunner } from '../../../projections/projection-runner';
 import { comparePositions, Position, START } from '../../event-store/event-store.port';
-import { tablesOf } from './projection-set';
+import { tablesOf, upsertedTablesOf } from './projection-set';
 import {
   analyzeCopy,
   copiesInUse,
@@ -124,7 +124,11 @@ export async function buildSnapshot(
       target: { ...(options.at ? { at: options.at.toISOString() } : {}), position: target },
       state: 'building',
     };
-    if (!interrupted) await createCopy(deps.pool, schema, tables, meta);
+    if (!interrupted) {
+      await createCopy(deps.pool, schema, tables, meta, {
+        upserted: upsertedTablesOf(projectors),
+      });
+    }
     // Only now: an id answered before its schema exists would read as "no such snapshot".
     options.onStarted?.({ id, position: target, resumed: interrupted !== undefined });
     const runner = new ProjectionRunner(deps.store, deps.pool, projectors, {

@@ -7,7 +7,7 @@ import {
   quoteIdent,
 } from '../../../projections/projection-runner';
 import type { Position } from '../../event-store/event-store.port';
-import { selectProjections, tablesOf } from './projection-set';
+import { selectProjections, tablesOf, upsertedTablesOf } from './projection-set';
 import {
   copiesInUse,
   copySchema,
@@ -94,13 +94,19 @@ export async function verify(deps: ReplayDeps, options: VerifyOptions = {}): Pro
     meter.phase('preparing');
     await dropAbandonedVerifies(deps);
     try {
-      await createCopy(deps.pool, schema, tables, {
-        kind: 'verify',
-        projections: names,
-        store: deps.store.adapter,
-        fingerprint: await liveFingerprint(deps.pool, tables),
-        createdAt: new Date().toISOString(),
-      });
+      await createCopy(
+        deps.pool,
+        schema,
+        tables,
+        {
+          kind: 'verify',
+          projections: names,
+          store: deps.store.adapter,
+          fingerprint: await liveFingerprint(deps.pool, tables),
+          createdAt: new Date().toISOString(),
+        },
+        { upserted: upsertedTablesOf(projectors) },
+      );
       const runner = new ProjectionRunner(deps.store, deps.pool, projectors, {
         schema,
         lanes: options.lanes ?? DEFAULT_LANES,
