@@ -20,7 +20,9 @@
  * 5. Prints the rebuild's events/s, its phases, the swap's pause, the API's latency and errors
  *    during the rebuild, and CPU per party; VERIFY=1 then checks the swapped-in read models
  *    against another rebuild (src/admin/replay/verify.ts).
- * LOAD=0: no server and no load (the rebuild alone). LANES=n: `--lanes n`. DEFER_INDEXES=0:
+ * LOAD=0: no server and no load (the rebuild alone); REBUILD=0: the load alone, no rebuild (with
+ * PGSS=1 and PROF=1, where the API spends its time). PROF=1: CPU profiles of the server and
+ * the rebuild's process in /tmp/prof (node --cpu-prof). LANES=n: `--lanes n`. DEFER_INDEXES=0:
  * `--indexes-during-load`. PGSS=1 prints the costliest statements (pg_stat_statements).
  * NODE_OPTIONS reaches the rebuild's process.
  */
@@ -541,12 +543,20 @@ async function main(): Promise<void> {
       load.start();
       await new Promise((r) => setTimeout(r, 3_000));
       load.reset();
-      // The same load without a rebuild, for comparison.
+      // The same load without a rebuild, for comparison, and what it costs alone.
+      await resetStatementStats(db.pool);
+      const idle = new CpuSampler(await postmaster(db.pool), { server: () => server?.child.pid });
       await new Promise((r) => setTimeout(r, 10_000));
+      const requests = load.sends.length + load.reads.length;
       printLatency(`API before the rebuild (10 s): sends (${RATE}/s)`, load.sends);
       printLatency(`API before the rebuild (10 s): reads (${2 * RATE}/s)`, load.reads);
+      process.stdout.write(
+        `API alone, ${idle.stop(requests).replace('per 1,000 events', 'per 1,000 requests')}\n`,
+      );
+      await printStatements(db.pool, requests, 'the API load alone', 'request');
       load.reset();
     }
+    if (process.env.REBUILD === '0') return;
     await resetStatementStats(db.pool);
 
     // The rebuild: `npm run admin -- rebuild --json` in a process of its own (niced by NICE).
@@ -591,7 +601,7 @@ async function main(): Promise<void> {
       );
     }
     process.stdout.write(`${cpuLine}\n`);
-    await printRebuildStatements(db.pool, result.eventsApplied);
+    await printStatements(db.pool, result.eventsApplied, 'the rebuild (and the load)', 'event');
 
     if (process.env.VERIFY !== '0') {
       if (server) await liveAtHead(db.pool, store);
@@ -733,6 +743,7 @@ function startRebuildCli(databaseUrl: string): {
     // As `npm run admin` runs it (package.json): a larger young generation, so that the bulk
     // load's short-lived rows cost fewer scavenges.
     ...adminNodeFlags(),
+    ...(process.env.PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []),
     'dist/src/admin/admin.cli.js',
     'rebuild',
     '--json',
@@ -783,21 +794,35 @@ async function postmaster(pool: Pool): Promise<number> {
   return procCpu(rows[0].pid)?.ppid ?? -1;
 }
 
-/** With PGSS=1: the rebuild's costliest statements (this database's), per event. */
-async function printRebuildStatements(pool: Pool, events: number): Promise<void> {
+/** With PGSS=1: the costliest statements (this database's) during `what`, per `unit`. */
+async function printStatements(
+  pool: Pool,
+  count: number,
+  what: string,
+  unit: string,
+): Promise<void> {
   if (!process.env.PGSS) return;
-  const { rows } = await pool.query<{ calls: string; total: number; query: string }>(
-    `SELECT calls, total_exec_time AS total, regexp_replace(query, '\\s+', ' ', 'g') AS query
+  const { rows } = await pool.query<{
+    calls: string;
+    total: number;
+    plan: number;
+    query: string;
+  }>(
+    `SELECT calls, total_exec_time AS total, total_plan_time AS plan,
+            regexp_replace(query, '\\s+', ' ', 'g') AS query
        FROM pg_stat_statements
       WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-      ORDER BY total_exec_time DESC LIMIT 15`,
+      ORDER BY total_exec_time + total_plan_time DESC LIMIT 15`,
   );
   process.stdout.write(
-    '\npg_stat_statements during the rebuild (and the load):\n  total ms  µs/event  calls  statement\n',
+    `\npg_stat_statements during ${what} (planning counted with PGSS_PLANNING=1):\n` +
+      `  exec ms  plan ms  µs/${unit.padEnd(7)} calls  statement\n`,
   );
   for (const r of rows) {
     process.stdout.write(
-      `${r.total.toFixed(0).padStart(10)} ${((r.total * 1000) / events).toFixed(2).padStart(9)} ${r.calls.padStart(6)}  ${r.query.slice(0, 110)}\n`,
+      `${r.total.toFixed(0).padStart(9)} ${r.plan.toFixed(0).padStart(8)} ` +
+        `${(((r.total + r.plan) * 1000) / count).toFixed(2).padStart(10)} ${r.calls.padStart(6)}  ` +
+        `${r.query.slice(0, 100)}\n`,
     );
   }
 }

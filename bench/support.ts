@@ -19,6 +19,8 @@ export async function benchDatabase(poolSize = 32): Promise<BenchDb> {
   if (process.env.BENCH_DATABASE_URL) {
     await runMigrations(process.env.BENCH_DATABASE_URL);
     const pool = new Pool({ connectionString: process.env.BENCH_DATABASE_URL, max: poolSize });
+    // PGSS=1 on a database of one's own: its server must preload pg_stat_statements.
+    if (process.env.PGSS) await pool.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
     return { url: process.env.BENCH_DATABASE_URL, pool, close: () => pool.end() };
   }
   // PGSS=1: pg_stat_statements loaded, for printStatementStats.
@@ -33,6 +35,8 @@ export async function benchDatabase(poolSize = 32): Promise<BenchDb> {
           settings: {
             shared_preload_libraries: 'pg_stat_statements',
             'pg_stat_statements.track': 'all',
+            // PGSS_PLANNING=1: planning time too (it costs a little on every statement).
+            'pg_stat_statements.track_planning': process.env.PGSS_PLANNING ? 'on' : 'off',
           },
         }
       : {}),
