@@ -72,14 +72,17 @@ export class MessagesProjector implements Projector {
 
   async apply(events: readonly RecordedEvent[], tx: PoolClient): Promise<void> {
     let rows: MessageRow[] = [];
-    let sealed: { row: MessageRow; envelope: string }[] = [];
+    // Messages sent: their content is sealed, or plain text written before encryption.
+    let sent: MessageRow[] = [];
     let recalls: { msgKey: string; status: number }[] = [];
     const flush = async () => {
-      if (sealed.length > 0) {
-        const opened = await this.keyRing.decryptMany(sealed.map((s) => s.envelope));
-        sealed.forEach((s, i) => {
-          s.row.content = opened[i] ?? ERASED_CONTENT;
-          s.row.erased = opened[i] === null;
+      if (sent.length > 0) {
+        const opened = await this.keyRing.openWhereSealed(sent.map((row) => row.content));
+        sent.forEach((row, i) => {
+          const text = opened[i];
+          if (text === undefined) return;
+          row.content = text ?? ERASED_CONTENT;
+          row.erased = text === null;
         });
       }
       if (rows.length > 0) await this.insert(rows, tx);
@@ -93,7 +96,7 @@ export class MessagesProjector implements Projector {
         );
       }
       rows = [];
-      sealed = [];
+      sent = [];
       recalls = [];
     };
     for (const e of events) {
@@ -101,7 +104,7 @@ export class MessagesProjector implements Projector {
         const m = e.data as MessageSentData;
         const row: MessageRow = { ...m, sysCancel: false, erased: false };
         rows.push(row);
-        if (KeyRing.isEnvelope(m.content)) sealed.push({ row, envelope: m.content });
+        sent.push(row);
       } else if (e.type === MESSAGE_RECALLED) {
         const r = e.data as MessageRecalledData;
         rows.push({

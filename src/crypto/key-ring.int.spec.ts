@@ -107,6 +107,38 @@ describe('KeyRing over PostgreSQL', () => {
       }
     });
 
+    it('refuses a second spelling of the same bytes (bits past the data in the last character)', async () => {
+      // 'hi!' seals to 19 bytes: 26 characters, the last carrying 2 bits of data and 4 spare.
+      const envelope = await ring.encryptFor('alice', 'hi!');
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+      const last = alphabet.indexOf(envelope[envelope.length - 1]);
+      expect(envelope.split('.')[3]).toHaveLength(26);
+      expect(last & 0x0f).toBe(0);
+      const respelled = envelope.slice(0, -1) + alphabet[last | 0x01];
+      expect(Buffer.from(respelled.split('.')[3], 'base64url')).toEqual(
+        Buffer.from(envelope.split('.')[3], 'base64url'),
+      );
+      expect(KeyRing.isEnvelope(envelope)).toBe(true);
+      expect(KeyRing.isEnvelope(respelled)).toBe(false);
+      await expect(ring.decrypt(respelled)).rejects.toThrow(InvalidEnvelopeError);
+    });
+
+    it('opens the envelopes among other values, each parsed once, with one query', async () => {
+      const alice = await ring.encryptFor('alice', 'from alice');
+      const bob = await ring.encryptFor('bob', 'from bob');
+      await ring.destroyKey('bob');
+      const reader = otherNode();
+      const queries = countQueries(reader.pool);
+
+      const opened = await reader.ring.openWhereSealed([alice, 'plain text', 42, bob, null, alice]);
+
+      // Text for an envelope, null for one whose key is destroyed, undefined for anything else
+      expect(opened).toEqual(['from alice', undefined, undefined, null, undefined, 'from alice']);
+      expect(queries.count).toBe(1);
+      expect(await reader.ring.openWhereSealed(['nothing sealed'])).toEqual([undefined]);
+      expect(queries.count).toBe(1);
+    });
+
     it('keeps one wrapped key of iv, sealed key and tag (60 bytes) per user', async () => {
       // Given two users who each sealed several texts
       await ring.encryptFor('alice', 'one');

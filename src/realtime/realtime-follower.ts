@@ -177,16 +177,17 @@ export class RealtimeFollower implements OnApplicationBootstrap, OnApplicationSh
     opened: Map<string, string>,
     groups: GroupAudience,
   ): Promise<void> {
-    const sealed: { id: string; envelope: string }[] = [];
+    const contents: { id: string; content: string }[] = [];
     for (const e of events) {
       const m = opened.has(e.id) ? null : sealedMessage(e, groups);
-      if (!m || !m.to.some(wanted)) continue;
-      if (KeyRing.isEnvelope(m.content)) sealed.push({ id: e.id, envelope: m.content });
-      else opened.set(e.id, m.content);
+      if (m && m.to.some(wanted)) contents.push({ id: e.id, content: m.content });
     }
-    if (sealed.length === 0) return;
-    const plain = await this.keyRing.decryptMany(sealed.map((s) => s.envelope));
-    sealed.forEach((s, i) => opened.set(s.id, plain[i] ?? ERASED_CONTENT));
+    if (contents.length === 0) return;
+    const plain = await this.keyRing.openWhereSealed(contents.map((c) => c.content));
+    contents.forEach((c, i) => {
+      const text = plain[i];
+      opened.set(c.id, text === undefined ? c.content : (text ?? ERASED_CONTENT));
+    });
   }
 
   /** Whether some message of `events` goes to a wanted user and is not opened yet. */
