@@ -521,6 +521,9 @@ async function main(): Promise<void> {
       );
     }
     const total = await count();
+    // A previous run's swapped-in tables are vacuumed by autovacuum for a while after it: that
+    // work is not this run's.
+    await autovacuumDone(db.pool);
 
     if (process.env.LOAD !== '0') {
       // The server builds the live read models (or catches them up), then serves.
@@ -792,6 +795,18 @@ function startRebuildCli(databaseUrl: string): {
 async function postmaster(pool: Pool): Promise<number> {
   const { rows } = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
   return procCpu(rows[0].pid)?.ppid ?? -1;
+}
+
+/** Waits (up to 5 minutes) until no autovacuum worker runs in the bench's database. */
+async function autovacuumDone(pool: Pool): Promise<void> {
+  for (const deadline = Date.now() + 300_000; Date.now() < deadline; ) {
+    const { rows } = await pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE backend_type = 'autovacuum worker' AND datname = current_database()`,
+    );
+    if (rows[0].n === 0) return;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
 }
 
 /** With PGSS=1: the costliest statements (this database's) during `what`, per `unit`. */
