@@ -799,7 +799,7 @@ async function postmaster(pool: Pool): Promise<number> {
 
 /** Waits (up to 5 minutes) until no autovacuum worker runs in the bench's database. */
 async function autovacuumDone(pool: Pool): Promise<void> {
-  for (const deadline = Date.now() + 300_000; Date.now() < deadline; ) {
+  for (const deadline = Date.now() + 300_000; Date.now() < deadline;) {
     const { rows } = await pool.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM pg_stat_activity
         WHERE backend_type = 'autovacuum worker' AND datname = current_database()`,

@@ -504,7 +504,7 @@ function decodeBase64url(text: string): Buffer | null {
   // character's bits past the data are zero (what encoding the bytes again would check, cheaper).
   const rest = text.length % 4;
   if (rest === 1) return null;
-  if (rest !== 0 && (BASE64URL_VALUE.indexOf(text[text.length - 1]) & (rest === 2 ? 0x0f : 0x03))) {
+  if (rest !== 0 && BASE64URL_VALUE.indexOf(text[text.length - 1]) & (rest === 2 ? 0x0f : 0x03)) {
     return null;
   }
   return Buffer.from(text, 'base64url');
