@@ -16,7 +16,8 @@ interface ProcStat {
   readonly sysMs: number;
 }
 
-function procStat(pid: number): ProcStat | null {
+/** A process's CPU time and parent, or null when it is gone. */
+export function procStat(pid: number): ProcStat | null {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const close = text.lastIndexOf(')');
@@ -54,7 +55,7 @@ interface Snapshot {
 }
 
 /** The cores' busy time (all processes), in ms. */
-function machineBusyMs(): number {
+export function machineBusyMs(): number {
   const cpu = readFileSync('/proc/stat', 'utf8')
     .split('\n')[0]
     .trim()

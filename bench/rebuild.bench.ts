@@ -49,6 +49,7 @@ import { conversationStream, privateConversationId } from '../src/messaging/doma
 import { MESSAGE_RECALLED, MESSAGE_SENT } from '../src/messaging/messaging.events';
 import { FOLLOWED } from '../src/relations/relations.events';
 import { SESSION_ACKED, sessionsStream } from '../src/sessions/sessions.events';
+import { machineBusyMs, procStat } from './cpu';
 import { latency } from './measure';
 import { HttpClient, startServer } from './server';
 import { benchDatabase, report, resetStatementStats } from './support';
@@ -662,7 +663,7 @@ class CpuSampler {
     );
     for (const d of pids) {
       const pid = Number(d);
-      const stat = procCpu(pid);
+      const stat = procStat(pid);
       if (!stat) continue;
       const party =
         named.get(pid) ??
@@ -700,29 +701,6 @@ class CpuSampler {
       `(machine busy ${(busy / wall).toFixed(2)})`
     );
   }
-}
-
-/** A process's CPU time (utime + stime) and parent, or null when it is gone. */
-function procCpu(pid: number): { cpuMs: number; ppid: number } | null {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(f[1]), cpuMs: (Number(f[11]) + Number(f[12])) * 10 };
-  } catch {
-    return null;
-  }
-}
-
-/** Busy time of all cores, in ms (/proc/stat). */
-function machineBusyMs(): number {
-  const cpu = readFileSync('/proc/stat', 'utf8')
-    .split('\n')[0]
-    .trim()
-    .split(/\s+/)
-    .slice(1)
-    .map(Number);
-  const all = cpu.slice(0, 8).reduce((a, b) => a + b, 0);
-  return (all - cpu[3] - cpu[4]) * 10;
 }
 
 /**
@@ -794,7 +772,7 @@ function startRebuildCli(databaseUrl: string): {
 /** The postmaster's pid (PostgreSQL on this machine), from a backend's parent. */
 async function postmaster(pool: Pool): Promise<number> {
   const { rows } = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-  return procCpu(rows[0].pid)?.ppid ?? -1;
+  return procStat(rows[0].pid)?.ppid ?? -1;
 }
 
 /** Waits (up to 5 minutes) until no autovacuum worker runs in the bench's database. */
