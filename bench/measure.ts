@@ -53,16 +53,7 @@ export async function timeCalls(
 }
 
 /** A small deterministic PRNG (mulberry32), so runs pick the same positions. */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seeded as random } from '../test/support/seeded-random';
 
 /** EXPLAIN (ANALYZE, BUFFERS) of a statement, as text lines. */
 export async function explain(pool: Pool, sql: string, params: unknown[]): Promise<string> {

@@ -22,8 +22,10 @@ import {
   SESSION_TOP_SET,
   SESSIONS_REMOVED,
 } from '../src/sessions/sessions.events';
+import { inTransaction } from '../src/database/with-client';
 import { createTestDatabase, createTestPool, TestDatabase } from '../test/support/database';
 import { AuditProjector } from './audit.projector';
+import { seeded } from '../test/support/seeded-random';
 
 /**
  * The audit index built two ways must be the same, row for row: by `apply` from events read into
@@ -147,17 +149,6 @@ describe('audit index: apply and applyFromLog agree', () => {
     null,
   ];
 
-  /** A small deterministic generator (mulberry32), so that a failure can be run again. */
-  function random(seed: number): () => number {
-    let a = seed;
-    return () => {
-      a = (a + 0x6d2b79f5) | 0;
-      let t = Math.imul(a ^ (a >>> 15), 1 | a);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
-
   function oddEvent(next: () => number): { stream: string; event: EventData; hour: number } {
     const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)];
     const type = pick(TYPES);
@@ -210,19 +201,8 @@ describe('audit index: apply and applyFromLog agree', () => {
     return { audit: audit.rows.map((x) => x.r), hours: hours.rows.map((x) => x.r) };
   }
 
-  async function inTx(fn: (client: import('pg').PoolClient) => Promise<void>): Promise<void> {
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
-      await fn(client);
-      await client.query('COMMIT');
-    } finally {
-      client.release();
-    }
-  }
-
   it('writes the same rows and hours from 1,500 events of every type and of odd data', async () => {
-    const next = random(20261206);
+    const next = seeded(20261206);
     const base = Date.UTC(2026, 11, 5, 9, 0, 0);
     for (let i = 0; i < 1500; i++) {
       const { stream, event, hour } = oddEvent(next);
@@ -240,7 +220,7 @@ describe('audit index: apply and applyFromLog agree', () => {
 
     // In this process, in batches of 7.
     for (let i = 0; i < events.length; i += 7) {
-      await inTx((tx) => projector.apply(events.slice(i, i + 7), tx));
+      await inTransaction(pool, (tx) => projector.apply(events.slice(i, i + 7), tx));
     }
     const live = await indexRows();
     await pool.query('TRUNCATE rm_audit, rm_audit_hours');
@@ -249,7 +229,7 @@ describe('audit index: apply and applyFromLog agree', () => {
     let after: RecordedEvent['position'] = { commit: 0n, prepare: 0n };
     for (let i = 10; ; i += 11) {
       const until: RecordedEvent['position'] = events[Math.min(i, events.length - 1)].position;
-      await inTx((tx) => projector.applyFromLog({ after, until }, tx));
+      await inTransaction(pool, (tx) => projector.applyFromLog({ after, until }, tx));
       after = until;
       if (i >= events.length - 1) break;
     }

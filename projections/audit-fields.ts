@@ -30,6 +30,7 @@ import {
   SESSION_TRUST_SET,
   SESSIONS_REMOVED,
 } from '../src/sessions/sessions.events';
+import { quoteLiteral } from './projection-runner';
 
 /**
  * What the audit index (rm_audit, projections/audit.projector.ts) takes from an event's data: its
@@ -276,13 +277,10 @@ export function decidedAt(v: unknown): number | null {
 
 // ---- In SQL, over es_events ------------------------------------------------------------------
 
-/** A SQL string literal. */
-export function lit(text: string): string {
-  return `'${text.replace(/'/g, "''")}'`;
-}
-
 const pathSql = (json: string, path: readonly string[]) =>
-  path.length === 1 ? `${json}->${lit(path[0])}` : `${json}#>${lit(`{${path.join(',')}}`)}`;
+  path.length === 1
+    ? `${json}->${quoteLiteral(path[0])}`
+    : `${json}#>${quoteLiteral(`{${path.join(',')}}`)}`;
 
 /** The rows (s, n) of one subject part, its n from `base` up, in order. */
 function partSql(json: string, part: SubjectPart, base: number): string {
@@ -295,7 +293,7 @@ function partSql(json: string, part: SubjectPart, base: number): string {
   if ('many' in part) {
     return `SELECT x#>>'{}' AS s, ${base} + i AS n FROM ${elements} WHERE jsonb_typeof(x) = 'string'`;
   }
-  const v = `x->${lit(part.key)}`;
+  const v = `x->${quoteLiteral(part.key)}`;
   return `SELECT ${v}#>>'{}' AS s, ${base} + i AS n FROM ${elements} WHERE jsonb_typeof(x) = 'object' AND jsonb_typeof(${v}) = 'string'`;
 }
 
@@ -322,28 +320,28 @@ function subjectsOfTypeSql(json: string, parts: readonly SubjectPart[]): string 
 export function auditSubjectsSql(type: string, json: string): string {
   const cases = Object.entries(SUBJECTS)
     .filter(([, parts]) => parts.length > 0)
-    .map(([t, parts]) => `WHEN ${lit(t)} THEN ${subjectsOfTypeSql(json, parts)}`);
+    .map(([t, parts]) => `WHEN ${quoteLiteral(t)} THEN ${subjectsOfTypeSql(json, parts)}`);
   return `CASE WHEN jsonb_typeof(${json}) NOT IN ('object', 'array') THEN '{}'::text[]
           ELSE CASE ${type} ${cases.join('\n')} ELSE '{}'::text[] END END`;
 }
 
 function actionRuleSql(json: string, rule: ActionRule): string {
-  const field = (key: string) => `${json}->${lit(key)}`;
+  const field = (key: string) => `${json}->${quoteLiteral(key)}`;
   if ('flag' in rule) {
-    return `CASE WHEN ${field(rule.flag)} = 'true'::jsonb THEN ${lit(rule.yes)} ELSE ${lit(rule.no)} END`;
+    return `CASE WHEN ${field(rule.flag)} = 'true'::jsonb THEN ${quoteLiteral(rule.yes)} ELSE ${quoteLiteral(rule.no)} END`;
   }
   if ('code' in rule) {
     const v = field(rule.code);
-    return `CASE WHEN jsonb_typeof(${v}) = 'string' AND ${v}#>>'{}' ~ ${lit(CODE_SQL)} THEN ${v}#>>'{}' END`;
+    return `CASE WHEN jsonb_typeof(${v}) = 'string' AND ${v}#>>'{}' ~ ${quoteLiteral(CODE_SQL)} THEN ${v}#>>'{}' END`;
   }
   if ('names' in rule) {
     const v = field(rule.names);
-    return `CASE ${rule.of.map(([n, name]) => `WHEN ${v} = '${n}'::jsonb THEN ${lit(name)}`).join(' ')} END`;
+    return `CASE ${rule.of.map(([n, name]) => `WHEN ${v} = '${n}'::jsonb THEN ${quoteLiteral(name)}`).join(' ')} END`;
   }
   if ('sign' in rule) {
     const v = field(rule.sign);
     return `CASE WHEN jsonb_typeof(${v}) = 'number' THEN CASE WHEN (${v})::numeric > 0
-                 THEN ${lit(rule.positive)} ELSE ${lit(rule.otherwise)} END END`;
+                 THEN ${quoteLiteral(rule.positive)} ELSE ${quoteLiteral(rule.otherwise)} END END`;
   }
   const v = field(rule.onOff);
   return `CASE WHEN ${v} = 'true'::jsonb THEN 'on' WHEN ${v} = 'false'::jsonb THEN 'off' END`;
@@ -352,7 +350,7 @@ function actionRuleSql(json: string, rule: ActionRule): string {
 /** {@link auditAction} of an event with type `type` and data `json`, as a text expression. */
 export function auditActionSql(type: string, json: string): string {
   const cases = Object.entries(ACTIONS).map(
-    ([t, rule]) => `WHEN ${lit(t)} THEN ${actionRuleSql(json, rule)}`,
+    ([t, rule]) => `WHEN ${quoteLiteral(t)} THEN ${actionRuleSql(json, rule)}`,
   );
   return `CASE WHEN jsonb_typeof(${json}) IN ('object', 'array')
                THEN CASE ${type} ${cases.join('\n')} END END`;
@@ -373,7 +371,7 @@ export function decidedAtSql(json: string): string {
   const s = `(${v}#>>'{}')`;
   // The day is real when it is at most the 28th, or when the first of its month plus (day - 1)
   // days is still in that month.
-  return `CASE WHEN jsonb_typeof(${v}) = 'string' AND ${s} ~ ${lit(DECIDED_AT.source)}
+  return `CASE WHEN jsonb_typeof(${v}) = 'string' AND ${s} ~ ${quoteLiteral(DECIDED_AT.source)}
                 AND (substr(${s}, 9, 2) <= '28'
                      OR extract(month FROM make_date(left(${s}, 4)::int, substr(${s}, 6, 2)::int, 1)
                                           + (substr(${s}, 9, 2)::int - 1)) = substr(${s}, 6, 2)::int)

@@ -740,6 +740,11 @@ export function describePosition(p: Position): string {
   return `${p.commit}/${p.prepare}`;
 }
 
+/** A PostgreSQL string literal (standard_conforming_strings, the default since 9.1). */
+export function quoteLiteral(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
 /** A PostgreSQL identifier, quoted. */
 export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;

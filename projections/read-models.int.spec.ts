@@ -40,21 +40,11 @@ import {
 import { waitFor } from '../test/support/wait-for';
 import { ProjectionRunner } from './projection-runner';
 import type { Projector } from './projector';
+import { seeded } from '../test/support/seeded-random';
 
 const USERS = ['u0', 'u1', 'u2', 'u3', 'u4', 'u5'];
 const NAMES = testProjectors(null as never).map((p) => p.name);
 const META = { actor: { kind: 'system' as const, id: 'test' }, correlationId: 'read-models' };
-
-/** A small deterministic PRNG (mulberry32), so a failing seed can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const GROUP_IDS = ['g0', 'g1', 'g2', 'g3'];
 /** Small, so that some creations, joins and invitations are refused as full. */
@@ -114,7 +104,7 @@ class GroupWorkload {
     private readonly keyRing: KeyRing,
     private readonly seed: number,
   ) {
-    this.random = rng(seed * 7919 + 1);
+    this.random = seeded(seed * 7919 + 1);
     this.groups = new GroupStore(store);
     this.conversations = new ConversationStore(store);
     this.sessions = new SessionEventsWriter(store);
@@ -476,7 +466,7 @@ async function randomWorkload(
   groups?: GroupWorkload,
   groupRate = 0.5,
 ) {
-  const random = rng(seed);
+  const random = seeded(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
   const conversations = new ConversationStore(store);
   const relations = new UserRelationsStore(store);
@@ -798,7 +788,7 @@ describe('read models of private messaging and groups', () => {
 
   it('stay equal to a rebuild when batches fail part-way through, at random (seed 14)', async () => {
     // Given projectors that now and then apply a random part of a batch and then fail
-    const chance = rng(1414);
+    const chance = seeded(1414);
     let failures = 0;
     const flaky = (inner: Projector): Projector => ({
       name: inner.name,

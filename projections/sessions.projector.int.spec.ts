@@ -5,18 +5,7 @@ import { caughtUp, DirectSender, testKeyRing } from '../test/support/messaging';
 import { waitFor } from '../test/support/wait-for';
 import { ProjectionRunner } from './projection-runner';
 import { SessionsProjector } from './sessions.projector';
-
-/** A small deterministic PRNG (mulberry32), so a failing case can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seeded } from '../test/support/seeded-random';
 
 interface Expected {
   max_seqno: number;
@@ -57,7 +46,7 @@ describe('sessions projector: unread counts and read progress', () => {
   it.each([1, 2, 3, 4, 5])(
     'match a model of the conversation for random exchanges cut into random batches (seed %i)',
     async (seed) => {
-      const random = prng(seed);
+      const random = seeded(seed);
       const sender = new DirectSender(store, testKeyRing(pool));
       const users = ['ann', 'bob', 'cy', 'dee'];
       const sent = new Map<string, { from: string; seqno: number }[]>();

@@ -1,5 +1,6 @@
 import { Position, START } from '../event-store/event-store.port';
 import { decodeCursor, encodeCursor } from './cursor';
+import { seeded } from '../../test/support/seeded-random';
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER); // 2^53 - 1
 const TWO_53 = 2n ** 53n;
@@ -9,18 +10,6 @@ const at = (commit: bigint, prepare: bigint): Position => ({ commit, prepare });
 /** A cursor for raw numbers, as the server would write one, whatever their size. */
 const textOf = (commit: bigint, prepare: bigint): string =>
   `${commit.toString(36)}.${prepare.toString(36)}`;
-
-/** mulberry32: a small seeded generator, so a failing case is the same on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A random bigint in [0, 2^53 - 1], biased towards small and boundary values too. */
 function randomPart(random: () => number): bigint {

@@ -6,6 +6,7 @@ import { startTestApp, TestApp } from '../support/app';
 import { createTestPool } from '../support/database';
 import { followerAtHead } from '../support/realtime';
 import { waitFor } from '../support/wait-for';
+import { seeded } from '../support/seeded-random';
 
 interface PushedMessage {
   talker_id: string;
@@ -100,18 +101,6 @@ function openSse(url: string, path: string, headers: Record<string, string> = {}
       });
     });
   });
-}
-
-/** A small seeded PRNG (mulberry32), so a failing interleaving can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('GET /notify: realtime events over long poll and Server-Sent Events', () => {
@@ -339,7 +328,7 @@ describe('GET /notify: realtime events over long poll and Server-Sent Events', (
 
     it('misses nothing and repeats nothing when sends interleave with polls of any small limit', async () => {
       const seed = Date.now() % 100_000;
-      const random = prng(seed);
+      const random = seeded(seed);
       const pick = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
       // Given bob's cursor
       await pair('p4-alice', 'p4-bob');

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
-import { quoteIdent } from '../../../projections/projection-runner';
+import { quoteIdent, quoteLiteral } from '../../../projections/projection-runner';
 import { inTransaction } from '../../database/with-client';
 import type { EventStore } from '../../event-store/event-store.port';
 
@@ -597,8 +597,4 @@ function parseMeta(comment: string | null): CopyMeta | null {
   } catch {
     return null;
   }
-}
-
-function quoteLiteral(text: string): string {
-  return `'${text.replace(/'/g, "''")}'`;
 }

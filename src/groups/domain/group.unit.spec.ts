@@ -64,6 +64,7 @@ import {
   SetMemberRole,
   TransferOwner,
 } from './group';
+import { seeded } from '../../../test/support/seeded-random';
 
 const GROUP = 'g_1';
 const OWNER = 'owner';
@@ -1382,18 +1383,6 @@ describe('group', () => {
   });
 
   describe('joins and leaves at random (property)', () => {
-    /** mulberry32: a small seeded PRNG, so a failing seed replays exactly. */
-    function prng(seed: number): () => number {
-      let a = seed >>> 0;
-      return () => {
-        a = (a + 0x6d2b79f5) >>> 0;
-        let t = a;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-      };
-    }
-
     const USERS = 200;
     const STEPS = 3000;
     /** The owner and at most 100 others: the walk hits the limit now and then. */
@@ -1406,7 +1395,7 @@ describe('group', () => {
     ];
 
     it.each(seeds)('keeps the members equal to a set model (seed %d)', (seed) => {
-      const random = prng(seed);
+      const random = seeded(seed);
       // Given an open group with only its owner
       let state = given(created({ members: [{ uid: OWNER, roleLevel: ROLE_OWNER }] })).state;
       const model = new Set<string>([OWNER]);
