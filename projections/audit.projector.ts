@@ -15,6 +15,7 @@ import {
   SEPARATOR,
 } from './audit-fields';
 import { EVERY_EVENT_TYPE } from './projection-runner';
+import { byLogIndex, IN_RANGE, LogRange, rangeParams } from './from-log';
 import type { Projector } from './projector';
 
 export { auditAction, auditSubjects } from './audit-fields';
@@ -65,8 +66,7 @@ const FROM_LOG_SQL = `
            left(e.stream_id, ${MAX_TEXT}) AS stream, e.revision, e.type, e.data, e.metadata AS m,
            e.created_at
       FROM es_events e
-     WHERE (e.transaction_id, e.global_position) > ($1::text::xid8, $2::bigint)
-       AND (e.transaction_id, e.global_position) <= ($3::text::xid8, $4::bigint)
+     WHERE ${IN_RANGE}
   ), audit AS (
     INSERT INTO rm_audit (${AUDIT_COLUMNS})
     SELECT e.event_id, e.c, e.p, e.stream, split_part(e.stream, '-', 1), e.revision,
@@ -158,22 +158,9 @@ export class AuditProjector implements Projector {
   }
 
   /** What {@link apply} writes for the events of (after, until], computed in SQL (FROM_LOG_SQL). */
-  async applyFromLog(range: { after: Position; until: Position }, tx: PoolClient): Promise<void> {
-    // The range's bounds are parameters: planned without their values, a row comparison looks
-    // wide enough for a sequential scan of the whole log. The index on (transaction_id,
-    // global_position) is what reads a range; es_read_all makes the same choice.
-    await tx.query(`SELECT set_config('enable_seqscan', 'off', true)`);
+  async applyFromLog(range: LogRange, tx: PoolClient): Promise<void> {
     // Named: planning this statement takes a few milliseconds, more than a small range's work.
-    await tx.query({
-      ...prepared(FROM_LOG_SQL),
-      values: [
-        range.after.commit.toString(),
-        range.after.prepare.toString(),
-        range.until.commit.toString(),
-        range.until.prepare.toString(),
-      ],
-    });
-    await tx.query(`SELECT set_config('enable_seqscan', 'on', true)`);
+    await byLogIndex(tx, () => tx.query({ ...prepared(FROM_LOG_SQL), values: rangeParams(range) }));
   }
 
   /**

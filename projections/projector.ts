@@ -1,5 +1,6 @@
 import type { PoolClient } from 'pg';
-import type { Position, RecordedEvent } from '../src/event-store/event-store.port';
+import type { RecordedEvent } from '../src/event-store/event-store.port';
+import type { LogRange } from './from-log';
 
 /**
  * Turns events into SQL on its read-model tables. The runner calls `apply` inside a transaction
@@ -37,7 +38,8 @@ export interface Projector {
    * Optional, for a copy's bulk load on the PostgreSQL log (ProjectionRunnerOptions.fromLog):
    * applies every event of the log in (after, until] in SQL, straight from `es_events`, inside
    * `tx`, with no event passing through this process. It must leave the tables exactly as `apply`
-   * given those events would; a test holds the two to it. The range's events have committed.
+   * given those events would; a test holds the two to it (audit-fields.int.spec.ts). The range's
+   * events have committed. Shared SQL: projections/from-log.ts.
    */
-  applyFromLog?(range: { after: Position; until: Position }, tx: PoolClient): Promise<void>;
+  applyFromLog?(range: LogRange, tx: PoolClient): Promise<void>;
 }
