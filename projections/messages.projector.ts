@@ -48,6 +48,30 @@ export async function redactMessagesOf(uid: string, tx: Pick<PoolClient, 'query'
   );
 }
 
+/** A recall's effect on the message it recalls: its msg_key, and status 1 (or 2 for sys). */
+interface Recall {
+  readonly msgKey: string;
+  readonly status: number;
+}
+
+/**
+ * Empties the messages `recalls` name and raises their status. A message recalled twice in one
+ * batch (by its sender and by the system) takes the higher status whatever their order, as it
+ * does when the two recalls come in different batches: one row per message, or the UPDATE would
+ * take either.
+ */
+async function applyRecalls(recalls: readonly Recall[], tx: PoolClient): Promise<void> {
+  if (recalls.length === 0) return;
+  const status = new Map<string, number>();
+  for (const r of recalls) status.set(r.msgKey, Math.max(status.get(r.msgKey) ?? 0, r.status));
+  await tx.query(
+    `UPDATE rm_messages AS m SET msg_status = GREATEST(m.msg_status, i.status), content = ''
+       FROM unnest($1::bigint[], $2::int2[]) AS i(k, status)
+      WHERE m.msg_key = i.k`,
+    [[...status.keys()], [...status.values()]],
+  );
+}
+
 /** The tables {@link redactMessagesOf} writes. */
 export const MESSAGES_REDACTED_TABLES: readonly string[] = ['rm_messages'];
 
@@ -74,7 +98,7 @@ export class MessagesProjector implements Projector {
     let rows: MessageRow[] = [];
     // Messages sent: their content is sealed, or plain text written before encryption.
     let sent: MessageRow[] = [];
-    let recalls: { msgKey: string; status: number }[] = [];
+    let recalls: Recall[] = [];
     const flush = async () => {
       if (sent.length > 0) {
         const opened = await this.keyRing.openWhereSealed(sent.map((row) => row.content));
@@ -87,14 +111,7 @@ export class MessagesProjector implements Projector {
       }
       if (rows.length > 0) await this.insert(rows, tx);
       // After the insert: a message and its recall may arrive in one batch.
-      if (recalls.length > 0) {
-        await tx.query(
-          `UPDATE rm_messages AS m SET msg_status = GREATEST(m.msg_status, i.status), content = ''
-             FROM unnest($1::bigint[], $2::int2[]) AS i(k, status)
-            WHERE m.msg_key = i.k`,
-          [recalls.map((r) => r.msgKey), recalls.map((r) => r.status)],
-        );
-      }
+      await applyRecalls(recalls, tx);
       rows = [];
       sent = [];
       recalls = [];

@@ -147,19 +147,25 @@ export class SessionsProjector implements Projector {
           }
           break;
         }
+        // A setting event without a value (data no handler writes) sets nothing: otherwise it
+        // would undo an earlier one of its own batch but not one of an earlier batch, and the
+        // live model (small batches) and a rebuild (large ones) would differ.
         case SESSION_TOP_SET: {
           const d = e.data as SessionTopSetData;
-          touch(d.ownerUid, d.sessionType, d.talkerId).topTs = d.topTs;
+          const c = touch(d.ownerUid, d.sessionType, d.talkerId);
+          if (d.topTs !== undefined && d.topTs !== null) c.topTs = d.topTs;
           break;
         }
         case SESSION_DND_SET: {
           const d = e.data as SessionDndSetData;
-          touch(d.ownerUid, d.sessionType, d.talkerId).dnd = d.dnd;
+          const c = touch(d.ownerUid, d.sessionType, d.talkerId);
+          if (d.dnd !== undefined) c.dnd = d.dnd;
           break;
         }
         case SESSION_TRUST_SET: {
           const d = e.data as SessionTrustSetData;
-          touch(d.ownerUid, d.sessionType, d.talkerId).trusted = d.trusted;
+          const c = touch(d.ownerUid, d.sessionType, d.talkerId);
+          if (d.trusted !== undefined) c.trusted = d.trusted;
           break;
         }
       }
