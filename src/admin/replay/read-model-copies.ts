@@ -304,6 +304,82 @@ export async function restoreStorageOptions(
   }
 }
 
+/** Who owns a live table, and what it grants to whom (ACL entries of other roles than its owner). */
+export interface TableAccess {
+  readonly owner: string;
+  readonly grants: readonly { grantee: string; privilege: string; grantable: boolean }[];
+}
+
+/**
+ * The owner and the grants of `schema`'s `tables` (table privileges; column privileges are not
+ * read), by table, grantees quoted as GRANT takes them (`PUBLIC` for everyone).
+ */
+export async function accessOf(
+  client: Db,
+  schema: string,
+  tables: readonly string[],
+): Promise<Map<string, TableAccess>> {
+  const { rows } = await client.query<{
+    relname: string;
+    owner: string;
+    grantee: string | null;
+    privilege: string | null;
+    grantable: boolean | null;
+  }>(
+    `SELECT c.relname, quote_ident(pg_get_userbyid(c.relowner)) AS owner,
+            CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+                 ELSE quote_ident(pg_get_userbyid(a.grantee)) END AS grantee,
+            a.privilege_type AS privilege, a.is_grantable AS grantable
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       LEFT JOIN LATERAL aclexplode(c.relacl) AS a ON a.grantee <> c.relowner
+      WHERE n.nspname = $1 AND c.relname = ANY($2::text[])
+      ORDER BY c.relname, a.grantee, a.privilege_type`,
+    [schema, tables],
+  );
+  const access = new Map<string, { owner: string; grants: TableAccess['grants'][number][] }>();
+  for (const r of rows) {
+    let a = access.get(r.relname);
+    if (!a) access.set(r.relname, (a = { owner: r.owner, grants: [] }));
+    if (r.grantee !== null && r.privilege !== null) {
+      a.grants.push({
+        grantee: r.grantee,
+        privilege: r.privilege,
+        grantable: r.grantable === true,
+      });
+    }
+  }
+  return access;
+}
+
+/**
+ * Gives `schema`'s `tables` (a copy about to be swapped in) the owner and grants the live tables
+ * have (`live`: {@link accessOf}), so that the roles that used the live tables (the server's, a
+ * reporting role) use the swapped-in ones alike, whatever role ran the rebuild. The grants come
+ * first, while the rebuilding role owns the copy; then the owner (which the swap may set: moving
+ * the live tables out already takes their ownership, or a membership in their owner's role).
+ */
+export async function giveAccess(
+  client: PoolClient,
+  schema: string,
+  tables: readonly string[],
+  live: ReadonlyMap<string, TableAccess>,
+): Promise<void> {
+  const copies = await accessOf(client, schema, tables);
+  for (const t of tables) {
+    const access = live.get(t);
+    if (!access) continue;
+    const table = `${quoteIdent(schema)}.${quoteIdent(t)}`;
+    for (const g of access.grants) {
+      await client.query(
+        `GRANT ${g.privilege} ON ${table} TO ${g.grantee}${g.grantable ? ' WITH GRANT OPTION' : ''}`,
+      );
+    }
+    if (copies.get(t)?.owner !== access.owner) {
+      await client.query(`ALTER TABLE ${table} OWNER TO ${access.owner}`);
+    }
+  }
+}
+
 /**
  * Cancels autovacuum workers holding locks on `public`'s `tables` (best effort: it needs the
  * right to signal them). A vacuum holds a lock that the swap's ACCESS EXCLUSIVE waits for, and

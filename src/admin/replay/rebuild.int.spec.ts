@@ -171,6 +171,63 @@ describe('rebuild without downtime', () => {
     expect(schemas.rows).toEqual([]);
   });
 
+  it("gives the swapped-in tables the live tables' owner and grants, whatever role rebuilds", async () => {
+    // Given read models that belong to the server's role (not the one that rebuilds), some read
+    // by a reporting role too
+    const app = `${db.name}_app`;
+    const reports = `${db.name}_reports`;
+    await pool.query(`CREATE ROLE ${app} LOGIN PASSWORD 'app-secret'`);
+    await pool.query(`CREATE ROLE ${reports}`);
+    try {
+      await sendMany(60, 11);
+      live.start();
+      await waitFor(() => caughtUp(pool, NAMES), 'live projections', 30_000);
+      const tables = Object.keys(await liveTableIds());
+      for (const t of tables) await pool.query(`ALTER TABLE public.${t} OWNER TO ${app}`);
+      await pool.query(`GRANT SELECT ON rm_messages, rm_sessions TO ${reports}`);
+      await pool.query(`GRANT SELECT, UPDATE ON rm_users TO ${reports} WITH GRANT OPTION`);
+      const access = () =>
+        pool
+          .query<{ t: string }>(
+            `SELECT c.relname || ' ' || pg_get_userbyid(c.relowner) || ' '
+                    || COALESCE(c.relacl::text, '-') AS t
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname LIKE 'rm\\_%'
+              ORDER BY 1`,
+          )
+          .then((r) => r.rows.map((x) => x.t));
+      const before = await access();
+      expect(before).toContain(`rm_audit ${app} -`);
+      expect(before.find((t) => t.startsWith('rm_users '))).toContain(`${reports}=r*w*/${app}`);
+
+      // When another role (here a superuser) rebuilds every projection
+      const ids = await liveTableIds();
+      await rebuild(deps(), { batchSize: 64 });
+
+      // Then the new tables have the same owner and grants
+      const after = await liveTableIds();
+      for (const t of tables) expect(after[t]).not.toBe(ids[t]);
+      expect(await access()).toEqual(before);
+      // and the server's role still reads and writes them
+      const url = new URL(db.url);
+      url.username = app;
+      url.password = 'app-secret';
+      const asApp = createTestPool(url.toString(), 1);
+      try {
+        await asApp.query(`INSERT INTO rm_daily_sends (uid, day, sent) VALUES ('x', 1, 1)`);
+        const { rows } = await asApp.query<{ n: string }>('SELECT count(*) AS n FROM rm_messages');
+        expect(Number(rows[0].n)).toBeGreaterThan(0);
+      } finally {
+        await asApp.end();
+      }
+    } finally {
+      await live.stop();
+      await pool.query(`REASSIGN OWNED BY ${app} TO CURRENT_USER`);
+      await pool.query(`DROP OWNED BY ${app}, ${reports}`);
+      await pool.query(`DROP ROLE ${app}, ${reports}`);
+    }
+  });
+
   it('loads an unlogged shadow without autovacuum, with room for upserts, and makes it logged before the indexes', async () => {
     await sendMany(100, 8);
     live.start();

@@ -10,6 +10,7 @@ import { inTransaction } from '../../database/with-client';
 import type { Position } from '../../event-store/event-store.port';
 import { selectProjections, tablesOf, upsertedTablesOf } from './projection-set';
 import {
+  accessOf,
   analyzeCopy,
   cancelAutovacuumOn,
   copySchema,
@@ -17,6 +18,7 @@ import {
   createCopy,
   createMissingIndexes,
   dropCopy,
+  giveAccess,
   liveFingerprint,
   makeCopyLogged,
   moveStatistics,
@@ -279,9 +281,10 @@ async function swapWithRetries(
  * 2. Apply the last events to the shadow, up to the head (never behind the live checkpoints).
  * 3. Lock the views over the live tables, then the tables, ACCESS EXCLUSIVE (readers wait from
  *    here; a reader in the way makes this try give up after TABLE_LOCK_TIMEOUT_MS).
- * 4. Move the live tables out (to `retired_<id>`), the shadow's in (`SET SCHEMA public`: index
- *    and constraint names go with them; extended statistics are moved on their own), and point
- *    the views at the new tables (`CREATE OR REPLACE VIEW` with their own definitions).
+ * 4. Give the shadow's tables the live tables' owner and grants, move the live tables out (to
+ *    `retired_<id>`), the shadow's in (`SET SCHEMA public`: index and constraint names go with
+ *    them; extended statistics are moved on their own), and point the views at the new tables
+ *    (`CREATE OR REPLACE VIEW` with their own definitions).
  * 5. Set the live checkpoints to the shadow's; drop the old tables and both schemas.
  *
  * On commit, readers waiting on a table look its name up again and read the new one. A live
@@ -321,6 +324,7 @@ async function swapIn(
     await tx.query('SET LOCAL search_path = public');
     const views = await viewsOver(tx, tables);
     const storage = await storageOptionsOf(tx, 'public', tables);
+    const access = await accessOf(tx, 'public', tables);
     await cancelAutovacuumOn(tx, tables);
     await tx.query(`SET LOCAL lock_timeout = ${TABLE_LOCK_TIMEOUT_MS}`);
     appliedAt = performance.now();
@@ -332,6 +336,7 @@ async function swapIn(
     lockedAt = performance.now();
     await hook('swap-locked');
 
+    await giveAccess(tx, schema, tables, access);
     await tx.query(`CREATE SCHEMA ${retired}`);
     await moveStatistics(tx, 'public', `retired_${schema}`, tables);
     await moveStatistics(tx, schema, 'public', tables);
