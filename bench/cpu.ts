@@ -3,7 +3,9 @@
  * bench's own postmaster and its backends), this process, and everything else (other work on the
  * machine, which makes a run's figures unreliable when it is large).
  */
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { type AddressInfo, connect, createServer } from 'node:net';
 
 const TICK_MS = 10; // USER_HZ is 100 on Linux
 
@@ -135,4 +137,46 @@ export class CpuMeter {
         : '')
     );
   }
+}
+
+/**
+ * How fast this machine is now, to compare runs made on different days (a virtual machine's speed
+ * drifts: the same fill of the rebuild bench took 81 s one evening and 136 s another day): SHA-256
+ * over 64 MB in this process (plain CPU), and round trips of 100 bytes over a loopback TCP
+ * connection to a server in this process (system calls and the loopback stack, which every
+ * database round trip and HTTP request pays). Takes about a second.
+ */
+export async function machineReference(): Promise<{ sha256MBps: number; loopbackRoundTripUs: number }> {
+  const data = Buffer.alloc(64 * 1024 * 1024, 7);
+  let t0 = performance.now();
+  createHash('sha256').update(data).digest();
+  const sha256MBps = 64 / ((performance.now() - t0) / 1000);
+
+  const server = createServer((socket) => socket.on('data', (d) => socket.write(d)));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const socket = connect(port, '127.0.0.1');
+  await new Promise<void>((resolve) => socket.once('connect', resolve));
+  socket.setNoDelay(true);
+  const message = Buffer.alloc(100, 1);
+  const trip = () =>
+    new Promise<void>((resolve) => {
+      let got = 0;
+      const onData = (d: Buffer) => {
+        got += d.length;
+        if (got < message.length) return;
+        socket.off('data', onData);
+        resolve();
+      };
+      socket.on('data', onData);
+      socket.write(message);
+    });
+  for (let i = 0; i < 200; i++) await trip();
+  const trips = 2000;
+  t0 = performance.now();
+  for (let i = 0; i < trips; i++) await trip();
+  const loopbackRoundTripUs = ((performance.now() - t0) * 1000) / trips;
+  socket.destroy();
+  await new Promise((resolve) => server.close(resolve));
+  return { sha256MBps, loopbackRoundTripUs };
 }

@@ -19,7 +19,8 @@
  *    `nice -n NICE` as an operator would (NICE=0: not niced), while the load runs.
  * 5. Prints the rebuild's events/s, its phases, the swap's pause, the API's latency and errors
  *    during the rebuild, and CPU per party; VERIFY=1 then checks the swapped-in read models
- *    against another rebuild (src/admin/replay/verify.ts).
+ *    against another rebuild (src/admin/replay/verify.ts). It prints first how fast the machine
+ *    is now (bench/cpu.ts, machineReference), to compare runs of different days.
  * LOAD=0: no server and no load (the rebuild alone); REBUILD=0: the load alone, no rebuild (with
  * PGSS=1 and PROF=1, where the API spends its time). PROF=1: CPU profiles of the server and
  * the rebuild's process in /tmp/prof (node --cpu-prof). LANES=n: `--lanes n`. DEFER_INDEXES=0:
@@ -49,7 +50,7 @@ import { conversationStream, privateConversationId } from '../src/messaging/doma
 import { MESSAGE_RECALLED, MESSAGE_SENT } from '../src/messaging/messaging.events';
 import { FOLLOWED } from '../src/relations/relations.events';
 import { SESSION_ACKED, sessionsStream } from '../src/sessions/sessions.events';
-import { machineBusyMs, procStat } from './cpu';
+import { machineBusyMs, machineReference, procStat } from './cpu';
 import { latency } from './measure';
 import { HttpClient, startServer } from './server';
 import { benchDatabase, report, resetStatementStats } from './support';
@@ -503,6 +504,12 @@ function printLatency(name: string, samples: number[]): void {
 }
 
 async function main(): Promise<void> {
+  // Before anything else runs: the machine's speed now, to compare with runs of other days.
+  const speed = await machineReference();
+  process.stdout.write(
+    `machine now: SHA-256 ${speed.sha256MBps.toFixed(0)} MB/s, loopback TCP round trip ` +
+      `${speed.loopbackRoundTripUs.toFixed(0)} µs (bench/cpu.ts, machineReference)\n`,
+  );
   const db = await benchDatabase(16);
   const store = new PostgresEventStore(db.pool);
   let server: Awaited<ReturnType<typeof startServer>> | null = null;
