@@ -1,6 +1,7 @@
 import type { PoolClient } from 'pg';
 import { USER_ERASED, UserErasedData } from '../src/accounts/accounts.events';
 import { KeyRing } from '../src/crypto/key-ring';
+import { arrayParam } from '../src/database/array-param';
 import type { RecordedEvent } from '../src/event-store/event-store.port';
 import {
   MESSAGE_RECALLED,
@@ -68,7 +69,7 @@ async function applyRecalls(recalls: readonly Recall[], tx: PoolClient): Promise
     `UPDATE rm_messages AS m SET msg_status = GREATEST(m.msg_status, i.status), content = ''
        FROM unnest($1::bigint[], $2::int2[]) AS i(k, status)
       WHERE m.msg_key = i.k`,
-    [[...status.keys()], [...status.values()]],
+    [arrayParam([...status.keys()]), arrayParam([...status.values()])],
   );
 }
 
@@ -119,18 +120,43 @@ export class MessagesProjector implements Projector {
     for (const e of events) {
       if (e.type === MESSAGE_SENT) {
         const m = e.data as MessageSentData;
-        const row: MessageRow = { ...m, sysCancel: false, erased: false };
+        // The fields it writes only (a spread would copy every field of the event).
+        const row: MessageRow = {
+          conversationId: m.conversationId,
+          seqno: m.seqno,
+          msgKey: m.msgKey,
+          senderUid: m.senderUid,
+          receiverType: m.receiverType,
+          receiverId: m.receiverId,
+          msgType: m.msgType,
+          content: m.content,
+          atUids: m.atUids,
+          msgSource: m.msgSource,
+          newFaceVersion: m.newFaceVersion,
+          sysCancel: false,
+          notifyCode: m.notifyCode,
+          sentAtUs: m.sentAtUs,
+          erased: false,
+        };
         rows.push(row);
         sent.push(row);
       } else if (e.type === MESSAGE_RECALLED) {
         const r = e.data as MessageRecalledData;
         rows.push({
-          ...r,
+          conversationId: r.conversationId,
+          seqno: r.seqno,
+          msgKey: r.msgKey,
+          senderUid: r.senderUid,
+          receiverType: r.receiverType,
+          receiverId: r.receiverId,
           msgType: MSG_TYPE_RECALL,
           content: r.targetMsgKey,
           atUids: null,
+          msgSource: r.msgSource,
           newFaceVersion: 0,
           sysCancel: r.system,
+          notifyCode: (r as { notifyCode?: string }).notifyCode,
+          sentAtUs: r.sentAtUs,
           erased: false,
         });
         recalls.push({ msgKey: r.targetMsgKey, status: r.system ? 2 : 1 });
@@ -157,21 +183,21 @@ export class MessagesProjector implements Projector {
               AS i(c, s, k, u, rt, r, t, ct, a, src, fv, sc, nc, ts, er)
        ON CONFLICT DO NOTHING`,
       [
-        rows.map((m) => m.conversationId),
-        rows.map((m) => m.seqno),
-        rows.map((m) => m.msgKey),
-        rows.map((m) => m.senderUid),
-        rows.map((m) => m.receiverType),
-        rows.map((m) => m.receiverId),
-        rows.map((m) => m.msgType),
-        rows.map((m) => m.content),
-        rows.map((m) => (m.atUids ? JSON.stringify(m.atUids) : null)),
-        rows.map((m) => m.msgSource),
-        rows.map((m) => m.newFaceVersion),
-        rows.map((m) => m.sysCancel),
-        rows.map((m) => m.notifyCode ?? ''),
-        rows.map((m) => m.sentAtUs),
-        rows.map((m) => m.erased),
+        arrayParam(rows.map((m) => m.conversationId)),
+        arrayParam(rows.map((m) => m.seqno)),
+        arrayParam(rows.map((m) => m.msgKey)),
+        arrayParam(rows.map((m) => m.senderUid)),
+        arrayParam(rows.map((m) => m.receiverType)),
+        arrayParam(rows.map((m) => m.receiverId)),
+        arrayParam(rows.map((m) => m.msgType)),
+        arrayParam(rows.map((m) => m.content)),
+        arrayParam(rows.map((m) => (m.atUids ? JSON.stringify(m.atUids) : null))),
+        arrayParam(rows.map((m) => m.msgSource)),
+        arrayParam(rows.map((m) => m.newFaceVersion)),
+        arrayParam(rows.map((m) => m.sysCancel)),
+        arrayParam(rows.map((m) => m.notifyCode ?? '')),
+        arrayParam(rows.map((m) => m.sentAtUs)),
+        arrayParam(rows.map((m) => m.erased)),
       ],
     );
   }

@@ -1,4 +1,5 @@
 import type { PoolClient } from 'pg';
+import { arrayParam } from '../src/database/array-param';
 import type { RecordedEvent } from '../src/event-store/event-store.port';
 import { privateConversationId } from '../src/messaging/domain/conversation';
 import {
@@ -177,7 +178,11 @@ export class SessionsProjector implements Projector {
         `INSERT INTO rm_daily_sends AS d (uid, day, sent)
          SELECT * FROM unnest($1::text[], $2::int[], $3::int[])
          ON CONFLICT (uid, day) DO UPDATE SET sent = d.sent + EXCLUDED.sent`,
-        [rows.map((r) => r.uid), rows.map((r) => r.day), rows.map((r) => r.sent)],
+        [
+          arrayParam(rows.map((r) => r.uid)),
+          arrayParam(rows.map((r) => r.day)),
+          arrayParam(rows.map((r) => r.sent)),
+        ],
       );
     }
   }
@@ -198,16 +203,16 @@ export class SessionsProjector implements Projector {
          hidden_upto_seqno = GREATEST(s.hidden_upto_seqno, EXCLUDED.hidden_upto_seqno),
          at_seqno = GREATEST(s.at_seqno, EXCLUDED.at_seqno)`,
       [
-        rows.map((r) => r.owner),
-        rows.map((r) => r.type),
-        rows.map((r) => r.talker),
-        rows.map((r) => r.conversationId),
-        rows.map((r) => r.maxSeqno),
-        rows.map((r) => r.sessionTs),
-        rows.map((r) => r.ackSeqno),
-        rows.map((r) => r.ackTs),
-        rows.map((r) => r.hiddenUpto),
-        rows.map((r) => r.atSeqno),
+        arrayParam(rows.map((r) => r.owner)),
+        arrayParam(rows.map((r) => r.type)),
+        arrayParam(rows.map((r) => r.talker)),
+        arrayParam(rows.map((r) => r.conversationId)),
+        arrayParam(rows.map((r) => r.maxSeqno)),
+        arrayParam(rows.map((r) => r.sessionTs)),
+        arrayParam(rows.map((r) => r.ackSeqno)),
+        arrayParam(rows.map((r) => r.ackTs)),
+        arrayParam(rows.map((r) => r.hiddenUpto)),
+        arrayParam(rows.map((r) => r.atSeqno)),
       ],
     );
     const settings = rows.filter(
@@ -223,11 +228,11 @@ export class SessionsProjector implements Projector {
               AS i(o, ty, t, top, dnd, trust)
         WHERE s.owner_uid = i.o AND s.session_type = i.ty AND s.talker_id = i.t`,
       [
-        settings.map((r) => r.owner),
+        arrayParam(settings.map((r) => r.owner)),
         settings.map((r) => r.type),
-        settings.map((r) => r.talker),
+        arrayParam(settings.map((r) => r.talker)),
         settings.map((r) => r.topTs ?? null),
-        settings.map((r) => (r.dnd === undefined ? null : r.dnd ? 1 : 0)),
+        arrayParam(settings.map((r) => (r.dnd === undefined ? null : r.dnd ? 1 : 0))),
         settings.map((r) => (r.trusted === undefined ? null : r.trusted ? 1 : 0)),
       ],
     );
