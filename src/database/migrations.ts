@@ -6,6 +6,7 @@ import { CheckpointStore1765065600000 } from '../../migrations/1765065600000-che
 import { Audit1765152000000 } from '../../migrations/1765152000000-audit';
 import { MessageErasure1765238400000 } from '../../migrations/1765238400000-message-erasure';
 import { ProjectionProgress1765324800000 } from '../../migrations/1765324800000-projection-progress';
+import { ReadAllGenericPlan1765411200000 } from '../../migrations/1765411200000-read-all-generic-plan';
 
 /** Every migration, in order. Listed explicitly so the build and the tests run the same set. */
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   Audit1765152000000,
   MessageErasure1765238400000,
   ProjectionProgress1765324800000,
+  ReadAllGenericPlan1765411200000,
 ];
