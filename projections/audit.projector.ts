@@ -123,8 +123,8 @@ export class AuditProjector implements Projector {
     });
     // The category is the stream id up to its first dash (split_part); times travel as epoch
     // milliseconds, cheaper to send and to read than timestamps as text.
-    await tx.query(
-      `INSERT INTO rm_audit (${AUDIT_COLUMNS})
+    await tx.query({
+      ...prepared(`INSERT INTO rm_audit (${AUDIT_COLUMNS})
        SELECT i.id, i.c, i.p, i.stream, split_part(i.stream, '-', 1), i.revision, i.type, i.action,
               i.actor_kind, i.actor_id, i.ip, i.device, i.correlation, i.causation,
               ${EPOCH_MS('i.recorded_ms')}, ${EPOCH_MS('i.decided_ms')},
@@ -134,8 +134,8 @@ export class AuditProjector implements Projector {
                      $13::text[], $14::bigint[], $15::bigint[], $16::text[])
               AS i(id, c, p, stream, revision, type, action, actor_kind, actor_id, ip, device,
                    correlation, causation, recorded_ms, decided_ms, subjects)
-       ON CONFLICT (event_id) DO NOTHING`,
-      [
+       ON CONFLICT (event_id) DO NOTHING`),
+      values: [
         rows.map((r) => r.id),
         rows.map((r) => r.commit),
         rows.map((r) => r.prepare),
@@ -153,7 +153,7 @@ export class AuditProjector implements Projector {
         rows.map((r) => r.decidedAt),
         rows.map((r) => r.subjects),
       ],
-    );
+    });
     await this.applyHours(events, tx);
   }
 
@@ -176,18 +176,20 @@ export class AuditProjector implements Projector {
       else hours.set(hour, { first: e.position, last: e.position });
     }
     const all = [...hours];
-    await tx.query(
-      upsertHours(
-        'SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])',
+    await tx.query({
+      ...prepared(
+        upsertHours(
+          'SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])',
+        ),
       ),
-      [
+      values: [
         all.map(([hour]) => hour),
         all.map(([, h]) => h.first.commit.toString()),
         all.map(([, h]) => h.first.prepare.toString()),
         all.map(([, h]) => h.last.commit.toString()),
         all.map(([, h]) => h.last.prepare.toString()),
       ],
-    );
+    });
   }
 }
 

@@ -2,6 +2,7 @@ import type { PoolClient } from 'pg';
 import { USER_ERASED, UserErasedData } from '../src/accounts/accounts.events';
 import { KeyRing } from '../src/crypto/key-ring';
 import { arrayParam } from '../src/database/array-param';
+import { prepared } from '../src/database/prepared';
 import type { RecordedEvent } from '../src/event-store/event-store.port';
 import {
   MESSAGE_RECALLED,
@@ -65,12 +66,12 @@ async function applyRecalls(recalls: readonly Recall[], tx: PoolClient): Promise
   if (recalls.length === 0) return;
   const status = new Map<string, number>();
   for (const r of recalls) status.set(r.msgKey, Math.max(status.get(r.msgKey) ?? 0, r.status));
-  await tx.query(
-    `UPDATE rm_messages AS m SET msg_status = GREATEST(m.msg_status, i.status), content = ''
+  await tx.query({
+    ...prepared(`UPDATE rm_messages AS m SET msg_status = GREATEST(m.msg_status, i.status), content = ''
        FROM unnest($1::bigint[], $2::int2[]) AS i(k, status)
-      WHERE m.msg_key = i.k`,
-    [arrayParam([...status.keys()]), arrayParam([...status.values()])],
-  );
+      WHERE m.msg_key = i.k`),
+    values: [arrayParam([...status.keys()]), arrayParam([...status.values()])],
+  });
 }
 
 /** The tables {@link redactMessagesOf} writes. */
@@ -170,8 +171,8 @@ export class MessagesProjector implements Projector {
   }
 
   private async insert(rows: readonly MessageRow[], tx: PoolClient): Promise<void> {
-    await tx.query(
-      `INSERT INTO rm_messages (conversation_id, msg_seqno, msg_key, sender_uid, receiver_type,
+    await tx.query({
+      ...prepared(`INSERT INTO rm_messages (conversation_id, msg_seqno, msg_key, sender_uid, receiver_type,
                                 receiver_id, msg_type, content, at_uids, msg_source,
                                 new_face_version, sys_cancel, notify_code, sent_at_us, erased)
        SELECT c, s, k, u, rt, r, t, ct,
@@ -181,8 +182,8 @@ export class MessagesProjector implements Projector {
                      $7::int[], $8::text[], $9::jsonb[], $10::int[], $11::int[], $12::bool[],
                      $13::text[], $14::bigint[], $15::bool[])
               AS i(c, s, k, u, rt, r, t, ct, a, src, fv, sc, nc, ts, er)
-       ON CONFLICT DO NOTHING`,
-      [
+       ON CONFLICT DO NOTHING`),
+      values: [
         arrayParam(rows.map((m) => m.conversationId)),
         arrayParam(rows.map((m) => m.seqno)),
         arrayParam(rows.map((m) => m.msgKey)),
@@ -199,6 +200,6 @@ export class MessagesProjector implements Projector {
         arrayParam(rows.map((m) => m.sentAtUs)),
         arrayParam(rows.map((m) => m.erased)),
       ],
-    );
+    });
   }
 }

@@ -7,6 +7,7 @@ import {
   SKIPPED_EVENT_TYPE,
   START,
 } from '../src/event-store/event-store.port';
+import { prepared } from '../src/database/prepared';
 import { inTransaction } from '../src/database/with-client';
 import { PositionWaiters } from '../src/common/position-waiters';
 import type { Projector } from './projector';
@@ -516,16 +517,16 @@ export class ProjectionRunner {
         if (relevant.length > 0) await loop.projector.apply(relevant, client);
       }
       // Every checkpoint in one statement, each only from where this runner last saw it.
-      const { rowCount } = await client.query(
-        `UPDATE projection_checkpoints AS c
+      const { rowCount } = await client.query({
+        ...prepared(`UPDATE projection_checkpoints AS c
             SET commit_position = $2, prepare_position = $3,
                 events_applied = c.events_applied + i.n, updated_at = now(),
                 events_per_second = i.rate, last_error = NULL, last_error_at = NULL
            FROM unnest($1::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::float8[])
                 AS i(name, n, commit_from, prepare_from, rate)
           WHERE c.name = i.name AND c.commit_position = i.commit_from
-            AND c.prepare_position = i.prepare_from`,
-        [
+            AND c.prepare_position = i.prepare_from`),
+        values: [
           work.map((w) => w.loop.projector.name),
           to.commit.toString(),
           to.prepare.toString(),
@@ -534,7 +535,7 @@ export class ProjectionRunner {
           work.map((w) => w.loop.position.prepare.toString()),
           rates,
         ],
-      );
+      });
       if (rowCount !== work.length) {
         const names = work.map((w) => w.loop.projector.name).join(', ');
         throw new CheckpointMovedError(`a checkpoint of ${names} moved`);

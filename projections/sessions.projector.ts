@@ -1,5 +1,6 @@
 import type { PoolClient } from 'pg';
 import { arrayParam } from '../src/database/array-param';
+import { prepared } from '../src/database/prepared';
 import type { RecordedEvent } from '../src/event-store/event-store.port';
 import { privateConversationId } from '../src/messaging/domain/conversation';
 import {
@@ -174,23 +175,23 @@ export class SessionsProjector implements Projector {
     if (changes.size > 0) await this.write([...changes.values()], tx);
     if (daily.size > 0) {
       const rows = [...daily.values()];
-      await tx.query(
-        `INSERT INTO rm_daily_sends AS d (uid, day, sent)
+      await tx.query({
+        ...prepared(`INSERT INTO rm_daily_sends AS d (uid, day, sent)
          SELECT * FROM unnest($1::text[], $2::int[], $3::int[])
-         ON CONFLICT (uid, day) DO UPDATE SET sent = d.sent + EXCLUDED.sent`,
-        [
+         ON CONFLICT (uid, day) DO UPDATE SET sent = d.sent + EXCLUDED.sent`),
+        values: [
           arrayParam(rows.map((r) => r.uid)),
           arrayParam(rows.map((r) => r.day)),
           arrayParam(rows.map((r) => r.sent)),
         ],
-      );
+      });
     }
   }
 
   private async write(rows: SessionChange[], tx: PoolClient): Promise<void> {
     // ack_seqno and hidden_upto_seqno only move forward; ack_ts moves with ack_seqno.
-    await tx.query(
-      `INSERT INTO rm_sessions AS s (owner_uid, session_type, talker_id, conversation_id,
+    await tx.query({
+      ...prepared(`INSERT INTO rm_sessions AS s (owner_uid, session_type, talker_id, conversation_id,
                                      max_seqno, session_ts, ack_seqno, ack_ts, hidden_upto_seqno,
                                      at_seqno)
        SELECT * FROM unnest($1::text[], $2::int2[], $3::text[], $4::text[], $5::bigint[],
@@ -201,8 +202,8 @@ export class SessionsProjector implements Projector {
          ack_ts = CASE WHEN EXCLUDED.ack_seqno > s.ack_seqno THEN EXCLUDED.ack_ts ELSE s.ack_ts END,
          ack_seqno = GREATEST(s.ack_seqno, EXCLUDED.ack_seqno),
          hidden_upto_seqno = GREATEST(s.hidden_upto_seqno, EXCLUDED.hidden_upto_seqno),
-         at_seqno = GREATEST(s.at_seqno, EXCLUDED.at_seqno)`,
-      [
+         at_seqno = GREATEST(s.at_seqno, EXCLUDED.at_seqno)`),
+      values: [
         arrayParam(rows.map((r) => r.owner)),
         arrayParam(rows.map((r) => r.type)),
         arrayParam(rows.map((r) => r.talker)),
@@ -214,7 +215,7 @@ export class SessionsProjector implements Projector {
         arrayParam(rows.map((r) => r.hiddenUpto)),
         arrayParam(rows.map((r) => r.atSeqno)),
       ],
-    );
+    });
     const settings = rows.filter(
       (r) => r.topTs !== undefined || r.dnd !== undefined || r.trusted !== undefined,
     );

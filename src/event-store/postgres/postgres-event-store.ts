@@ -19,6 +19,7 @@ import {
   SubscribeAllOptions,
   WrongExpectedVersionError,
 } from '../event-store.port';
+import { prepared } from '../../database/prepared';
 import { validateAppend } from '../validate-append';
 import { AppendBatcher } from './append-batcher';
 import { AppendNotifier } from './append-notifier';
@@ -200,15 +201,15 @@ export class PostgresEventStore extends EventStore {
     const limit = options.limit ?? 2 ** 31 - 1;
     const from = options.fromRevision ?? (backwards ? Number.MAX_SAFE_INTEGER : 0);
     const { rows } = await retryOnConnectionLoss(() =>
-      this.pool.query<EventRow>(
-        `SELECT global_position, transaction_id, stream_id, revision, event_id, type, data,
-                metadata, created_at
-           FROM es_events
-          WHERE stream_id = $1 AND revision ${backwards ? '<=' : '>='} $2
-          ORDER BY revision ${backwards ? 'DESC' : 'ASC'}
-          LIMIT $3`,
-        [streamId, from, limit],
-      ),
+      this.pool.query<EventRow>({
+        ...prepared(`SELECT global_position, transaction_id, stream_id, revision, event_id, type,
+                            data, metadata, created_at
+                       FROM es_events
+                      WHERE stream_id = $1 AND revision ${backwards ? '<=' : '>='} $2
+                      ORDER BY revision ${backwards ? 'DESC' : 'ASC'}
+                      LIMIT $3`),
+        values: [streamId, from, limit],
+      }),
     );
     return rows.map(toRecorded);
   }
@@ -216,11 +217,10 @@ export class PostgresEventStore extends EventStore {
   async readAll(options: ReadAllOptions): Promise<RecordedEvent[]> {
     const after = options.after ?? START;
     const { rows } = await retryOnConnectionLoss(() =>
-      this.pool.query<EventRow>(READ_ALL_SQL, [
-        after.commit.toString(),
-        after.prepare.toString(),
-        options.limit,
-      ]),
+      this.pool.query<EventRow>({
+        ...prepared(READ_ALL_SQL),
+        values: [after.commit.toString(), after.prepare.toString(), options.limit],
+      }),
     );
     return rows.map(toRecorded);
   }
