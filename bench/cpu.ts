@@ -146,7 +146,10 @@ export class CpuMeter {
  * connection to a server in this process (system calls and the loopback stack, which every
  * database round trip and HTTP request pays). Takes about a second.
  */
-export async function machineReference(): Promise<{ sha256MBps: number; loopbackRoundTripUs: number }> {
+export async function machineReference(): Promise<{
+  sha256MBps: number;
+  loopbackRoundTripUs: number;
+}> {
   const data = Buffer.alloc(64 * 1024 * 1024, 7);
   let t0 = performance.now();
   createHash('sha256').update(data).digest();
