@@ -384,12 +384,16 @@ export async function giveAccess(
  * Cancels autovacuum workers holding locks on `public`'s `tables` (best effort: it needs the
  * right to signal them). A vacuum holds a lock that the swap's ACCESS EXCLUSIVE waits for, and
  * PostgreSQL cancels it for a waiter only after deadlock_timeout (1 s), longer than the swap lets
- * readers wait; it runs again later. Returns how many were cancelled.
+ * readers wait; it runs again later. Returns how many were cancelled. Runs inside the swap's
+ * transaction, in a savepoint: a role without that right (not a superuser, nor a member of
+ * pg_signal_autovacuum_worker) gets an error from pg_cancel_backend, which must not abort the
+ * swap; the swap then tries its locks as usual, and again later if the vacuum holds them.
  */
 export async function cancelAutovacuumOn(
-  client: PoolClient,
+  client: Pick<PoolClient, 'query'>,
   tables: readonly string[],
 ): Promise<number> {
+  await client.query('SAVEPOINT cancel_autovacuum');
   try {
     const { rows } = await client.query<{ n: number }>(
       `SELECT count(*) FILTER (WHERE pg_cancel_backend(a.pid))::int AS n
@@ -401,8 +405,10 @@ export async function cancelAutovacuumOn(
                                                 FROM unnest($1::text[]) AS t))`,
       [tables],
     );
+    await client.query('RELEASE SAVEPOINT cancel_autovacuum');
     return rows[0].n;
   } catch {
+    await client.query('ROLLBACK TO SAVEPOINT cancel_autovacuum');
     return 0;
   }
 }
