@@ -156,6 +156,7 @@ export class MessagesProjector implements Projector {
           msgSource: r.msgSource,
           newFaceVersion: 0,
           sysCancel: r.system,
+          // A recall has no code of its own; one an imported log gives is kept, as before.
           notifyCode: (r as { notifyCode?: string }).notifyCode,
           sentAtUs: r.sentAtUs,
           erased: false,

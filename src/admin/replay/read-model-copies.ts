@@ -369,10 +369,14 @@ export async function giveAccess(
     const access = live.get(t);
     if (!access) continue;
     const table = `${quoteIdent(schema)}.${quoteIdent(t)}`;
+    // One GRANT per grantee and grant option: the swap runs this with the tables locked.
+    const byGrantee = new Map<string, string[]>();
     for (const g of access.grants) {
-      await client.query(
-        `GRANT ${g.privilege} ON ${table} TO ${g.grantee}${g.grantable ? ' WITH GRANT OPTION' : ''}`,
-      );
+      const key = `${g.grantee}${g.grantable ? ' WITH GRANT OPTION' : ''}`;
+      byGrantee.set(key, [...(byGrantee.get(key) ?? []), g.privilege]);
+    }
+    for (const [grantee, privileges] of byGrantee) {
+      await client.query(`GRANT ${privileges.join(', ')} ON ${table} TO ${grantee}`);
     }
     if (copies.get(t)?.owner !== access.owner) {
       await client.query(`ALTER TABLE ${table} OWNER TO ${access.owner}`);
