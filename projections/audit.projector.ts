@@ -121,10 +121,13 @@ export class AuditProjector implements Projector {
         subjects: subjects.join(SEPARATOR),
       };
     });
+    const hours = hoursOf(events);
     // The category is the stream id up to its first dash (split_part); times travel as epoch
-    // milliseconds, cheaper to send and to read than timestamps as text.
+    // milliseconds, cheaper to send and to read than timestamps as text. The rows and their
+    // hours in one statement: one round trip.
     await tx.query({
-      ...prepared(`INSERT INTO rm_audit (${AUDIT_COLUMNS})
+      ...prepared(`WITH audit AS (
+       INSERT INTO rm_audit (${AUDIT_COLUMNS})
        SELECT i.id, i.c, i.p, i.stream, split_part(i.stream, '-', 1), i.revision, i.type, i.action,
               i.actor_kind, i.actor_id, i.ip, i.device, i.correlation, i.causation,
               ${EPOCH_MS('i.recorded_ms')}, ${EPOCH_MS('i.decided_ms')},
@@ -134,7 +137,11 @@ export class AuditProjector implements Projector {
                      $13::text[], $14::bigint[], $15::bigint[], $16::text[])
               AS i(id, c, p, stream, revision, type, action, actor_kind, actor_id, ip, device,
                    correlation, causation, recorded_ms, decided_ms, subjects)
-       ON CONFLICT (event_id) DO NOTHING`),
+       ON CONFLICT (event_id) DO NOTHING
+     )
+     ${upsertHours(
+       'SELECT * FROM unnest($17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[])',
+     )}`),
       values: [
         rows.map((r) => r.id),
         rows.map((r) => r.commit),
@@ -152,9 +159,13 @@ export class AuditProjector implements Projector {
         rows.map((r) => r.recordedAt),
         rows.map((r) => r.decidedAt),
         rows.map((r) => r.subjects),
+        hours.map(([hour]) => hour),
+        hours.map(([, h]) => h.first.commit.toString()),
+        hours.map(([, h]) => h.first.prepare.toString()),
+        hours.map(([, h]) => h.last.commit.toString()),
+        hours.map(([, h]) => h.last.prepare.toString()),
       ],
     });
-    await this.applyHours(events, tx);
   }
 
   /** What {@link apply} writes for the events of (after, until], computed in SQL (FROM_LOG_SQL). */
@@ -162,35 +173,23 @@ export class AuditProjector implements Projector {
     // Named: planning this statement takes a few milliseconds, more than a small range's work.
     await byLogIndex(tx, () => tx.query({ ...prepared(FROM_LOG_SQL), values: rangeParams(range) }));
   }
+}
 
-  /**
-   * rm_audit_hours: the first and last position of each hour's events. A batch is in log order,
-   * so its first and last event of an hour are that hour's extremes within it.
-   */
-  private async applyHours(events: readonly RecordedEvent[], tx: PoolClient): Promise<void> {
-    const hours = new Map<number, { first: Position; last: Position }>();
-    for (const e of events) {
-      const hour = auditHour(e.createdAt.getTime());
-      const seen = hours.get(hour);
-      if (seen) seen.last = e.position;
-      else hours.set(hour, { first: e.position, last: e.position });
-    }
-    const all = [...hours];
-    await tx.query({
-      ...prepared(
-        upsertHours(
-          'SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])',
-        ),
-      ),
-      values: [
-        all.map(([hour]) => hour),
-        all.map(([, h]) => h.first.commit.toString()),
-        all.map(([, h]) => h.first.prepare.toString()),
-        all.map(([, h]) => h.last.commit.toString()),
-        all.map(([, h]) => h.last.prepare.toString()),
-      ],
-    });
+/**
+ * rm_audit_hours' rows for a batch: the first and last position of each hour's events. A batch is
+ * in log order, so its first and last event of an hour are that hour's extremes within it.
+ */
+function hoursOf(
+  events: readonly RecordedEvent[],
+): [number, { first: Position; last: Position }][] {
+  const hours = new Map<number, { first: Position; last: Position }>();
+  for (const e of events) {
+    const hour = auditHour(e.createdAt.getTime());
+    const seen = hours.get(hour);
+    if (seen) seen.last = e.position;
+    else hours.set(hour, { first: e.position, last: e.position });
   }
+  return [...hours];
 }
 
 /** The hour of rm_audit_hours an instant falls in: whole hours since the epoch (UTC). */

@@ -103,11 +103,6 @@ interface ProjectorState {
 }
 
 /** A statement run first in each transaction, with its parameters. */
-interface Prelude {
-  readonly sql: string;
-  readonly params: unknown[];
-}
-
 /**
  * Follows the event log for its projectors and applies it in batches, each batch read once for
  * all of them. A batch's read-model changes and the projectors' checkpoints are written in one
@@ -122,9 +117,9 @@ export class ProjectionRunner {
   private readonly retryDelayMs: number;
   private readonly gatherMs: number;
   /** Sets the schema of a copy; null for the live read models. */
-  private readonly scope: Prelude | null;
-  /** What each batch's transaction runs first. */
-  private readonly batchPrelude: Prelude;
+  private readonly scope: string | null;
+  /** What each batch's transaction runs first (no parameters: it is sent with the BEGIN). */
+  private readonly batchPrelude: string;
   private runningSince = 0;
 
   constructor(
@@ -152,15 +147,11 @@ export class ProjectionRunner {
     this.scope =
       options.schema === undefined
         ? null
-        : {
-            sql: `SELECT set_config('search_path', $1, true),
-                         set_config('synchronous_commit', 'off', true)`,
-            params: [`${quoteIdent(options.schema)}, public`],
-          };
-    this.batchPrelude = this.scope ?? {
-      sql: 'SELECT pg_advisory_xact_lock_shared($1::bigint)',
-      params: [BigInt.asIntN(64, PROJECTION_PAUSE_LOCK_KEY).toString()],
-    };
+        : `SELECT set_config('search_path', ${quoteLiteral(`${quoteIdent(options.schema)}, public`)}, true),
+                  set_config('synchronous_commit', 'off', true)`;
+    this.batchPrelude =
+      this.scope ??
+      `SELECT pg_advisory_xact_lock_shared(${BigInt.asIntN(64, PROJECTION_PAUSE_LOCK_KEY)}::bigint)`;
   }
 
   /** True while the runner is started in this process. */
@@ -238,7 +229,7 @@ export class ProjectionRunner {
     tx: PoolClient,
     targets: Position | ReadonlyMap<string, Position>,
   ): Promise<number> {
-    if (this.scope) await tx.query(this.scope.sql, this.scope.params);
+    if (this.scope) await tx.query(this.scope);
     const targetOf = (name: string): Position =>
       isPosition(targets) ? targets : (targets.get(name) ?? START);
     const checkpoints = await this.readCheckpoints(tx);
@@ -583,10 +574,7 @@ export class ProjectionRunner {
   /** A transaction in the runner's schema; a live batch also holds the pause lock shared. */
   private transaction<T>(fn: (client: PoolClient) => Promise<T>, batch = true): Promise<T> {
     const prelude = batch ? this.batchPrelude : this.scope;
-    return inTransaction(this.pool, async (client) => {
-      if (prelude) await client.query(prelude.sql, prelude.params);
-      return fn(client);
-    });
+    return inTransaction(this.pool, fn, prelude ?? undefined);
   }
 
   private advance(loop: ProjectorState, position: Position): void {

@@ -45,6 +45,13 @@ interface SessionChange {
 
 const US_PER_DAY = 86_400_000_000;
 
+/** A user's messages sent on a day (days since the epoch, UTC), for rm_daily_sends. */
+interface DailySends {
+  readonly uid: string;
+  readonly day: number;
+  sent: number;
+}
+
 /**
  * rm_sessions: each user's session list, and rm_daily_sends. A message touches both sides'
  * sessions (max_seqno, session_ts) and acks the sender's up to itself, so unread counts are
@@ -69,7 +76,7 @@ export class SessionsProjector implements Projector {
 
   async apply(events: readonly RecordedEvent[], tx: PoolClient): Promise<void> {
     const changes = new Map<string, SessionChange>();
-    const daily = new Map<string, { uid: string; day: number; sent: number }>();
+    const daily = new Map<string, DailySends>();
     const touch = (owner: string, type: number, talker: string, conversationId?: string) => {
       const key = `${owner}\u0000${type}\u0000${talker}`;
       let c = changes.get(key);
@@ -172,26 +179,24 @@ export class SessionsProjector implements Projector {
         }
       }
     }
-    if (changes.size > 0) await this.write([...changes.values()], tx);
-    if (daily.size > 0) {
-      const rows = [...daily.values()];
-      await tx.query({
-        ...prepared(`INSERT INTO rm_daily_sends AS d (uid, day, sent)
-         SELECT * FROM unnest($1::text[], $2::int[], $3::int[])
-         ON CONFLICT (uid, day) DO UPDATE SET sent = d.sent + EXCLUDED.sent`),
-        values: [
-          arrayParam(rows.map((r) => r.uid)),
-          arrayParam(rows.map((r) => r.day)),
-          arrayParam(rows.map((r) => r.sent)),
-        ],
-      });
-    }
+    // Daily sends come only with messages, which touch sessions: written by the same statement.
+    if (changes.size > 0) await this.write([...changes.values()], [...daily.values()], tx);
   }
 
-  private async write(rows: SessionChange[], tx: PoolClient): Promise<void> {
-    // ack_seqno and hidden_upto_seqno only move forward; ack_ts moves with ack_seqno.
+  private async write(
+    rows: readonly SessionChange[],
+    daily: readonly DailySends[],
+    tx: PoolClient,
+  ): Promise<void> {
+    // ack_seqno and hidden_upto_seqno only move forward; ack_ts moves with ack_seqno. The
+    // day's sends in the same round trip (none: empty arrays).
     await tx.query({
-      ...prepared(`INSERT INTO rm_sessions AS s (owner_uid, session_type, talker_id, conversation_id,
+      ...prepared(`WITH daily AS (
+         INSERT INTO rm_daily_sends AS d (uid, day, sent)
+         SELECT * FROM unnest($11::text[], $12::int[], $13::int[])
+         ON CONFLICT (uid, day) DO UPDATE SET sent = d.sent + EXCLUDED.sent
+       )
+       INSERT INTO rm_sessions AS s (owner_uid, session_type, talker_id, conversation_id,
                                      max_seqno, session_ts, ack_seqno, ack_ts, hidden_upto_seqno,
                                      at_seqno)
        SELECT * FROM unnest($1::text[], $2::int2[], $3::text[], $4::text[], $5::bigint[],
@@ -214,6 +219,9 @@ export class SessionsProjector implements Projector {
         arrayParam(rows.map((r) => r.ackTs)),
         arrayParam(rows.map((r) => r.hiddenUpto)),
         arrayParam(rows.map((r) => r.atSeqno)),
+        arrayParam(daily.map((r) => r.uid)),
+        arrayParam(daily.map((r) => r.day)),
+        arrayParam(daily.map((r) => r.sent)),
       ],
     });
     const settings = rows.filter(

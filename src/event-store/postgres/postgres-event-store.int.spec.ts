@@ -1,9 +1,12 @@
 import { Pool } from 'pg';
 import { describeEventStoreContract, ev } from '../../../test/event-store.contract';
 import { createTestDatabase, createTestPool, TestDatabase } from '../../../test/support/database';
+import { waitFor } from '../../../test/support/wait-for';
 import {
   DuplicateEventIdError,
   EventData,
+  ReadAllOptions,
+  RecordedEvent,
   ExpectedRevision,
   WrongExpectedVersionError,
 } from '../event-store.port';
@@ -161,6 +164,98 @@ describe('PostgreSQL log: the visibility rule', () => {
       await pool.end();
       await db.drop();
     }
+  });
+});
+
+/** Counts its reads of the log (subscriptions read through readAll). */
+class CountingStore extends PostgresEventStore {
+  reads = 0;
+  override readAll(options: ReadAllOptions): Promise<RecordedEvent[]> {
+    this.reads++;
+    return super.readAll(options);
+  }
+}
+
+describe('PostgreSQL log: subscriptions of one store share their reads', () => {
+  let db: TestDatabase;
+  let pool: Pool;
+  let store: CountingStore;
+  let controller: AbortController;
+  beforeEach(async () => {
+    controller = new AbortController();
+    db = await createTestDatabase();
+    pool = createTestPool(db.url, 24);
+    store = new CountingStore(pool, { pollIntervalMs: 200 });
+  });
+  afterEach(async () => {
+    controller.abort();
+    await store.close();
+    await pool.end();
+    await db.drop();
+  });
+
+  /** A subscriber from the start: the ids it got, in order, and how often it got each. */
+  function follow(batchSize: number) {
+    const got = { ids: [] as string[], byStream: new Map<string, number[]>() };
+    const done = (async () => {
+      for await (const batch of store.subscribeAll({ signal: controller.signal, batchSize })) {
+        for (const e of batch) {
+          got.ids.push(e.id);
+          got.byStream.set(e.streamId, [...(got.byStream.get(e.streamId) ?? []), e.revision]);
+        }
+      }
+    })();
+    return { got, done };
+  }
+
+  it('reads the log once for two subscribers woken by one append', async () => {
+    // Given two subscribers at the head (different batch sizes, as the runner and the follower)
+    const a = follow(2000);
+    const b = follow(500);
+    await store.append('one-1', [ev('First')], 'no_stream');
+    await waitFor(() => a.got.ids.length === 1 && b.got.ids.length === 1, 'both at the head');
+    for (let i = 0; i < 5; i++) {
+      // When one append wakes them
+      const before = store.reads;
+      const e = ev('Next');
+      await store.append('one-1', [e], i);
+      await waitFor(
+        () => a.got.ids.at(-1) === e.id && b.got.ids.at(-1) === e.id,
+        'both to get the event',
+      );
+      // Then one read served both
+      expect(store.reads - before).toBe(1);
+    }
+  });
+
+  it('delivers every event exactly once, in order, to subscribers of different batch sizes following 16 concurrent writers', async () => {
+    // Given subscribers whose reads are shared though their limits differ (7 and 97)
+    const small = follow(7);
+    const large = follow(97);
+    const streams = Array.from({ length: 40 }, (_, i) => `load-${i}`);
+    const written: string[] = [];
+    // When 16 writers append 40 times each, one to five events at a time
+    await Promise.all(
+      Array.from({ length: 16 }, async (_, w) => {
+        for (let i = 0; i < 40; i++) {
+          const events = Array.from({ length: 1 + ((w + i) % 5) }, () => ev('Load', { w, i }));
+          await store.append(streams[(w * 7 + i) % streams.length], events, 'any');
+          written.push(...events.map((e) => e.id));
+        }
+      }),
+    );
+    await waitFor(
+      () => small.got.ids.length >= written.length && large.got.ids.length >= written.length,
+      'both subscribers to get every event',
+      60_000,
+    );
+    // Then each got the same events, each once, every stream in revision order
+    for (const s of [small, large]) {
+      expect(s.got.ids).toHaveLength(written.length);
+      expect(new Set(s.got.ids)).toEqual(new Set(written));
+      for (const [, revs] of s.got.byStream) expect(revs).toEqual(revs.map((_, i) => i));
+    }
+    expect(small.got.ids).toEqual(large.got.ids);
   });
 });
 

@@ -114,6 +114,8 @@ export class PostgresEventStore extends EventStore {
   readonly adapter = 'postgres' as const;
   private readonly batcher: AppendBatcher<AppendRequest, AppendResult>;
   private readonly notifier: AppendNotifier;
+  /** The latest subscription read, for the others at the same position (readTail). */
+  private tailRead: TailRead | null = null;
   private readonly pollIntervalMs: number;
 
   constructor(
@@ -264,7 +266,7 @@ export class PostgresEventStore extends EventStore {
     try {
       while (!signal?.aborted) {
         const seen = this.notifier.generation;
-        const batch = await this.readAll({ after, limit: batchSize });
+        const { batch, full } = await this.readTail(after, batchSize, seen);
         if (batch.length > 0) {
           after = batch[batch.length - 1].position;
           yield batch;
@@ -275,12 +277,52 @@ export class PostgresEventStore extends EventStore {
         // notification too, appendBatch). Either notifies after `seen`, so the next notification
         // (maybe one that came while the batch was handed out), or the poll, is the time to look
         // again: a read that would find nothing is not made.
-        if (batch.length >= batchSize) continue;
+        if (full) continue;
         await this.notifier.waitForChange(seen, this.pollIntervalMs, signal);
       }
     } finally {
       this.notifier.release();
     }
+  }
+
+  /**
+   * A subscription's read of the log after `after`, shared with the other subscriptions of this
+   * store that read after the same position while no notification came (same `generation`): the
+   * projection runner and the realtime follower of a server wake on the same notification at the
+   * same position, and one read (with its horizon, which scans the lock table) serves both. A
+   * shared result is what a read of one's own would have found a moment earlier: whatever it lacks
+   * committed later, and notifies. Only a read begun moments ago is shared (TAIL_SHARE_MS). `full`: the read stopped at a limit, so more may be waiting.
+   */
+  private async readTail(
+    after: Position,
+    limit: number,
+    generation: number,
+  ): Promise<{ batch: RecordedEvent[]; full: boolean }> {
+    let read = this.tailRead;
+    const now = performance.now();
+    if (
+      !read ||
+      now - read.startedAt > Math.min(TAIL_SHARE_MS, this.pollIntervalMs / 2) ||
+      read.generation !== generation ||
+      read.after.commit !== after.commit ||
+      read.after.prepare !== after.prepare
+    ) {
+      const entry: TailRead = {
+        after,
+        limit,
+        generation,
+        startedAt: now,
+        events: this.readAll({ after, limit }),
+      };
+      this.tailRead = read = entry;
+      entry.events.catch(() => {
+        if (this.tailRead === entry) this.tailRead = null;
+      });
+    }
+    const events = await read.events;
+    return events.length > limit
+      ? { batch: events.slice(0, limit), full: true }
+      : { batch: events, full: events.length >= Math.min(limit, read.limit) };
   }
 
   async headPosition(): Promise<Position | null> {
@@ -381,6 +423,22 @@ export class PostgresEventStore extends EventStore {
     if (!rows.some((r) => r.result_code === 0)) this.wakeSubscribers();
     return settle(requests, rows);
   }
+}
+
+/**
+ * How long a subscription's read may serve others (readTail), and at most half the poll interval:
+ * the poll, the fallback for a lost notification, must still read the log.
+ */
+const TAIL_SHARE_MS = 50;
+
+/** A subscription's read of the log, shared (PostgresEventStore.readTail). */
+interface TailRead {
+  readonly after: Position;
+  readonly limit: number;
+  /** The notifier's generation when the read began. */
+  readonly generation: number;
+  readonly startedAt: number;
+  readonly events: Promise<RecordedEvent[]>;
 }
 
 const APPEND_SQL = 'SELECT * FROM es_append_batch($1, $2, $3, $4, $5, $6, $7)';
