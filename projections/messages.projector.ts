@@ -2,6 +2,7 @@ import type { PoolClient } from 'pg';
 import { USER_ERASED, UserErasedData } from '../src/accounts/accounts.events';
 import { KeyRing } from '../src/crypto/key-ring';
 import { arrayParam } from '../src/database/array-param';
+import { copyUnlessDuplicate } from '../src/database/copy-rows';
 import { prepared } from '../src/database/prepared';
 import type { RecordedEvent } from '../src/event-store/event-store.port';
 import {
@@ -12,6 +13,31 @@ import {
   MSG_TYPE_RECALL,
 } from '../src/messaging/messaging.events';
 import type { Projector } from './projector';
+
+/** From this many rows, messages are written by COPY (MessagesProjector's `copyFromRows`). */
+const COPY_FROM_ROWS = 50;
+
+/** rm_messages' columns, in the order both ways of writing it give them. */
+const MESSAGE_COLUMNS = [
+  'conversation_id',
+  'msg_seqno',
+  'msg_key',
+  'sender_uid',
+  'receiver_type',
+  'receiver_id',
+  'msg_type',
+  'content',
+  'at_uids',
+  'msg_source',
+  'new_face_version',
+  'sys_cancel',
+  'notify_code',
+  'sent_at_us',
+  'erased',
+];
+
+const isTextList = (v: unknown): boolean =>
+  Array.isArray(v) && v.every((x) => typeof x === 'string');
 
 /** Content shown for a message whose sender's data key was destroyed (erased). */
 export const ERASED_CONTENT = '';
@@ -94,7 +120,15 @@ export class MessagesProjector implements Projector {
   readonly eventTypes = new Set([MESSAGE_SENT, MESSAGE_RECALLED, USER_ERASED]);
   readonly tables = ['rm_messages'];
 
-  constructor(private readonly keyRing: KeyRing) {}
+  /**
+   * `copyFromRows`: from how many rows a write goes by COPY (a rebuild's batches, a catch-up)
+   * rather than by one INSERT (the live projection's few rows, where COPY's two extra round trips
+   * cost more than it saves).
+   */
+  constructor(
+    private readonly keyRing: KeyRing,
+    private readonly copyFromRows = COPY_FROM_ROWS,
+  ) {}
 
   async apply(events: readonly RecordedEvent[], tx: PoolClient): Promise<void> {
     let rows: MessageRow[] = [];
@@ -172,10 +206,39 @@ export class MessagesProjector implements Projector {
   }
 
   private async insert(rows: readonly MessageRow[], tx: PoolClient): Promise<void> {
+    // By COPY, the same values as the INSERT's below (a message sent twice, a retry that reached
+    // the log twice, makes the COPY give way to the INSERT, which keeps the first). Mentions
+    // other than a list of texts go by the INSERT, which reads them as JSON.
+    if (
+      rows.length >= this.copyFromRows &&
+      rows.every((m) => !m.atUids || isTextList(m.atUids)) &&
+      (await copyUnlessDuplicate(
+        tx,
+        'rm_messages',
+        MESSAGE_COLUMNS,
+        rows.map((m) => [
+          m.conversationId,
+          m.seqno,
+          m.msgKey,
+          m.senderUid,
+          m.receiverType,
+          m.receiverId,
+          m.msgType,
+          m.content,
+          m.atUids ? arrayParam(m.atUids) : null,
+          m.msgSource,
+          m.newFaceVersion,
+          m.sysCancel,
+          m.notifyCode ?? '',
+          m.sentAtUs,
+          m.erased,
+        ]),
+      ))
+    ) {
+      return;
+    }
     await tx.query({
-      ...prepared(`INSERT INTO rm_messages (conversation_id, msg_seqno, msg_key, sender_uid, receiver_type,
-                                receiver_id, msg_type, content, at_uids, msg_source,
-                                new_face_version, sys_cancel, notify_code, sent_at_us, erased)
+      ...prepared(`INSERT INTO rm_messages (${MESSAGE_COLUMNS.join(', ')})
        SELECT c, s, k, u, rt, r, t, ct,
               CASE WHEN a IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(a)) END,
               src, fv, sc, nc, ts, er
