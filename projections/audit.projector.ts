@@ -58,7 +58,10 @@ const upsertHours = (source: string) => `
  * {@link AuditProjector.applyFromLog}: the rows `apply` writes, computed by PostgreSQL from the
  * events of (after, until] ($1-$4: commit and prepare of each), and their hours. Every field the
  * way audit-fields.ts reads it in this process; `recorded_at` to the millisecond, as the pg
- * driver's Date holds it for `apply` (an hour is the same either way).
+ * driver's Date holds it for `apply` (an hour is the same either way). No ON CONFLICT, unlike
+ * `apply`: es_events holds each event id once, and the runner applies each range once (its
+ * checkpoint moves in the same transaction), so a rebuild may build the primary key after its
+ * load (keysAfterLoadFromLog).
  */
 const FROM_LOG_SQL = `
   WITH e AS (
@@ -77,7 +80,6 @@ const FROM_LOG_SQL = `
            date_trunc('milliseconds', e.created_at), ${decidedAtSql('e.m')},
            ${auditSubjectsSql('e.type', 'e.data')}
       FROM e
-    ON CONFLICT (event_id) DO NOTHING
   )
   ${upsertHours(`SELECT floor(extract(epoch FROM e.created_at) / 3600)::bigint, (min(ARRAY[e.c, e.p]))[1], (min(ARRAY[e.c, e.p]))[2],
                         (max(ARRAY[e.c, e.p]))[1], (max(ARRAY[e.c, e.p]))[2]
@@ -95,6 +97,8 @@ export class AuditProjector implements Projector {
   readonly name = 'audit';
   readonly eventTypes: ReadonlySet<string> = new Set([EVERY_EVENT_TYPE]);
   readonly tables = ['rm_audit', 'rm_audit_hours'];
+  /** applyFromLog inserts without looking for the event: es_events holds each id once. */
+  readonly keysAfterLoadFromLog = ['rm_audit'];
 
   async apply(events: readonly RecordedEvent[], tx: PoolClient): Promise<void> {
     if (events.length === 0) return;

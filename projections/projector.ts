@@ -42,4 +42,11 @@ export interface Projector {
    * events have committed. Shared SQL: projections/from-log.ts.
    */
   applyFromLog?(range: LogRange, tx: PoolClient): Promise<void>;
+  /**
+   * Tables whose primary key and unique indexes `applyFromLog` does not need (it neither upserts
+   * nor looks rows up in them): a bulk load from the log may build them after the load, with the
+   * other indexes, where building an index at once costs far less than keeping it up row by row.
+   * Building them then also checks that the load wrote no row twice.
+   */
+  readonly keysAfterLoadFromLog?: readonly string[];
 }

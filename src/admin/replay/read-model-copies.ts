@@ -155,22 +155,27 @@ export interface CopyOptions {
   readonly unlogged?: boolean;
   /** Tables upserted over and over: BULK_LOAD_FILLFACTOR while loading. */
   readonly upserted?: readonly string[];
+  /**
+   * Tables whose primary key and unique constraints wait, with the other indexes, for
+   * {@link createMissingIndexes} (Projector.keysAfterLoadFromLog).
+   */
+  readonly keysAfterLoad?: readonly string[];
 }
 
 /**
  * Creates a copy: the schema, its description, its own `projection_checkpoints`, and an empty
  * copy of each table with its constraints, unique indexes (the projectors' upserts and lookups
  * need them while loading), extended statistics (same names; {@link moveStatistics}) and storage
- * parameters, autovacuum off, and BULK_LOAD_FILLFACTOR for the `upserted` ones. Other indexes wait
- * for {@link createMissingIndexes}, after the bulk load, unless `allIndexes`. One transaction: a
- * copy exists whole or not at all.
+ * parameters, autovacuum off, and BULK_LOAD_FILLFACTOR for the `upserted` ones. Other indexes,
+ * and the keys of the `keysAfterLoad` tables, wait for {@link createMissingIndexes}, after the
+ * bulk load, unless `allIndexes`. One transaction: a copy exists whole or not at all.
  */
 export async function createCopy(
   pool: Pool,
   schema: string,
   tables: readonly string[],
   meta: CopyMeta,
-  { allIndexes = false, unlogged = false, upserted = [] }: CopyOptions = {},
+  { allIndexes = false, unlogged = false, upserted = [], keysAfterLoad = [] }: CopyOptions = {},
 ): Promise<void> {
   await inPublic(pool, async (client) => {
     const s = quoteIdent(schema);
@@ -205,12 +210,13 @@ export async function createCopy(
     const indexes = await liveIndexes(client, tables);
     await client.query(`SET LOCAL search_path = ${s}, public`);
     for (const index of indexes) {
+      if (index.constraint && !allIndexes && keysAfterLoad.includes(index.table)) continue;
       if (index.constraint) {
         await client.query(
           `ALTER TABLE ${s}.${quoteIdent(index.table)}
              ADD CONSTRAINT ${quoteIdent(index.constraint)} ${index.constraintDef}`,
         );
-      } else if (index.unique || allIndexes) {
+      } else if ((index.unique && !keysAfterLoad.includes(index.table)) || allIndexes) {
         // Unqualified (pg_get_indexdef with public on the path): the copy's table, first on it.
         await client.query(index.def);
       }
@@ -503,7 +509,9 @@ export async function createMissingIndexes(
     [schema],
   );
   const present = new Set(rows.map((r) => r.indexname));
-  const missing = live.filter((i) => !i.constraint && !present.has(i.name));
+  const missing = live.filter(
+    (i) => !present.has(i.name) && !(i.constraint && present.has(i.constraint)),
+  );
   let next = 0;
   const worker = async () => {
     while (next < missing.length) {
@@ -513,7 +521,14 @@ export async function createMissingIndexes(
         await client.query(`SET LOCAL search_path = ${quoteIdent(schema)}, public`);
         await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
         await client.query('SET LOCAL max_parallel_maintenance_workers = 0');
-        await client.query(index.def);
+        // A key left for after the load (CopyOptions.keysAfterLoad): its constraint, which
+        // builds its index under the same name.
+        await client.query(
+          index.constraint
+            ? `ALTER TABLE ${quoteIdent(index.table)}
+                 ADD CONSTRAINT ${quoteIdent(index.constraint)} ${index.constraintDef}`
+            : index.def,
+        );
       });
     }
   };

@@ -281,15 +281,45 @@ describe('rebuild without downtime', () => {
     const before = await liveAudit();
     const events = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM es_events');
 
+    const keysOf = async (schema: string) =>
+      (
+        await pool.query<{ c: string }>(
+          `SELECT t.relname || ':' || con.conname || ':' || con.contype::text AS c
+             FROM pg_constraint con JOIN pg_class t ON t.oid = con.conrelid
+             JOIN pg_namespace n ON n.oid = t.relnamespace
+            WHERE n.nspname = $1 AND t.relname LIKE 'rm_audit%' AND con.contype IN ('p', 'u')
+            ORDER BY 1`,
+          [schema],
+        )
+      ).rows.map((r) => r.c);
+    const liveKeys = await keysOf('public');
+    const shadowKeys: Record<string, string[]> = {};
+
     // When the audit alone is rebuilt (no projector then takes events: the log is read for
     // positions only, and applyFromLog writes every row)
-    const result = await rebuild(deps(), { projections: ['audit'], batchSize: 50 });
+    const result = await rebuild(deps(), {
+      projections: ['audit'],
+      batchSize: 50,
+      hook: async (at) => {
+        if (at !== 'loaded' && at !== 'indexed') return;
+        const { rows } = await pool.query<{ s: string }>(
+          `SELECT nspname AS s FROM pg_namespace WHERE starts_with(nspname, 'rebuild_')`,
+        );
+        shadowKeys[at] = await keysOf(rows[0].s);
+      },
+    });
 
     // Then every event was passed (the count progress reports) and indexed once, as the live
     // projection indexed it
     expect(result.eventsApplied).toBe(events.rows[0].n);
     expect(await liveAudit()).toEqual(before);
     expect(before).toHaveLength(events.rows[0].n);
+    // And rm_audit's primary key was built after the load (Projector.keysAfterLoadFromLog), as
+    // the live one is; rm_audit_hours, upserted while loading, had its key throughout
+    expect(liveKeys).toEqual(['rm_audit:rm_audit_pkey:p', 'rm_audit_hours:rm_audit_hours_pkey:p']);
+    expect(shadowKeys.loaded).toEqual(['rm_audit_hours:rm_audit_hours_pkey:p']);
+    expect(shadowKeys.indexed).toEqual(liveKeys);
+    expect(await keysOf('public')).toEqual(liveKeys);
   });
 
   it('rebuilds one projection alone and re-points the views over its tables', async () => {

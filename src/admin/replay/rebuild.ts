@@ -8,7 +8,7 @@ import {
 import type { Projector } from '../../../projections/projector';
 import { inTransaction } from '../../database/with-client';
 import type { Position } from '../../event-store/event-store.port';
-import { selectProjections, tablesOf, upsertedTablesOf } from './projection-set';
+import { keysAfterLoadOf, selectProjections, tablesOf, upsertedTablesOf } from './projection-set';
 import {
   accessOf,
   analyzeCopy,
@@ -161,6 +161,8 @@ export async function rebuild(
         allIndexes: options.deferIndexes === false,
         unlogged: true,
         upserted: upsertedTablesOf(projectors),
+        // Only where the load reads the log in SQL (ProjectionRunnerOptions.fromLog).
+        keysAfterLoad: deps.store.adapter === 'postgres' ? keysAfterLoadOf(projectors) : [],
       });
     }
     await hook('shadow-ready');
