@@ -176,19 +176,23 @@ async function fill(store: PostgresEventStore, keyRing: KeyRing): Promise<void> 
 
   // Traffic, in rounds: each round a few messages in every conversation and group, the
   // receivers' acks, now and then a recall; until the log holds EVENTS events.
-  const pairs = Array.from({ length: CONVERSATIONS }, (_, c) => {
+  // Distinct conversations: two pairs of the same users would number the same seqnos twice, a
+  // log the product never writes (the live projection keeps the first of each).
+  const pairs = new Map<string, { a: string; b: string; seqno: number }>();
+  for (let c = 0; pairs.size < CONVERSATIONS; c++) {
     const a = uid(c % USERS);
-    const b = uid((c * 7 + 1 + Math.floor(c / USERS)) % USERS);
-    return { a, b: a === b ? uid((c + 1) % USERS) : b, seqno: 0 };
-  });
+    const b0 = uid((c * 7 + 1 + Math.floor(c / USERS)) % USERS);
+    const b = a === b0 ? uid((c + 1) % USERS) : b0;
+    const id = privateConversationId(a, b);
+    if (!pairs.has(id)) pairs.set(id, { a, b, seqno: 0 });
+  }
   const groups = Array.from({ length: GROUPS }, (_, g) => ({ id: `grp${g}`, seqno: 0 }));
   const text = (n: number) =>
     JSON.stringify({ content: `message ${n} of an ordinary length, with a few more words` });
   let n = 0;
   for (let round = 0; out.queued < EVENTS; round++) {
-    for (const p of pairs) {
+    for (const [conversationId, p] of pairs) {
       if (out.queued >= EVENTS) break;
-      const conversationId = privateConversationId(p.a, p.b);
       const events: EventData[] = [];
       for (let k = 0; k < 2; k++) {
         const from = (round + k) % 3 === 0 ? p.b : p.a;
