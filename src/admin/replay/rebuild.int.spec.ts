@@ -14,7 +14,7 @@ import {
 } from '../../../test/support/messaging';
 import { waitFor } from '../../../test/support/wait-for';
 import { listCopies } from './read-model-copies';
-import { rebuild, RebuildPoint } from './rebuild';
+import { dropRetired, rebuild, RebuildPoint } from './rebuild';
 import type { ReplayDeps } from './replay-common';
 import { ReplayErrors } from './replay.errors';
 import { ReplayInterruptedError } from './replay-progress';
@@ -320,6 +320,44 @@ describe('rebuild without downtime', () => {
     expect(shadowKeys.loaded).toEqual(['rm_audit_hours:rm_audit_hours_pkey:p']);
     expect(shadowKeys.indexed).toEqual(liveKeys);
     expect(await keysOf('public')).toEqual(liveKeys);
+  });
+
+  it('drops the old tables without deadlocking a reader that still locks them one by one', async () => {
+    // Given the old tables of a swap, and a reader still on one of them (as a statement planned
+    // before the swap locks the old tables one after the other before it plans again)
+    const schema = 'retired_rebuild_deadlock';
+    await pool.query(`CREATE SCHEMA ${schema}`);
+    await pool.query(`CREATE TABLE ${schema}.t_a (x int); CREATE TABLE ${schema}.t_b (x int)`);
+    const reader = await pool.connect();
+    try {
+      await reader.query('BEGIN');
+      await reader.query(`SELECT * FROM ${schema}.t_b`);
+      // When the tables are dropped, and the drop waits for the reader
+      const dropped = dropRetired({ pool }, schema);
+      const waiting = async () =>
+        (
+          await pool.query(
+            `SELECT 1 FROM pg_locks WHERE NOT granted AND mode = 'AccessExclusiveLock'
+                AND relation = '${schema}.t_b'::regclass`,
+          )
+        ).rowCount === 1;
+      await waitFor(waiting, 'the drop to wait for the reader');
+      // Then the reader's next lock is not part of a deadlock: the table it asks for is already
+      // gone (a reader planning again would find the new one), and it is told so at once
+      const t0 = performance.now();
+      const err = (await reader.query(`SELECT * FROM ${schema}.t_a`).catch((e: unknown) => e)) as {
+        code?: string;
+      };
+      expect(err.code).toBe('42P01');
+      expect(performance.now() - t0).toBeLessThan(500);
+      await reader.query('ROLLBACK');
+      // And the drop finishes once the reader is done
+      expect(await dropped).toBeNull();
+      const left = await pool.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [schema]);
+      expect(left.rowCount).toBe(0);
+    } finally {
+      reader.release();
+    }
   });
 
   it('rebuilds one projection alone and re-points the views over its tables', async () => {

@@ -390,22 +390,28 @@ async function swapIn(
  * Drops a schema of tables a swap moved out (RESTRICT, so nothing still using them goes too);
  * returns why it could not, or null. Left-overs of a crash right after a swap are dropped by the
  * next rebuild.
+ *
+ * One table per statement: a reader running a statement planned before the swap locks the old
+ * tables (by their ids) one after the other before it plans again, and a DROP of several would
+ * hold one of them while waiting for another such a reader holds: a deadlock, which PostgreSQL
+ * breaks after deadlock_timeout (1 s) by failing one of the two, the reader as likely as not
+ * (the bench met it once: a session list answered 500 after 1 s). Dropping one table holds
+ * nothing while it waits.
  */
-async function dropRetired(deps: ReplayDeps, schema: string): Promise<string | null> {
+export async function dropRetired(
+  deps: Pick<ReplayDeps, 'pool'>,
+  schema: string,
+): Promise<string | null> {
   const { rows } = await deps.pool.query<{ relname: string }>(
     `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relkind = 'r'`,
+      WHERE n.nspname = $1 AND c.relkind = 'r' ORDER BY c.relname`,
     [schema],
   );
   try {
-    await inTransaction(deps.pool, async (tx) => {
-      if (rows.length > 0) {
-        await tx.query(
-          `DROP TABLE ${rows.map((r) => `${quoteIdent(schema)}.${quoteIdent(r.relname)}`).join(', ')}`,
-        );
-      }
-      await tx.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)}`);
-    });
+    for (const r of rows) {
+      await deps.pool.query(`DROP TABLE ${quoteIdent(schema)}.${quoteIdent(r.relname)}`);
+    }
+    await deps.pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)}`);
     return null;
   } catch (err) {
     return `${schema}: ${(err as Error).message}`;
