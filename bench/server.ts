@@ -4,6 +4,7 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { AddressInfo, createServer } from 'node:net';
 
@@ -24,7 +25,8 @@ export interface BenchServer {
 /**
  * Starts the server against `databaseUrl` (the external-database mode: PostgreSQL is the bench's
  * own, started with the same default settings as the embedded one), secrets generated here.
- * `PROF=1` records a CPU profile of the server in /tmp/prof; LOG_LEVEL and PROJECTIONS pass through.
+ * `PROF=1` records a CPU profile of the server in /tmp/prof; LOG_LEVEL and PROJECTIONS pass through;
+ * SERVER_LOG=<file> keeps its log.
  */
 export async function startServer(
   databaseUrl: string,
@@ -49,7 +51,9 @@ export async function startServer(
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
-  child.stdout.resume();
+  // SERVER_LOG=<file>: the server's log kept there instead.
+  if (process.env.SERVER_LOG) child.stdout.pipe(createWriteStream(process.env.SERVER_LOG));
+  else child.stdout.resume();
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
