@@ -187,8 +187,10 @@ describe('PostgreSQL log: subscriptions of one store share their reads', () => {
     pool = createTestPool(db.url, 24);
     store = new CountingStore(pool, { pollIntervalMs: 200 });
   });
+  const following: Promise<void>[] = [];
   afterEach(async () => {
     controller.abort();
+    await Promise.allSettled(following.splice(0));
     await store.close();
     await pool.end();
     await db.drop();
@@ -205,6 +207,7 @@ describe('PostgreSQL log: subscriptions of one store share their reads', () => {
         }
       }
     })();
+    following.push(done);
     return { got, done };
   }
 
