@@ -29,7 +29,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import type { Pool } from 'pg';
 import { allProjectors } from '../projections';
@@ -646,6 +646,18 @@ async function main(): Promise<void> {
  * backends, the server's, the background processes), the server, this process, and what is left
  * of the machine's busy time (other work on the machine).
  */
+/** A process's children (Linux: /proc/<pid>/task/<pid>/children), or none. */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .split(' ')
+      .filter((x) => x !== '')
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
 class CpuSampler {
   private readonly seen = new Map<number, { first: number; last: number; party: string }>();
   private readonly timer: NodeJS.Timeout;
@@ -665,15 +677,17 @@ class CpuSampler {
   }
 
   private sample(): void {
-    const pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
     const named = new Map(
       Object.entries(this.named).flatMap(([party, pid]) => {
         const p = pid();
         return p === undefined ? [] : [[p, party] as const];
       }),
     );
-    for (const d of pids) {
-      const pid = Number(d);
+    // The postmaster's children from its own list, not a scan of every process's stat: sampling
+    // costs this process (and so the machine the rebuild runs on) less than 0.01 cores instead
+    // of about 0.04.
+    const pids = [...named.keys(), this.postmaster, ...childrenOf(this.postmaster)];
+    for (const pid of pids) {
       const stat = procStat(pid);
       if (!stat) continue;
       const party =
