@@ -56,7 +56,9 @@ const UNIQUE_VIOLATION = '23505';
  * returns false (the caller then writes them its own way, say `INSERT … ON CONFLICT DO NOTHING`).
  * Any other error is thrown. For bulk writes: PostgreSQL reads COPY's text for about half the CPU
  * of the same rows as parameter arrays of an `INSERT … SELECT FROM unnest(…)` (bench/README.md),
- * at two round trips more (the savepoint, and the copy's start).
+ * at three round trips more (the savepoint, the copy's start, the release). Each COPY that writes
+ * is a subtransaction with an id of its own: keep them few per transaction (PostgreSQL keeps 64
+ * per transaction in shared memory before other sessions' snapshots get dearer).
  */
 export async function copyUnlessDuplicate(
   tx: PoolClient,
@@ -74,8 +76,11 @@ export async function copyUnlessDuplicate(
     });
   } catch (err) {
     if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
-    await tx.query('ROLLBACK TO SAVEPOINT copy_rows');
+    await tx.query('ROLLBACK TO SAVEPOINT copy_rows; RELEASE SAVEPOINT copy_rows');
     return false;
   }
+  // Released, so that what follows in the transaction (another COPY, say) does not run one
+  // subtransaction deeper each time.
+  await tx.query('RELEASE SAVEPOINT copy_rows');
   return true;
 }
