@@ -222,7 +222,8 @@ export abstract class EventStore {
   /**
    * Catch up from `after`, then follow new events as they commit. Yields non-empty batches in
    * position order; the consumer pulls, so a slow consumer slows only itself. Ends when the
-   * signal aborts.
+   * signal aborts. A batch (its events included) may be handed to several subscriptions of one
+   * store: consumers must not change it.
    */
   abstract subscribeAll(options: SubscribeAllOptions): AsyncIterable<RecordedEvent[]>;
 

@@ -198,9 +198,14 @@ describe('PostgreSQL log: subscriptions of one store share their reads', () => {
 
   /** A subscriber from the start: the ids it got, in order, and how often it got each. */
   function follow(batchSize: number) {
-    const got = { ids: [] as string[], byStream: new Map<string, number[]>() };
+    const got = {
+      ids: [] as string[],
+      byStream: new Map<string, number[]>(),
+      sizes: [] as number[],
+    };
     const done = (async () => {
       for await (const batch of store.subscribeAll({ signal: controller.signal, batchSize })) {
+        got.sizes.push(batch.length);
         for (const e of batch) {
           got.ids.push(e.id);
           got.byStream.set(e.streamId, [...(got.byStream.get(e.streamId) ?? []), e.revision]);
@@ -229,6 +234,30 @@ describe('PostgreSQL log: subscriptions of one store share their reads', () => {
       // Then one read served both
       expect(store.reads - before).toBe(1);
     }
+  });
+
+  it('gives a subscriber whole batches of its own size when the read it joins was cut by a smaller limit', async () => {
+    // Given a subscriber of batches of 3 that wakes first, and one of batches of 10, at the head
+    const small = follow(3);
+    const large = follow(10);
+    await store.append('many-1', [ev('First')], 'no_stream');
+    await waitFor(
+      () => small.got.ids.length === 1 && large.got.ids.length === 1,
+      'both at the head',
+    );
+    // When one append brings 20 events
+    await store.append(
+      'many-1',
+      Array.from({ length: 20 }, () => ev('Many')),
+      0,
+    );
+    await waitFor(
+      () => small.got.ids.length === 21 && large.got.ids.length === 21,
+      'both to get the 20 events',
+    );
+    // Then the large one read ahead by batches of 10, not of the small one's 3
+    expect(small.got.sizes.slice(1)).toEqual([3, 3, 3, 3, 3, 3, 2]);
+    expect(large.got.sizes.slice(1)).toEqual([10, 10]);
   });
 
   it('delivers every event exactly once, in order, to subscribers of different batch sizes following 16 concurrent writers', async () => {

@@ -320,9 +320,15 @@ export class PostgresEventStore extends EventStore {
       });
     }
     const events = await read.events;
+    if (read.limit < limit && events.length >= read.limit) {
+      // Cut short by the other subscriber's smaller limit: a batch of its own, full size, so
+      // that a subscriber catching up keeps reading ahead by whole batches.
+      const own = await this.readAll({ after, limit });
+      return { batch: own, full: own.length >= limit };
+    }
     return events.length > limit
       ? { batch: events.slice(0, limit), full: true }
-      : { batch: events, full: events.length >= Math.min(limit, read.limit) };
+      : { batch: events, full: events.length >= limit };
   }
 
   async headPosition(): Promise<Position | null> {
