@@ -407,15 +407,18 @@ export async function dropRetired(
       WHERE n.nspname = $1 AND c.relkind = 'r' ORDER BY c.relname`,
     [schema],
   );
-  try {
-    for (const r of rows) {
-      await deps.pool.query(`DROP TABLE ${quoteIdent(schema)}.${quoteIdent(r.relname)}`);
-    }
-    await deps.pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)}`);
-    return null;
-  } catch (err) {
-    return `${schema}: ${(err as Error).message}`;
+  const failed: string[] = [];
+  for (const r of rows) {
+    await deps.pool
+      .query(`DROP TABLE ${quoteIdent(schema)}.${quoteIdent(r.relname)}`)
+      .catch((err: Error) => failed.push(err.message));
   }
+  if (failed.length === 0) {
+    await deps.pool
+      .query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)}`)
+      .catch((err: Error) => failed.push(err.message));
+  }
+  return failed.length === 0 ? null : `${schema}: ${failed.join('; ')}`;
 }
 
 /** Schemas of old tables left by a swap whose process ended before it dropped them. */
