@@ -122,7 +122,7 @@ export class MessagesProjector implements Projector {
 
   /**
    * `copyFromRows`: from how many rows a write goes by COPY (a rebuild's batches, a catch-up)
-   * rather than by one INSERT (the live projection's few rows, where COPY's two extra round trips
+   * rather than by one INSERT (the live projection's few rows, where COPY's extra round trips
    * cost more than it saves).
    */
   constructor(

@@ -102,7 +102,6 @@ interface ProjectorState {
   readonly recent: { at: number; events: number }[];
 }
 
-/** A statement run first in each transaction, with its parameters. */
 /**
  * Follows the event log for its projectors and applies it in batches, each batch read once for
  * all of them. A batch's read-model changes and the projectors' checkpoints are written in one

@@ -1,6 +1,8 @@
-// The driver's conversion (pg/lib/utils has no type declarations).
+/** The pg driver's conversion of a query parameter (pg/lib/utils has no type declarations). */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { prepareValue } = require('pg/lib/utils') as { prepareValue: (value: unknown) => unknown };
+export const { prepareValue } = require('pg/lib/utils') as {
+  prepareValue: (value: unknown) => unknown;
+};
 const driverArray = (values: readonly unknown[]) => prepareValue(values) as string;
 
 /** A text that must be escaped inside an array literal's quotes. */

@@ -1,9 +1,6 @@
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-
-// The driver's conversion of a query parameter (pg/lib/utils has no type declarations).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { prepareValue } = require('pg/lib/utils') as { prepareValue: (value: unknown) => unknown };
+import { prepareValue } from './array-param';
 
 /** Characters COPY's text format escapes: its escape, its field and its row separators. */
 const SPECIAL = /[\\\t\n\r]/g;
