@@ -110,7 +110,7 @@ export class GroupsProjector implements Projector {
       }
       await flush();
       if (e.type === USER_ERASED) {
-        await redactGroupTextsOf((e.data as UserErasedData).uid, tx);
+        await redactGroupTextsOf([(e.data as UserErasedData).uid], tx);
         continue;
       }
       if (e.type === GROUP_ASSISTANT_ACKED) {
@@ -355,27 +355,31 @@ export class GroupsProjector implements Projector {
 }
 
 /**
- * Empties what `uid` wrote in the group read models first on the search path (the live ones, or a
- * copy's: src/admin/erasure): their applications' messages, their answers to applications, and
- * the notices carrying either or a reason they gave. A notice's text is its author's: the
- * applicant's for `applied` (no by_uid), else the one who acted (by_uid).
+ * Empties what the users `uids` wrote in the group read models first on the search path (the live
+ * ones, or a copy's: src/admin/erasure): their applications' messages, their answers to
+ * applications, and the notices carrying either or a reason they gave. A notice's text is its
+ * author's: the applicant's for `applied` (no by_uid), else the one who acted (by_uid).
  */
 export async function redactGroupTextsOf(
-  uid: string,
+  uids: readonly string[],
   tx: Pick<PoolClient, 'query'>,
 ): Promise<void> {
+  if (uids.length === 0) return;
   await tx.query(
     `UPDATE rm_group_requests
-        SET req_message = CASE WHEN uid = $1 THEN '' ELSE req_message END,
-            handled_msg = CASE WHEN handled_by = $1 THEN '' ELSE handled_msg END
-      WHERE (uid = $1 AND req_message <> '') OR (handled_by = $1 AND handled_msg <> '')`,
-    [uid],
+        SET req_message = CASE WHEN uid = ANY($1::text[]) THEN '' ELSE req_message END,
+            handled_msg = CASE WHEN handled_by = ANY($1::text[]) THEN '' ELSE handled_msg END
+      WHERE (uid = ANY($1::text[]) AND req_message <> '')
+         OR (handled_by = ANY($1::text[]) AND handled_msg <> '')`,
+    [uids],
   );
   await tx.query(
     `UPDATE rm_group_notices SET detail = ''
       WHERE detail <> ''
-        AND (by_uid = $1 OR (op = 'applied' AND by_uid IS NULL AND uids = ARRAY[$1]::text[]))`,
-    [uid],
+        AND (by_uid = ANY($1::text[])
+             OR (op = 'applied' AND by_uid IS NULL AND cardinality(uids) = 1
+                 AND uids[1] = ANY($1::text[])))`,
+    [uids],
   );
 }
 

@@ -62,17 +62,21 @@ interface MessageRow {
 }
 
 /**
- * Empties the content of every message `uid` sent (not their recall notices) in the
+ * Empties the content of every message the users `uids` sent (not their recall notices) in the
  * `rm_messages` first on the search path: the live one, where the projector reaches `UserErased`,
  * or a copy's (src/admin/erasure, which runs it with the copy's schema first on the path). One
- * scan of rm_messages: there is no index by sender, which every insert would pay for; erasures are
- * rare.
+ * scan of rm_messages for all of them: there is no index by sender, which every insert would pay
+ * for; erasures are rare.
  */
-export async function redactMessagesOf(uid: string, tx: Pick<PoolClient, 'query'>): Promise<void> {
+export async function redactMessagesOf(
+  uids: readonly string[],
+  tx: Pick<PoolClient, 'query'>,
+): Promise<void> {
+  if (uids.length === 0) return;
   await tx.query(
     `UPDATE rm_messages SET content = '', erased = true
-      WHERE sender_uid = $1 AND msg_type <> $2 AND (NOT erased OR content <> '')`,
-    [uid, MSG_TYPE_RECALL],
+      WHERE sender_uid = ANY($1::text[]) AND msg_type <> $2 AND (NOT erased OR content <> '')`,
+    [uids, MSG_TYPE_RECALL],
   );
 }
 
@@ -199,7 +203,7 @@ export class MessagesProjector implements Projector {
       } else if (e.type === USER_ERASED) {
         // Everything before the erasure in log order, and nothing after: the same in any batching.
         await flush();
-        await redactMessagesOf((e.data as UserErasedData).uid, tx);
+        await redactMessagesOf([(e.data as UserErasedData).uid], tx);
       }
     }
     await flush();

@@ -51,7 +51,7 @@ export const COPY_SCHEMA_PREFIXES: readonly string[] = [
 /** The projectors' own redactions, each applied to a copy that holds all of its tables. */
 const REDACTIONS: readonly {
   readonly tables: readonly string[];
-  readonly redact: (uid: string, tx: Pick<PoolClient, 'query'>) => Promise<void>;
+  readonly redact: (uids: readonly string[], tx: Pick<PoolClient, 'query'>) => Promise<void>;
 }[] = [
   { tables: MESSAGES_REDACTED_TABLES, redact: redactMessagesOf },
   { tables: GROUP_REDACTED_TABLES, redact: redactGroupTextsOf },
@@ -122,36 +122,26 @@ export async function eraseUser(
 
 /**
  * Applies the projectors' redaction of `uid` to every copy of the read models that holds their
- * tables, one transaction per copy with the copy's schema first on the search path (the
- * redaction's SQL names its tables unqualified). A redaction applies only where the copy has all
- * of its tables, so it never reaches through to `public` (a rebuild's shadow of some projections
- * holds only theirs). Returns how many copies were redacted.
+ * tables, one transaction per copy ({@link redactCopy}). Returns how many copies were redacted.
  */
 export async function redactCopies(pool: Pool, uid: string): Promise<number> {
   const tables = [...new Set(REDACTIONS.flatMap((r) => r.tables))];
-  const { rows } = await pool.query<{ schema: string; tables: string[] }>(
-    `SELECT n.nspname AS schema, array_agg(c.relname::text) AS tables
+  const { rows } = await pool.query<{ schema: string }>(
+    `SELECT DISTINCT n.nspname AS schema
        FROM pg_namespace n JOIN pg_class c ON c.relnamespace = n.oid
       WHERE EXISTS (SELECT 1 FROM unnest($1::text[]) AS p WHERE starts_with(n.nspname, p))
         AND c.relkind IN ('r', 'p') AND c.relname = ANY($2::text[])
-      GROUP BY n.nspname ORDER BY n.nspname`,
+      ORDER BY 1`,
     [COPY_SCHEMA_PREFIXES, tables],
   );
   let redacted = 0;
   const failed: string[] = [];
-  for (const copy of rows) {
-    const held = new Set(copy.tables);
-    const applicable = REDACTIONS.filter((r) => r.tables.every((t) => held.has(t)));
-    if (applicable.length === 0) continue;
+  for (const { schema } of rows) {
     try {
-      await inTransaction(pool, async (tx) => {
-        await tx.query(`SET LOCAL search_path = ${quoteIdent(copy.schema)}, public`);
-        for (const r of applicable) await r.redact(uid, tx);
-      });
-      redacted++;
+      if (await redactCopy(pool, schema, [uid])) redacted++;
     } catch (err) {
       // One copy in the way (older table definitions, say) does not keep the others readable.
-      failed.push(`${copy.schema} (${(err as Error).message})`);
+      failed.push(`${schema} (${(err as Error).message})`);
     }
   }
   if (failed.length > 0) {
@@ -161,6 +151,46 @@ export async function redactCopies(pool: Pool, uid: string): Promise<number> {
     );
   }
   return redacted;
+}
+
+/**
+ * Applies the projectors' redaction of `uids` to the copy of the read models in `schema`, in one
+ * transaction with the copy's schema first on the search path (the redaction's SQL names its
+ * tables unqualified). A redaction applies only where the copy has all of its tables, so it never
+ * reaches through to `public` (a rebuild's shadow of some projections holds only theirs).
+ * Returns whether any applied.
+ */
+export async function redactCopy(
+  pool: Pool,
+  schema: string,
+  uids: readonly string[],
+): Promise<boolean> {
+  const { rows } = await pool.query<{ relname: string }>(
+    `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')`,
+    [schema],
+  );
+  const held = new Set(rows.map((r) => r.relname));
+  const applicable = REDACTIONS.filter((r) => r.tables.every((t) => held.has(t)));
+  if (applicable.length === 0) return false;
+  await inTransaction(pool, async (tx) => {
+    await tx.query(`SET LOCAL search_path = ${quoteIdent(schema)}, public`);
+    for (const r of applicable) await r.redact(uids, tx);
+  });
+  return true;
+}
+
+/**
+ * The users whose data key is destroyed: every user erased, including one whose erasure stopped
+ * before its `UserErased` was recorded. A time-travel snapshot redacts what they wrote
+ * (src/admin/replay/time-travel.ts): built of a time before an erasure, it stops before the
+ * `UserErased`, while the log still holds their plain texts.
+ */
+export async function erasedUids(db: Pick<Pool, 'query'>): Promise<string[]> {
+  const { rows } = await db.query<{ uid: string }>(
+    `SELECT uid FROM user_keys WHERE wrapped_key IS NULL ORDER BY uid`,
+  );
+  return rows.map((r) => r.uid);
 }
 
 /** The newest UserErased of a user's stream, reading it backwards, or null. */

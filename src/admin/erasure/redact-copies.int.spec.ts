@@ -54,6 +54,8 @@ describe('erasure of a user in the copies of the read models', () => {
     (await dump(schema, 'rm_group_notices'));
 
   let snapshot: string;
+  /** Where that snapshot stops: before alice's erasure. */
+  let snapshotPosition: string;
 
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -111,6 +113,7 @@ describe('erasure of a user in the copies of the read models', () => {
       { position: (await store.headPosition())! },
     );
     snapshot = `asof_${built.snapshot.id}`;
+    snapshotPosition = built.snapshot.position;
     // And a rebuild's shadow of the group projection only (interrupted), the tables a swap
     // retired, and a schema that is no copy of the read models
     await pool.query(`
@@ -180,5 +183,33 @@ describe('erasure of a user in the copies of the read models', () => {
       ADMIN,
     );
     expect(again).toMatchObject({ status: 'already_erased', copies_redacted: 3 });
+  });
+
+  it('holds none of her words in a snapshot built after the erasure, of a time before it', async () => {
+    // Given alice erased (above), when a snapshot is built of the moment before her erasure,
+    // from a log that still holds her plain words and stops before her UserErased
+    const [commit, prepare] = snapshotPosition.split('/').map(BigInt);
+    const built = await buildSnapshot(
+      { pool, store, projectors: testProjectors(pool) },
+      { position: { commit, prepare } },
+    );
+    const later = `asof_${built.snapshot.id}`;
+
+    // Then it shows bob's words and her messages, empty and marked erased, but none of hers
+    expect(built.snapshot.position).toBe(snapshotPosition);
+    const text = await schemaText(later);
+    for (const words of ALICE_WORDS) expect(text).not.toContain(words);
+    expect(text).toContain(BOB);
+    const messages = await pool.query<{ sender_uid: string; content: string; erased: boolean }>(
+      `SELECT sender_uid, content, erased FROM ${later}.rm_messages ORDER BY sender_uid, msg_key`,
+    );
+    expect(messages.rows.map((r) => [r.sender_uid, r.erased])).toEqual([
+      ['alice', true],
+      ['alice', true],
+      ['bob', false],
+    ]);
+    // And her application is still there, only without its words
+    const requests = await pool.query(`SELECT uid, req_message FROM ${later}.rm_group_requests`);
+    expect(requests.rows).toEqual([{ uid: 'alice', req_message: '' }]);
   });
 });
