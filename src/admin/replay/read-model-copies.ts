@@ -93,8 +93,42 @@ export async function writeMeta(db: Db, schema: string, meta: CopyMeta): Promise
   );
 }
 
-export async function dropCopy(db: Db, schema: string): Promise<void> {
-  await db.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
+/**
+ * Drops a copy: its views (those no other view reads first), then its tables, one per statement,
+ * then the schema with whatever is left. A reader of the copy (an `?as_of=` request) locks a view
+ * and then what it reads, or tables one after another; one `DROP SCHEMA … CASCADE` would lock them
+ * all in its own order, and could hold one while waiting for another that reader holds: a
+ * deadlock, which PostgreSQL breaks after deadlock_timeout (1 s) by failing one of the two.
+ * Dropping one object holds nothing else while it waits. Each statement commits on its own
+ * (`pool`, not a client in a transaction, which would hold every lock to the end).
+ */
+export async function dropCopy(pool: Pick<Pool, 'query'>, schema: string): Promise<void> {
+  const s = quoteIdent(schema);
+  for (;;) {
+    const { rows: views } = await pool.query<{ relname: string; relkind: string }>(
+      `SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relkind IN ('v', 'm')
+          AND NOT EXISTS (
+            SELECT 1 FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
+             WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
+               AND d.refobjid = c.oid AND r.ev_class <> c.oid)
+        ORDER BY c.relname`,
+      [schema],
+    );
+    if (views.length === 0) break;
+    for (const v of views) {
+      const kind = v.relkind === 'm' ? 'MATERIALIZED VIEW' : 'VIEW';
+      await pool.query(`DROP ${kind} IF EXISTS ${s}.${quoteIdent(v.relname)} CASCADE`);
+    }
+  }
+  const { rows: tables } = await pool.query<{ relname: string }>(
+    `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') ORDER BY c.relname`,
+    [schema],
+  );
+  for (const t of tables)
+    await pool.query(`DROP TABLE IF EXISTS ${s}.${quoteIdent(t.relname)} CASCADE`);
+  await pool.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
 }
 
 /**
