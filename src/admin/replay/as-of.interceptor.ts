@@ -1,6 +1,6 @@
 import { CallHandler, ExecutionContext, Inject, Injectable, NestInterceptor } from '@nestjs/common';
 import type { Pool } from 'pg';
-import { catchError, from, type Observable } from 'rxjs';
+import { catchError, from, mergeMap, type Observable } from 'rxjs';
 import { AdminKeyGuard } from '../../accounts/auth.guards';
 import { Errors } from '../../common/errors';
 import { AuthedRequest, metadataFrom } from '../../common/http/request-context';
@@ -83,20 +83,31 @@ export class AsOfInterceptor implements NestInterceptor {
       outcome: 'completed',
     });
     // The handler is called inside the scope (Nest binds it to the context handle() runs in).
+    // What it answers is let through only if the snapshot is still there once it has read: a
+    // snapshot dropped meanwhile leaves its name on the connections' search path, and a query
+    // planned after the drop finds the live table of that name in `public` instead.
     return runInReadSchema(schema, () => next.handle()).pipe(
+      mergeMap(async (answer: unknown) => {
+        await snapshotSchema(this.pool, asOf, () => this.fingerprint.get());
+        return answer;
+      }),
       catchError((err: unknown) => from(this.explained(err, asOf))),
     );
   }
 
   /**
-   * A query that named a column or table the snapshot lacks: a migration ran within the
-   * fingerprint's cache time. Checked afresh, and told as 40972 rather than a 500.
+   * A query PostgreSQL refused, checked against the snapshot afresh: gone or no longer ready
+   * (dropped meanwhile, which can also fail a reader as a deadlock), 404 or 409; made before the
+   * live definitions (a query that named a column or table the snapshot lacks: a migration ran
+   * within the fingerprint's cache time), 40972. Otherwise the error as it was.
    */
   private async explained(err: unknown, id: string): Promise<never> {
-    const code = (err as { code?: unknown } | null)?.code;
-    if (typeof code === 'string' && UNDEFINED_OBJECT.has(code)) {
-      // Throws 40972 when the live definitions moved on (or 404/409 if it is gone meanwhile).
-      await snapshotSchema(this.pool, id, () => this.fingerprint.refresh());
+    const { code, severity } = (err ?? {}) as { code?: unknown; severity?: unknown };
+    if (typeof severity === 'string') {
+      const undefinedObject = typeof code === 'string' && UNDEFINED_OBJECT.has(code);
+      await snapshotSchema(this.pool, id, () =>
+        undefinedObject ? this.fingerprint.refresh() : this.fingerprint.get(),
+      );
     }
     throw err;
   }

@@ -333,6 +333,53 @@ describe('replay over HTTP', () => {
     expect((await admin.delete(`/admin/v1/time-travel/${id}`)).status).toBe(200);
   });
 
+  it('answers 404 to a read of a snapshot dropped while it reads, never the live read models', async () => {
+    // Given V's message to U, a snapshot of that moment, and U's answer
+    const u = await t.user('dr-u');
+    const v = await t.user('dr-v');
+    expect((await send(v, 'dr-u', 'before the snapshot')).status).toBe(201);
+    const id = await snapshotAtHead();
+    expect((await send(u, 'dr-v', 'after the snapshot')).status).toBe(201);
+    await caughtUp();
+    const history = () =>
+      request(t.url)
+        .get(`/api/v1/sessions/1/dr-v/messages?size=20&as_of=${id}`)
+        .set('Authorization', `Bearer ${u}`)
+        .set('X-Admin-Key', t.adminKey);
+    // (A node sees the live tables' definitions within 3 s: the test before changed one.)
+    await waitFor(async () => (await history()).status === 200, 'the snapshot read', 10_000, 100);
+    expect((await history()).body.messages).toHaveLength(1);
+
+    // When a read of U's history as of it waits for the snapshot's messages table
+    await db.query('BEGIN');
+    let reading: Promise<request.Response> | undefined;
+    try {
+      await db.query(`LOCK TABLE asof_${id}.rm_messages IN ACCESS EXCLUSIVE MODE`);
+      reading = history().then((res) => res);
+      await waitFor(
+        async () =>
+          (
+            await db.query(
+              `SELECT 1 FROM pg_stat_activity
+                WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()`,
+            )
+          ).rowCount === 1,
+        'the read waiting for the snapshot',
+        10_000,
+        20,
+      );
+      // And the snapshot is dropped meanwhile (the read then finds the live table by its name)
+      await db.query(`DROP SCHEMA asof_${id} CASCADE`);
+    } finally {
+      await db.query('COMMIT');
+    }
+
+    // Then the read is told the snapshot is gone, rather than answered from the live history
+    const res = await reading;
+    expect(res.body).not.toHaveProperty('messages');
+    expect([res.status, res.body.code]).toEqual([404, 40470]);
+  });
+
   it('answers a snapshot id only once the snapshot exists: building, then ready', async () => {
     // Given the checkpoints table held, so that a build cannot create its copy of it yet (the
     // live projections wait meanwhile)
