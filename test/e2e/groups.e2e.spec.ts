@@ -998,6 +998,8 @@ describe('groups over HTTP', () => {
       expect(members).toHaveLength(21);
       expect(new Set(members.map((m) => m.uid))).toEqual(new Set(['cc-o', ...joiners]));
       expect(new Set(members.map((m) => m.member_seq)).size).toBe(21);
+      // And every read model, after everything this file did, is what a rebuild makes
+      expect(await t.verify()).toMatchObject({ equal: true, differing: [] });
     });
   });
 });

@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { verifyOverHttp } from '../support/app';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { EsdbTestServer, startEsdbTestServer } from '../support/esdb-test-server';
 import { textTo } from '../support/realtime';
@@ -101,6 +102,11 @@ describe('separate API and projector processes on EventStoreDB', () => {
     const health = await request(url).get('/health');
     expect(health.status).toBe(200);
     expect(health.body.details.event_store).toMatchObject({ adapter: 'eventstoredb' });
+    // And the read models the projector that took over kept are what a rebuild makes
+    expect(await verifyOverHttp(url, ADMIN_KEY, START_BOUND_MS)).toMatchObject({
+      equal: true,
+      differing: [],
+    });
   });
 
   it('waits for EventStoreDB at start, logging each try, and serves once it answers', async () => {

@@ -4,6 +4,7 @@ import type { INestApplication } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { TEST_MASTER_KEY } from './test-keys';
 import request from 'supertest';
+import { waitFor } from './wait-for';
 import { createApp } from '../../src/app.factory';
 import { loadConfig } from '../../src/config/app-config';
 import { Pool } from 'pg';
@@ -25,6 +26,8 @@ export interface TestApp {
   eventCount(): Promise<number>;
   /** Sends the request, expects the status and code, and checks that nothing was written. */
   rejects(req: request.Test, status: number, code: number): Promise<request.Response>;
+  /** The read models against a rebuild of them: {@link verifyOverHttp} on this app. */
+  verify(): Promise<VerifyJobResult>;
   close(): Promise<void>;
 }
 
@@ -97,10 +100,53 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
       expect(await eventCount()).toBe(before);
       return res;
     },
+    verify: () => verifyOverHttp(url, adminKey),
     async close() {
       await pool?.end();
       await app.close();
       await db.drop();
     },
   };
+}
+
+/** What a finished verify job reports (src/admin/replay/verify.ts, VerifyResult). */
+export interface VerifyJobResult {
+  readonly equal: boolean;
+  readonly differing: readonly unknown[];
+}
+
+/**
+ * Runs `verify` as an administrator does (`POST /admin/v1/projections/verify`, then its job until
+ * it ends): every read model rebuilt from the log beside the live ones, compared row for row.
+ * For the end of crash and concurrency tests (issue: "use it in tests after crash and concurrency
+ * tests"). Throws if the job fails or does not end within `timeoutMs`.
+ */
+export async function verifyOverHttp(
+  url: string,
+  adminKey: string,
+  timeoutMs = 60_000,
+): Promise<VerifyJobResult> {
+  const started = await request(url)
+    .post('/admin/v1/projections/verify')
+    .set('X-Admin-Key', adminKey)
+    .send({});
+  if (started.status !== 202) throw new Error(`verify: ${started.status} ${started.text}`);
+  const id = (started.body as { job_id: string }).job_id;
+  let job: { status: string; result: VerifyJobResult | null; error: unknown } | undefined;
+  await waitFor(
+    async () => {
+      const res = await request(url)
+        .get(`/admin/v1/projections/verify/${id}`)
+        .set('X-Admin-Key', adminKey);
+      job = res.body as typeof job;
+      return res.status === 200 && job!.status !== 'running';
+    },
+    `verify job ${id}`,
+    timeoutMs,
+    50,
+  );
+  if (job!.status !== 'completed' || !job!.result) {
+    throw new Error(`verify job ${id} ended ${job!.status}: ${JSON.stringify(job!.error)}`);
+  }
+  return job!.result;
 }
