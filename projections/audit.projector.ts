@@ -9,6 +9,7 @@ import {
   clip,
   decidedAt,
   decidedAtSql,
+  decidedAtTextSql,
   MAX_TEXT,
   optionalText,
   optionalTextSql,
@@ -23,11 +24,15 @@ export { auditAction, auditSubjects } from './audit-fields';
 type Data = Record<string, unknown>;
 
 /**
- * A timestamptz from epoch milliseconds, exactly (`to_timestamp(ms / 1000.0)` goes through a
- * double, which rounds far from 1970). The pg driver's Date holds milliseconds: `apply` writes
+ * A timestamptz from epoch milliseconds, exactly. `to_timestamp(ms / 1000.0)` goes through a
+ * double, which rounds far from 1970, and so does `ms * interval '1 millisecond'` once ms * 1,000
+ * passes 2^53 (the year 2255: 9999-12-31T23:59:59.999 came out 999008 µs). Whole seconds times a
+ * second stay exact to the year 20,000 (seconds * 10^6 is seconds * 15,625 * 2^6), and the
+ * milliseconds left are small. The pg driver's Date holds milliseconds: `apply` writes
  * `recorded_at` truncated to them, as applyFromLog does with date_trunc.
  */
-const EPOCH_MS = (ms: string) => `('epoch'::timestamptz + ${ms} * interval '1 millisecond')`;
+const EPOCH_MS = (ms: string) =>
+  `('epoch'::timestamptz + (${ms} / 1000) * interval '1 second' + (${ms} % 1000) * interval '1 millisecond')`;
 
 /** rm_audit's columns, in the order both ways of writing it select them. */
 const AUDIT_COLUMNS = `event_id, commit_position, prepare_position, stream_id, category, revision,
@@ -67,7 +72,7 @@ const FROM_LOG_SQL = `
   WITH e AS (
     SELECT e.event_id, e.transaction_id::text::bigint AS c, e.global_position AS p,
            left(e.stream_id, ${MAX_TEXT}) AS stream, e.revision, e.type, e.data, e.metadata AS m,
-           e.created_at
+           e.created_at, ${decidedAtTextSql('e.metadata')} AS at
       FROM es_events e
      WHERE ${IN_RANGE}
   ), audit AS (
@@ -77,7 +82,7 @@ const FROM_LOG_SQL = `
            ${optionalTextSql('e.m', ['actor', 'kind'])}, ${optionalTextSql('e.m', ['actor', 'id'])},
            ${optionalTextSql('e.m', ['ip'])}, ${optionalTextSql('e.m', ['device'])},
            ${optionalTextSql('e.m', ['correlationId'])}, ${optionalTextSql('e.m', ['causationId'])},
-           date_trunc('milliseconds', e.created_at), ${decidedAtSql('e.m')},
+           date_trunc('milliseconds', e.created_at), ${decidedAtSql('e.at')},
            ${auditSubjectsSql('e.type', 'e.data')}
       FROM e
   )
