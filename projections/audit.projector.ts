@@ -72,14 +72,14 @@ const FROM_LOG_SQL = `
   WITH e AS (
     SELECT e.event_id, e.transaction_id::text::bigint AS c, e.global_position AS p,
            left(e.stream_id, ${MAX_TEXT}) AS stream, e.revision, e.type, e.data, e.metadata AS m,
-           e.created_at, ${decidedAtTextSql('e.metadata')} AS at
+           e.metadata->'actor' AS actor, e.created_at, ${decidedAtTextSql('e.metadata')} AS at
       FROM es_events e
      WHERE ${IN_RANGE}
   ), audit AS (
     INSERT INTO rm_audit (${AUDIT_COLUMNS})
     SELECT e.event_id, e.c, e.p, e.stream, split_part(e.stream, '-', 1), e.revision,
            left(e.type, ${MAX_TEXT}), ${auditActionSql('e.type', 'e.data')},
-           ${optionalTextSql('e.m', ['actor', 'kind'])}, ${optionalTextSql('e.m', ['actor', 'id'])},
+           ${optionalTextSql('e.actor', ['kind'])}, ${optionalTextSql('e.actor', ['id'])},
            ${optionalTextSql('e.m', ['ip'])}, ${optionalTextSql('e.m', ['device'])},
            ${optionalTextSql('e.m', ['correlationId'])}, ${optionalTextSql('e.m', ['causationId'])},
            date_trunc('milliseconds', e.created_at), ${decidedAtSql('e.at')},
