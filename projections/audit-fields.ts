@@ -282,6 +282,20 @@ const pathSql = (json: string, path: readonly string[]) =>
     ? `${json}->${quoteLiteral(path[0])}`
     : `${json}#>${quoteLiteral(`{${path.join(',')}}`)}`;
 
+/**
+ * The text at `path`, for a string: `->>` gives it at once, where `#>>'{}'` on what `->` gave
+ * costs a second copy of the value.
+ */
+const textSql = (json: string, path: readonly string[]) =>
+  path.length === 1
+    ? `${json}->>${quoteLiteral(path[0])}`
+    : `${json}#>>${quoteLiteral(`{${path.join(',')}}`)}`;
+
+/** `text[]` of the string `s` when it is a subject (not empty, no separator), clipped; else none. */
+const oneSubjectSql = (s: string) =>
+  `CASE WHEN ${s} <> '' AND strpos(${s}, chr(31)) = 0
+        THEN ARRAY[left(${s}, ${MAX_TEXT})] ELSE '{}'::text[] END`;
+
 /** The rows (s, n) of one subject part, its n from `base` up, in order. */
 function partSql(json: string, part: SubjectPart, base: number): string {
   if ('one' in part) {
@@ -302,18 +316,32 @@ function subjectsOfTypeSql(json: string, parts: readonly SubjectPart[]): string 
   if (parts.length === 0) return `'{}'::text[]`;
   if (parts.length === 1 && 'one' in parts[0]) {
     // One string: no distinct, no bound.
-    const v = pathSql(json, parts[0].one);
-    const s = `${v}#>>'{}'`;
-    return `CASE WHEN jsonb_typeof(${v}) = 'string' AND ${s} <> '' AND strpos(${s}, chr(31)) = 0
-                 THEN ARRAY[left(${s}, ${MAX_TEXT})] ELSE '{}'::text[] END`;
+    const one = parts[0].one;
+    return `CASE WHEN jsonb_typeof(${pathSql(json, one)}) = 'string'
+                 THEN ${oneSubjectSql(textSql(json, one))} ELSE '{}'::text[] END`;
   }
   // Parts a 2^32 apart in n, so that the order of first appearance is the parts' order.
   const candidates = parts.map((p, i) => partSql(json, p, i * 2 ** 32)).join(' UNION ALL ');
-  return `(SELECT coalesce(array_agg(u.s ORDER BY u.n), '{}'::text[]) FROM (
+  const distinct = `(SELECT coalesce(array_agg(u.s ORDER BY u.n), '{}'::text[]) FROM (
             SELECT c.s, min(c.n) AS n FROM (
               SELECT left(c.s, ${MAX_TEXT}) AS s, c.n FROM (${candidates}) c
                WHERE c.s <> '' AND strpos(c.s, chr(31)) = 0) c
              GROUP BY c.s ORDER BY n LIMIT ${MAX_SUBJECTS}) u)`;
+  if (parts.length > 1 || 'one' in parts[0]) return distinct;
+  // One list (a session ack's acks, most often of one session): a list of one element needs
+  // neither the subquery nor its distinct, which cost more than the rest of the row.
+  const part = parts[0];
+  const list = pathSql(json, 'many' in part ? part.many : part.each);
+  const first = `${list}->0`;
+  const single =
+    'many' in part
+      ? `CASE WHEN jsonb_typeof(${first}) = 'string' THEN ${oneSubjectSql(`(${list}->>0)`)} ELSE '{}'::text[] END`
+      : `CASE WHEN jsonb_typeof(${first}) = 'object' AND jsonb_typeof(${first}->${quoteLiteral(part.key)}) = 'string'
+              THEN ${oneSubjectSql(`(${first}->>${quoteLiteral(part.key)})`)} ELSE '{}'::text[] END`;
+  return `CASE WHEN jsonb_typeof(${list}) IS DISTINCT FROM 'array' THEN '{}'::text[]
+               WHEN jsonb_array_length(${list}) = 0 THEN '{}'::text[]
+               WHEN jsonb_array_length(${list}) = 1 THEN ${single}
+               ELSE ${distinct} END`;
 }
 
 /** {@link auditSubjects} of an event with type `type` and data `json`, as a text[] expression. */
@@ -356,16 +384,9 @@ export function auditActionSql(type: string, json: string): string {
                THEN CASE ${type} ${cases.join('\n')} END END`;
 }
 
-/**
- * {@link optionalText} of the metadata field at `path`, as a text expression. (`->>` gives a
- * string's text at once; `#>>'{}'` on what `->` gave costs a second copy of the value.)
- */
+/** {@link optionalText} of the metadata field at `path`, as a text expression. */
 export function optionalTextSql(json: string, path: readonly string[]): string {
-  const text =
-    path.length === 1
-      ? `${json}->>${quoteLiteral(path[0])}`
-      : `${json}#>>${quoteLiteral(`{${path.join(',')}}`)}`;
-  return `CASE jsonb_typeof(${pathSql(json, path)}) WHEN 'string' THEN NULLIF(left(${text}, ${MAX_TEXT}), '') END`;
+  return `CASE jsonb_typeof(${pathSql(json, path)}) WHEN 'string' THEN NULLIF(left(${textSql(json, path)}, ${MAX_TEXT}), '') END`;
 }
 
 /**
