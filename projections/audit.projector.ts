@@ -66,16 +66,12 @@ const upsertHours = (source: string) => `
  * driver's Date holds it for `apply` (an hour is the same either way). No ON CONFLICT, unlike
  * `apply`: es_events holds each event id once, and the runner applies each range once (its
  * checkpoint moves in the same transaction), so a rebuild may build the primary key after its
- * load (keysAfterLoadFromLog).
+ * load (keysAfterLoadFromLog). The hours come from the rows inserted (RETURNING), so the events,
+ * content included, are not kept in a CTE for a second reading; the subquery is not flattened
+ * (OFFSET 0), so that each of its columns is computed once however often the fields use it.
  */
 const FROM_LOG_SQL = `
-  WITH e AS (
-    SELECT e.event_id, e.transaction_id::text::bigint AS c, e.global_position AS p,
-           left(e.stream_id, ${MAX_TEXT}) AS stream, e.revision, e.type, e.data, e.metadata AS m,
-           e.metadata->'actor' AS actor, e.created_at, ${decidedAtTextSql('e.metadata')} AS at
-      FROM es_events e
-     WHERE ${IN_RANGE}
-  ), audit AS (
+  WITH audit AS (
     INSERT INTO rm_audit (${AUDIT_COLUMNS})
     SELECT e.event_id, e.c, e.p, e.stream, split_part(e.stream, '-', 1), e.revision,
            left(e.type, ${MAX_TEXT}), ${auditActionSql('e.type', 'e.data')},
@@ -84,11 +80,18 @@ const FROM_LOG_SQL = `
            ${optionalTextSql('e.m', ['correlationId'])}, ${optionalTextSql('e.m', ['causationId'])},
            date_trunc('milliseconds', e.created_at), ${decidedAtSql('e.at')},
            ${auditSubjectsSql('e.type', 'e.data')}
-      FROM e
+      FROM (SELECT e.event_id, e.transaction_id::text::bigint AS c, e.global_position AS p,
+                   left(e.stream_id, ${MAX_TEXT}) AS stream, e.revision, e.type, e.data,
+                   e.metadata AS m, e.metadata->'actor' AS actor, e.created_at,
+                   ${decidedAtTextSql('e.metadata')} AS at
+              FROM es_events e
+             WHERE ${IN_RANGE}
+            OFFSET 0) e
+    RETURNING commit_position AS c, prepare_position AS p, recorded_at
   )
-  ${upsertHours(`SELECT floor(extract(epoch FROM e.created_at) / 3600)::bigint, (min(ARRAY[e.c, e.p]))[1], (min(ARRAY[e.c, e.p]))[2],
-                        (max(ARRAY[e.c, e.p]))[1], (max(ARRAY[e.c, e.p]))[2]
-                   FROM e GROUP BY 1`)}`;
+  ${upsertHours(`SELECT floor(extract(epoch FROM a.recorded_at) / 3600)::bigint, (min(ARRAY[a.c, a.p]))[1], (min(ARRAY[a.c, a.p]))[2],
+                        (max(ARRAY[a.c, a.p]))[1], (max(ARRAY[a.c, a.p]))[2]
+                   FROM audit a GROUP BY 1`)}`;
 
 /**
  * rm_audit, the audit index: one row per event of every type, with its position, stream,
