@@ -102,6 +102,136 @@ describe('projection runner', () => {
     await expectEqualToRebuild(pool, store);
   });
 
+  it('keeps the other read models live while a projection new to them catches up from zero', async () => {
+    // Given a log the read models have caught up with, all but the audit (new in this version)
+    await sendMany(sender, 300);
+    const others = testProjectors(pool).filter((p) => p.name !== 'audit');
+    const first = new ProjectionRunner(store, pool, others, { batchSize: 50, retryDelayMs: 5 });
+    first.start();
+    const othersNames = others.map((p) => p.name);
+    await waitFor(() => caughtUp(pool, othersNames), 'the read models before the upgrade', 30_000);
+    await first.stop();
+    // And the audit projector, which cannot apply anything until the gate opens
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const gated = (inner: Projector): Projector => ({
+      name: inner.name,
+      eventTypes: inner.eventTypes,
+      tables: inner.tables,
+      async apply(events: readonly RecordedEvent[], tx: PoolClient) {
+        await gate;
+        await inner.apply(events, tx);
+      },
+    });
+    const projectors = testProjectors(pool).map((p) => (p.name === 'audit' ? gated(p) : p));
+    const runner = new ProjectionRunner(store, pool, projectors, {
+      batchSize: 20,
+      retryDelayMs: 5,
+    });
+    try {
+      // When the new version runs every projector, and a message is sent
+      runner.start();
+      const sent = await sender.send('u1', 'u2', 'after the upgrade');
+      // Then the other read models take it while the audit is still at the start
+      await waitFor(
+        async () =>
+          (await pool.query('SELECT 1 FROM rm_messages WHERE msg_key = $1', [sent.result.msgKey]))
+            .rowCount === 1,
+        'the message in the read models while the audit catches up',
+        10_000,
+      );
+      const cps = await checkpoints(pool);
+      expect(cps.get('audit')).toEqual({ commit: 0n, prepare: 0n });
+      expect(runner.status().find((s) => s.name === 'audit')?.running).toBe(true);
+      // And once the audit can go on, every read model reaches the head, equal to a rebuild
+      open();
+      await waitFor(() => caughtUp(pool, NAMES), 'every projection at the head', 30_000);
+    } finally {
+      open();
+      await runner.stop();
+    }
+    expect(runner.status().every((s) => s.lastError === null)).toBe(true);
+    await expectEqualToRebuild(pool, store);
+  });
+
+  it('retries a projection far behind that fails on its own, the others staying live', async () => {
+    // Given read models at the head, but the audit at zero, and failing for now
+    await sendMany(sender, 300);
+    const others = testProjectors(pool).filter((p) => p.name !== 'audit');
+    const first = new ProjectionRunner(store, pool, others, { batchSize: 50, retryDelayMs: 5 });
+    first.start();
+    const othersNames = others.map((p) => p.name);
+    await waitFor(() => caughtUp(pool, othersNames), 'the read models before the upgrade', 30_000);
+    await first.stop();
+    let failing = true;
+    let failures = 0;
+    const failingAudit = (inner: Projector): Projector => ({
+      name: inner.name,
+      eventTypes: inner.eventTypes,
+      tables: inner.tables,
+      async apply(events: readonly RecordedEvent[], tx: PoolClient) {
+        await inner.apply(events, tx);
+        if (failing) {
+          failures++;
+          throw new Error('injected audit failure');
+        }
+      },
+    });
+    const projectors = testProjectors(pool).map((p) => (p.name === 'audit' ? failingAudit(p) : p));
+    const runner = new ProjectionRunner(store, pool, projectors, {
+      batchSize: 20,
+      retryDelayMs: 5,
+    });
+    try {
+      runner.start();
+      await waitFor(() => failures >= 3, 'the audit to fail a few times');
+      // When a message is sent meanwhile, the others take it, and only the audit reports failing
+      const sent = await sender.send('u3', 'u4', 'while the audit fails');
+      await waitFor(
+        async () =>
+          (await pool.query('SELECT 1 FROM rm_messages WHERE msg_key = $1', [sent.result.msgKey]))
+            .rowCount === 1,
+        'the message in the read models while the audit fails',
+        10_000,
+      );
+      const status = runner.status();
+      expect(status.find((s) => s.name === 'audit')?.lastError).toBe('injected audit failure');
+      expect(status.filter((s) => s.name !== 'audit' && s.lastError !== null)).toEqual([]);
+      expect((await checkpoints(pool)).get('audit')).toEqual({ commit: 0n, prepare: 0n });
+      // Then, once it stops failing, it catches up, and its error is cleared
+      failing = false;
+      await waitFor(() => caughtUp(pool, NAMES), 'every projection at the head', 30_000);
+    } finally {
+      failing = false;
+      await runner.stop();
+    }
+    expect(runner.status().every((s) => s.lastError === null)).toBe(true);
+    await expectEqualToRebuild(pool, store);
+  });
+
+  it('rejects a catch-up whose projector keeps failing with that error', async () => {
+    // Given a log, and a projector that fails every batch (in a lane of its own)
+    await sendMany(sender, 100);
+    const broken: Projector = {
+      name: 'sessions',
+      eventTypes: new Set(['MessageSent']),
+      tables: ['rm_sessions'],
+      apply: () => Promise.reject(new Error('injected: this projector always fails')),
+    };
+    const projectors = testProjectors(pool).map((p) => (p.name === 'sessions' ? broken : p));
+    const runner = new ProjectionRunner(store, pool, projectors, {
+      batchSize: 10,
+      retryDelayMs: 1,
+      lanes: true,
+    });
+    // When it catches up (a rebuild's load), then the promise rejects with that error (a lane's
+    // failure is handled from the start: left unhandled a moment, it would end the process)
+    await expect(runner.catchUp((await store.headPosition())!, undefined, 3)).rejects.toThrow(
+      'injected: this projector always fails',
+    );
+    expect(runner.status().find((s) => s.name === 'sessions')?.lastError).toMatch(/injected/);
+  });
+
   it('survives the database cutting its connections mid-batch, and catches up', async () => {
     await sendMany(sender, 300);
     const runner = new ProjectionRunner(store, pool, testProjectors(pool), {

@@ -300,7 +300,8 @@ export class ProjectionRunner {
    * checkpoint it passes, all in one transaction with their checkpoints. (Reading and committing
    * once per batch rather than once per projector is most of a batch's cost when traffic is light
    * and batches are small.) A projector that fails holds the others back: the batch is retried
-   * from the checkpoints as a whole. While catching up (full batches) the next batch is read while
+   * from the checkpoints as a whole. Projectors far behind the others (farBehind) catch up beside
+   * the loop instead (followBeside). While catching up (full batches) the next batch is read while
    * this one is applied. The live loop: it runs until the signal aborts ({@link catchUp} has its
    * own, {@link runLanes}).
    */
@@ -320,10 +321,12 @@ export class ProjectionRunner {
             this.advance(loop, checkpoint.position);
             loop.eventsApplied = checkpoint.eventsApplied;
           }
-          const from = this.loops
-            .map((l) => l.position)
-            .reduce((min, p) => (cmp(p, min) < 0 ? p : min));
-          await this.follow(from, signal, () => (delay = this.retryDelayMs));
+          const behind = await this.farBehind();
+          if (behind.length > 0) {
+            await this.followBeside(behind, signal, () => (delay = this.retryDelayMs));
+            continue;
+          }
+          await this.follow(lowest(this.loops), signal, () => (delay = this.retryDelayMs));
         } catch (err) {
           if (signal.aborted) break;
           const message = err instanceof Error ? err.message : String(err);
@@ -354,8 +357,94 @@ export class ProjectionRunner {
     }
   }
 
-  /** Reads the log after `from` and applies it batch by batch until aborted. */
-  private async follow(from: Position, signal: AbortSignal, onApplied: () => void): Promise<void> {
+  /**
+   * Projectors more than a batch behind the one furthest on (a projection new in this version,
+   * at position zero under a large log): the first batch after each lies wholly before it.
+   */
+  private async farBehind(): Promise<ProjectorState[]> {
+    const furthest = this.loops
+      .map((l) => l.position)
+      .reduce((max, p) => (cmp(p, max) > 0 ? p : max));
+    const behind: ProjectorState[] = [];
+    const probed = new Map<string, boolean>();
+    for (const loop of this.loops) {
+      if (cmp(loop.position, furthest) >= 0) continue;
+      const key = describePosition(loop.position);
+      let far = probed.get(key);
+      if (far === undefined) {
+        const next = await this.store.readAll({ after: loop.position, limit: this.batchSize });
+        far = next.length >= this.batchSize && cmp(next[next.length - 1].position, furthest) < 0;
+        probed.set(key, far);
+      }
+      if (far) behind.push(loop);
+    }
+    return behind;
+  }
+
+  /**
+   * The live loop with projectors far behind (farBehind): they would hold every other read model
+   * back until they had caught up, one batch of the whole log after another. Instead the others
+   * follow the log as usual while those catch up beside them, on their own connection and
+   * checkpoints, to where the others stood; then this returns, and the live loop plans again
+   * with every projector (the ones behind are now at most a few batches behind: they follow
+   * together). A batch of theirs that fails is retried from their checkpoints, with the live
+   * loop's backoff, while the others go on. A failure of the others' follow stops both and is
+   * thrown; so is a checkpoint moved under the catch-up (a swap: plan again).
+   */
+  private async followBeside(
+    behind: readonly ProjectorState[],
+    signal: AbortSignal,
+    onApplied: () => void,
+  ): Promise<void> {
+    const ahead = this.loops.filter((l) => !behind.includes(l));
+    const target = lowest(ahead);
+    const names = behind.map((l) => l.projector.name);
+    this.options.logger?.info?.(
+      { projections: names, from: describePosition(lowest(behind)), to: describePosition(target) },
+      'projections far behind the others catch up beside them',
+    );
+    const round = new AbortController();
+    const stop = () => round.abort();
+    signal.addEventListener('abort', stop, { once: true });
+    const catchUp = async () => {
+      for (let delay = this.retryDelayMs; ; delay = Math.min(delay * 2, 30_000)) {
+        try {
+          await this.runLanes(round.signal, { until: target, maxFailures: 1 }, 1, behind);
+          return;
+        } catch (err) {
+          if (round.signal.aborted || err instanceof CheckpointMovedError) throw err;
+          const message = err instanceof Error ? err.message : String(err);
+          for (const loop of behind) {
+            loop.lastError = message;
+            loop.lastErrorAt = new Date();
+          }
+          this.options.logger?.error(
+            { err, projections: names },
+            'projection batch failed; retrying from the checkpoints',
+          );
+          await this.recordError(message, names);
+          await sleep(delay, round.signal);
+        }
+      }
+    };
+    try {
+      const [caught, followed] = await Promise.allSettled([
+        catchUp().finally(stop),
+        this.follow(target, round.signal, onApplied, ahead).finally(stop),
+      ]);
+      for (const r of [followed, caught]) if (r.status === 'rejected') throw r.reason;
+    } finally {
+      signal.removeEventListener('abort', stop);
+    }
+  }
+
+  /** Reads the log after `from` and applies it to `loops` batch by batch until aborted. */
+  private async follow(
+    from: Position,
+    signal: AbortSignal,
+    onApplied: () => void,
+    loops: readonly ProjectorState[] = this.loops,
+  ): Promise<void> {
     const batches = this.store
       .subscribeAll({ after: from, batchSize: this.batchSize, signal })
       [Symbol.asyncIterator]();
@@ -368,7 +457,7 @@ export class ProjectionRunner {
         const batch = read.value;
         // Catching up: read the next batch while this one is applied.
         if (batch.length >= this.batchSize) next = batches.next();
-        await this.applyBatch(batch, null);
+        await this.applyBatch(batch, null, loops);
         onApplied();
         if (!next) {
           if (this.gatherMs > 0 && batch.length < this.batchSize / 10) {
@@ -395,27 +484,33 @@ export class ProjectionRunner {
     signal: AbortSignal,
     bounds: { until: Position; maxFailures: number },
     count: number,
+    loops: readonly ProjectorState[] = this.loops,
   ): Promise<void> {
     const { until, maxFailures } = bounds;
-    this.runningSince = performance.now();
-    const checkpoints = await this.loadCheckpoints();
-    for (const loop of this.loops) {
-      const checkpoint = checkpoints.get(loop.projector.name)!;
-      this.advance(loop, checkpoint.position);
-      loop.eventsApplied = checkpoint.eventsApplied;
-      loop.recent.length = 0;
+    // Beside the live loop (followBeside), which set the checkpoints it reads a moment ago and
+    // keeps its own measure of time, only these projectors are touched.
+    const beside = loops !== this.loops;
+    if (!beside) {
+      this.runningSince = performance.now();
+      const checkpoints = await this.loadCheckpoints();
+      for (const loop of loops) {
+        const checkpoint = checkpoints.get(loop.projector.name)!;
+        this.advance(loop, checkpoint.position);
+        loop.eventsApplied = checkpoint.eventsApplied;
+        loop.recent.length = 0;
+      }
     }
-    const from = this.loops.map((l) => l.position).reduce((min, p) => (cmp(p, min) < 0 ? p : min));
+    const from = lowest(loops);
     if (cmp(from, until) >= 0) return;
     const stop = new AbortController();
     const abort = () => stop.abort();
     signal.addEventListener('abort', abort, { once: true });
     const failure: { error: Error | null } = { error: null };
-    for (const loop of this.loops) loop.running = true;
+    for (const loop of loops) loop.running = true;
     // Projectors dealt to the lanes in turn.
     const lanes = Array.from(
-      { length: Math.min(count, this.loops.length) },
-      (_, i) => new Lane(this.loops.filter((_l, j) => j % count === i)),
+      { length: Math.min(count, loops.length) },
+      (_, i) => new Lane(loops.filter((_l, j) => j % count === i)),
     );
     const workers = lanes.map((lane) =>
       lane.work(async (segment) => {
@@ -428,7 +523,12 @@ export class ProjectionRunner {
               loop.lastError = err instanceof Error ? err.message : String(err);
               loop.lastErrorAt = new Date();
             }
-            if (attempt >= maxFailures || stop.signal.aborted) {
+            // A checkpoint another runner moved (a swap) makes every retry fail the same way.
+            if (
+              attempt >= maxFailures ||
+              stop.signal.aborted ||
+              err instanceof CheckpointMovedError
+            ) {
               failure.error ??= err instanceof Error ? err : new Error(String(err));
               stop.abort();
               throw err;
@@ -438,9 +538,12 @@ export class ProjectionRunner {
         }
       }, stop.signal),
     );
+    // Their failure is failure.error, thrown below once every lane has stopped: not unhandled
+    // meanwhile.
+    for (const worker of workers) worker.catch(() => undefined);
     // What the projectors that take events need of them: their types (all, if one takes every
     // type), and metadata only if one of them uses it.
-    const takers = this.loops.filter((l) => !l.fromLog).map((l) => l.projector);
+    const takers = loops.filter((l) => !l.fromLog).map((l) => l.projector);
     const types = takers.some((p) => p.eventTypes.has(EVERY_EVENT_TYPE))
       ? undefined
       : new Set(takers.flatMap((p) => [...p.eventTypes]));
@@ -463,7 +566,8 @@ export class ProjectionRunner {
       for (const lane of lanes) lane.close();
       await Promise.allSettled(workers);
       signal.removeEventListener('abort', abort);
-      for (const loop of this.loops) loop.running = false;
+      // Beside the live loop, its projectors keep running with it.
+      if (!beside) for (const loop of loops) loop.running = false;
     }
     if (failure.error) throw failure.error;
   }
@@ -553,15 +657,18 @@ export class ProjectionRunner {
     return Math.round((total * 1000) / spanMs);
   }
 
-  /** The failure, where every process sees it (GET /admin/v1/projections). Best effort. */
-  private async recordError(message: string): Promise<void> {
+  /**
+   * The failure of `names` (every projector, by default), where every process sees it (GET
+   * /admin/v1/projections). Best effort.
+   */
+  private async recordError(message: string, names = this.projectorNames): Promise<void> {
     try {
       await this.transaction(
         (client) =>
           client.query(
             `UPDATE projection_checkpoints SET last_error = $2, last_error_at = now()
               WHERE name = ANY($1::text[])`,
-            [this.projectorNames, message.slice(0, 2000)],
+            [names, message.slice(0, 2000)],
           ),
         false,
       );
@@ -704,6 +811,11 @@ class Lane {
       this.wakeReader?.();
     }
   }
+}
+
+/** The lowest position of `loops`: where a loop over all of them reads from. */
+function lowest(loops: readonly ProjectorState[]): Position {
+  return loops.map((l) => l.position).reduce((min, p) => (cmp(p, min) < 0 ? p : min));
 }
 
 /** Empties a projector's tables and resets its checkpoint: the next run rebuilds from zero. */
