@@ -367,4 +367,51 @@ describe('PostgreSQL log: the import path', () => {
       TypeError,
     );
   });
+
+  it("imports several streams' runs in one transaction, in their order, with their times", async () => {
+    // Given runs of an export that interleaves streams, one stream met twice
+    const a0 = at('2026-12-05T09:30:00.000Z');
+    const b0 = at('2026-12-05T09:29:00.000Z');
+    const a1 = at('2026-12-05T09:31:00.000Z');
+    const a2 = at('2026-12-05T09:32:00.000Z');
+    // When they are imported at once
+    const written = await store.appendImportedAll([
+      { streamId: 'imp-a', events: [a0], expected: 'no_stream' },
+      { streamId: 'imp-b', events: [b0], expected: 'no_stream' },
+      { streamId: 'imp-a', events: [a1, a2], expected: 0 },
+    ]);
+    // Then all are written in that order, in one transaction, each with its time
+    expect(written).toBe(true);
+    const all = await store.readAll({ limit: 10 });
+    expect(all.map((e) => [e.id, e.streamId, e.revision, e.createdAt.toISOString()])).toEqual([
+      [a0.id, 'imp-a', 0, '2026-12-05T09:30:00.000Z'],
+      [b0.id, 'imp-b', 0, '2026-12-05T09:29:00.000Z'],
+      [a1.id, 'imp-a', 1, '2026-12-05T09:31:00.000Z'],
+      [a2.id, 'imp-a', 2, '2026-12-05T09:32:00.000Z'],
+    ]);
+    expect(new Set(all.map((e) => e.position.commit)).size).toBe(1);
+  });
+
+  it('imports nothing of runs of which one cannot be written, and says so', async () => {
+    const used = at('2026-12-05T09:30:00.000Z');
+    await store.appendImported('imp-a', [used], 'no_stream');
+    const fresh = at('2026-12-05T09:31:00.000Z');
+    // A wrong expected revision among them, then an id another stream holds
+    for (const bad of [
+      { streamId: 'imp-a', events: [at('2026-12-05T09:32:00.000Z')], expected: 'no_stream' },
+      { streamId: 'imp-c', events: [{ ...used, recordedAt: new Date(0) }], expected: 'no_stream' },
+    ] as const) {
+      expect(
+        await store.appendImportedAll([
+          { streamId: 'imp-b', events: [fresh], expected: 'no_stream' },
+          bad,
+        ]),
+      ).toBe(false);
+    }
+    // Then only the event written before is there, with its own time
+    const all = await store.readAll({ limit: 10 });
+    expect(all.map((x) => [x.id, x.createdAt.toISOString()])).toEqual([
+      [used.id, '2026-12-05T09:30:00.000Z'],
+    ]);
+  });
 });

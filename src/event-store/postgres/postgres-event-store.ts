@@ -151,7 +151,8 @@ export class PostgresEventStore extends EventStore {
    * The append itself is es_append_batch's, so positions are assigned in commit order as for
    * any append; the times are set in the same transaction, before it commits, so no reader ever
    * sees an imported event with another time. Times may go backwards against positions: they
-   * are the source's. Not batched with other appends (an import appends one run at a time).
+   * are the source's. Not batched with other appends ({@link appendImportedAll} batches an
+   * import's own).
    */
   async appendImported(
     streamId: string,
@@ -160,8 +161,39 @@ export class PostgresEventStore extends EventStore {
   ): Promise<AppendResult> {
     validateAppend(streamId, events, expected);
     const request: AppendRequest = { streamId, events, expected };
-    const ids = events.map((e) => e.id);
-    const times = events.map((e) => e.recordedAt?.toISOString() ?? null);
+    const rows = (await this.importTransaction([request], false))!;
+    const [settled] = settle([request], rows);
+    if (settled.status === 'rejected') throw settled.reason;
+    return settled.value;
+  }
+
+  /**
+   * {@link appendImported} of several appends (streams' runs, in the import file's order) in one
+   * transaction and one es_append_batch call: positions follow their order. All of them or none:
+   * when any cannot be written as asked (its expected revision, an id already used) nothing is,
+   * and this returns false; the caller then appends them one at a time to learn which and why.
+   * An import appends a few events per stream at a time, so this saves a transaction and its
+   * WAL flush per run.
+   */
+  async appendImportedAll(
+    requests: readonly {
+      streamId: string;
+      events: readonly EventData[];
+      expected: ExpectedRevision;
+    }[],
+  ): Promise<boolean> {
+    for (const r of requests) validateAppend(r.streamId, r.events, r.expected);
+    return (await this.importTransaction(requests, true)) !== null;
+  }
+
+  /**
+   * The transaction of the import path: the appends, the recorded times of the events written,
+   * commit. `whole`: roll back and return null unless every append was written.
+   */
+  private async importTransaction(
+    requests: readonly AppendRequest[],
+    whole: boolean,
+  ): Promise<AppendRow[] | null> {
     // A connection lost before COMMIT rolls the transaction back; lost during it, the retry
     // finds the events written (result code 2) and says so.
     const rows = await retryOnConnectionLoss(async () => {
@@ -169,13 +201,21 @@ export class PostgresEventStore extends EventStore {
       let broken: unknown;
       try {
         await client.query('BEGIN');
-        const { rows: result } = await client.query<AppendRow>(APPEND_SQL, appendParams([request]));
-        if (result[0].result_code === 0 && times.some((t) => t !== null)) {
+        const { rows: result } = await client.query<AppendRow>(APPEND_SQL, appendParams(requests));
+        if (whole && result.some((r) => r.result_code !== 0)) {
+          await client.query('ROLLBACK');
+          return null;
+        }
+        // Only the events written: an id that belongs to another stream (code 3) is not this
+        // append's to retime.
+        const written = requests.flatMap((r, i) => (result[i].result_code === 0 ? r.events : []));
+        const times = written.map((e) => e.recordedAt?.toISOString() ?? null);
+        if (times.some((t) => t !== null)) {
           await client.query(
             `UPDATE es_events e SET created_at = t.at
                FROM unnest($1::uuid[], $2::timestamptz[]) AS t(id, at)
               WHERE e.event_id = t.id AND t.at IS NOT NULL`,
-            [ids, times],
+            [written.map((e) => e.id), times],
           );
         }
         await client.query('COMMIT');
@@ -192,10 +232,8 @@ export class PostgresEventStore extends EventStore {
       this.wakeSubscribers();
       throw err;
     });
-    if (rows[0].result_code !== 0) this.wakeSubscribers();
-    const [settled] = settle([request], rows);
-    if (settled.status === 'rejected') throw settled.reason;
-    return settled.value;
+    if (rows && rows.some((r) => r.result_code !== 0)) this.wakeSubscribers();
+    return rows;
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
