@@ -102,8 +102,14 @@ describe('projection runner', () => {
     await expectEqualToRebuild(pool, store);
   });
 
-  it('keeps the other read models live while a projection new to them catches up from zero', async () => {
-    // Given a log the read models have caught up with, all but the audit (new in this version)
+  /**
+   * A log of 300 messages the read models have caught up with, all but the audit (a projection
+   * new in this version, at zero); then a runner of every projector with the audit's `apply`
+   * replaced by `audit(inner)`, not started.
+   */
+  async function upgradeWithNewAudit(
+    audit: (inner: Projector['apply']) => Projector['apply'],
+  ): Promise<ProjectionRunner> {
     await sendMany(sender, 300);
     const others = testProjectors(pool).filter((p) => p.name !== 'audit');
     const first = new ProjectionRunner(store, pool, others, { batchSize: 50, retryDelayMs: 5 });
@@ -111,35 +117,45 @@ describe('projection runner', () => {
     const othersNames = others.map((p) => p.name);
     await waitFor(() => caughtUp(pool, othersNames), 'the read models before the upgrade', 30_000);
     await first.stop();
-    // And the audit projector, which cannot apply anything until the gate opens
+    const projectors = testProjectors(pool).map((p): Projector =>
+      p.name === 'audit'
+        ? {
+            name: p.name,
+            eventTypes: p.eventTypes,
+            tables: p.tables,
+            apply: audit(p.apply.bind(p)),
+          }
+        : p,
+    );
+    return new ProjectionRunner(store, pool, projectors, { batchSize: 20, retryDelayMs: 5 });
+  }
+
+  /** Waits until `sent`'s message is in rm_messages. */
+  async function projected(sent: { result: { msgKey: string } }, what: string): Promise<void> {
+    await waitFor(
+      async () =>
+        (await pool.query('SELECT 1 FROM rm_messages WHERE msg_key = $1', [sent.result.msgKey]))
+          .rowCount === 1,
+      what,
+      10_000,
+    );
+  }
+
+  it('keeps the other read models live while a projection new to them catches up from zero', async () => {
+    // Given a log the read models have caught up with, all but the audit (new in this version),
+    // which cannot apply anything until the gate opens
     let open!: () => void;
     const gate = new Promise<void>((resolve) => (open = resolve));
-    const gated = (inner: Projector): Projector => ({
-      name: inner.name,
-      eventTypes: inner.eventTypes,
-      tables: inner.tables,
-      async apply(events: readonly RecordedEvent[], tx: PoolClient) {
-        await gate;
-        await inner.apply(events, tx);
-      },
-    });
-    const projectors = testProjectors(pool).map((p) => (p.name === 'audit' ? gated(p) : p));
-    const runner = new ProjectionRunner(store, pool, projectors, {
-      batchSize: 20,
-      retryDelayMs: 5,
+    const runner = await upgradeWithNewAudit((apply) => async (events, tx) => {
+      await gate;
+      await apply(events, tx);
     });
     try {
       // When the new version runs every projector, and a message is sent
       runner.start();
       const sent = await sender.send('u1', 'u2', 'after the upgrade');
       // Then the other read models take it while the audit is still at the start
-      await waitFor(
-        async () =>
-          (await pool.query('SELECT 1 FROM rm_messages WHERE msg_key = $1', [sent.result.msgKey]))
-            .rowCount === 1,
-        'the message in the read models while the audit catches up',
-        10_000,
-      );
+      await projected(sent, 'the message in the read models while the audit catches up');
       const cps = await checkpoints(pool);
       expect(cps.get('audit')).toEqual({ commit: 0n, prepare: 0n });
       expect(runner.status().find((s) => s.name === 'audit')?.running).toBe(true);
@@ -156,44 +172,21 @@ describe('projection runner', () => {
 
   it('retries a projection far behind that fails on its own, the others staying live', async () => {
     // Given read models at the head, but the audit at zero, and failing for now
-    await sendMany(sender, 300);
-    const others = testProjectors(pool).filter((p) => p.name !== 'audit');
-    const first = new ProjectionRunner(store, pool, others, { batchSize: 50, retryDelayMs: 5 });
-    first.start();
-    const othersNames = others.map((p) => p.name);
-    await waitFor(() => caughtUp(pool, othersNames), 'the read models before the upgrade', 30_000);
-    await first.stop();
     let failing = true;
     let failures = 0;
-    const failingAudit = (inner: Projector): Projector => ({
-      name: inner.name,
-      eventTypes: inner.eventTypes,
-      tables: inner.tables,
-      async apply(events: readonly RecordedEvent[], tx: PoolClient) {
-        await inner.apply(events, tx);
-        if (failing) {
-          failures++;
-          throw new Error('injected audit failure');
-        }
-      },
-    });
-    const projectors = testProjectors(pool).map((p) => (p.name === 'audit' ? failingAudit(p) : p));
-    const runner = new ProjectionRunner(store, pool, projectors, {
-      batchSize: 20,
-      retryDelayMs: 5,
+    const runner = await upgradeWithNewAudit((apply) => async (events, tx) => {
+      await apply(events, tx);
+      if (failing) {
+        failures++;
+        throw new Error('injected audit failure');
+      }
     });
     try {
       runner.start();
       await waitFor(() => failures >= 3, 'the audit to fail a few times');
       // When a message is sent meanwhile, the others take it, and only the audit reports failing
       const sent = await sender.send('u3', 'u4', 'while the audit fails');
-      await waitFor(
-        async () =>
-          (await pool.query('SELECT 1 FROM rm_messages WHERE msg_key = $1', [sent.result.msgKey]))
-            .rowCount === 1,
-        'the message in the read models while the audit fails',
-        10_000,
-      );
+      await projected(sent, 'the message in the read models while the audit fails');
       const status = runner.status();
       expect(status.find((s) => s.name === 'audit')?.lastError).toBe('injected audit failure');
       expect(status.filter((s) => s.name !== 'audit' && s.lastError !== null)).toEqual([]);
