@@ -225,6 +225,19 @@ describe('projection runner', () => {
     expect(runner.status().find((s) => s.name === 'sessions')?.lastError).toMatch(/injected/);
   });
 
+  it('applies nothing in a catch-up whose signal was aborted before it started', async () => {
+    // (A catch-up beside the live loop may start just as the runner is stopped.)
+    await sendMany(sender, 50);
+    const runner = new ProjectionRunner(store, pool, testProjectors(pool), { batchSize: 10 });
+    const aborted = new AbortController();
+    aborted.abort();
+    await runner.catchUp((await store.headPosition())!, aborted.signal);
+    const applied = await pool.query<{ n: string }>(
+      'SELECT coalesce(sum(events_applied), 0) AS n FROM projection_checkpoints',
+    );
+    expect(applied.rows[0].n).toBe('0');
+  });
+
   it('survives the database cutting its connections mid-batch, and catches up', async () => {
     await sendMany(sender, 300);
     const runner = new ProjectionRunner(store, pool, testProjectors(pool), {

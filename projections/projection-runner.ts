@@ -406,13 +406,21 @@ export class ProjectionRunner {
     const round = new AbortController();
     const stop = () => round.abort();
     signal.addEventListener('abort', stop, { once: true });
+    // Stopped while it planned: a listener added now would never hear it.
+    if (signal.aborted) stop();
     const catchUp = async () => {
-      for (let delay = this.retryDelayMs; ; delay = Math.min(delay * 2, 30_000)) {
+      let delay = 0;
+      for (;;) {
+        if (round.signal.aborted) return;
+        const from = lowest(behind);
         try {
           await this.runLanes(round.signal, { until: target, maxFailures: 1 }, 1, behind);
           return;
         } catch (err) {
           if (round.signal.aborted || err instanceof CheckpointMovedError) throw err;
+          // The backoff starts again after progress: failures far apart are each retried soon.
+          const progressed = cmp(lowest(behind), from) > 0;
+          delay = progressed || delay === 0 ? this.retryDelayMs : Math.min(delay * 2, 30_000);
           const message = err instanceof Error ? err.message : String(err);
           for (const loop of behind) {
             loop.lastError = message;
@@ -432,7 +440,17 @@ export class ProjectionRunner {
         catchUp().finally(stop),
         this.follow(target, round.signal, onApplied, ahead).finally(stop),
       ]);
-      for (const r of [followed, caught]) if (r.status === 'rejected') throw r.reason;
+      if (followed.status === 'rejected') {
+        // Thrown below; the catch-up's own failure meanwhile, if any, is told here.
+        if (caught.status === 'rejected' && !(caught.reason instanceof CheckpointMovedError)) {
+          this.options.logger?.error(
+            { err: caught.reason, projections: names },
+            'projection catch-up stopped with an error',
+          );
+        }
+        throw followed.reason;
+      }
+      if (caught.status === 'rejected') throw caught.reason;
     } finally {
       signal.removeEventListener('abort', stop);
     }
@@ -505,6 +523,7 @@ export class ProjectionRunner {
     const stop = new AbortController();
     const abort = () => stop.abort();
     signal.addEventListener('abort', abort, { once: true });
+    if (signal.aborted) abort();
     const failure: { error: Error | null } = { error: null };
     for (const loop of loops) loop.running = true;
     // Projectors dealt to the lanes in turn.
@@ -863,6 +882,7 @@ function wake(signal: AbortSignal, set: (done: () => void) => void): Promise<voi
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const t = setTimeout(done, ms);
     function done() {
