@@ -25,8 +25,11 @@ export interface CopyMeta {
   readonly createdAt: string;
   /** Time travel: the point of the log it shows. */
   readonly target?: { readonly at?: string; readonly position: string };
-  /** Time travel: `building` until its indexes and views exist. */
-  readonly state?: 'building' | 'ready';
+  /**
+   * Time travel: `building` until its indexes and views exist; `dropping` once its drop has
+   * begun (no read is let through from then on, while its tables go one by one).
+   */
+  readonly state?: 'building' | 'ready' | 'dropping';
   readonly readyAt?: string;
   /** Time travel: events the snapshot was built from. */
   readonly events?: number;

@@ -380,6 +380,54 @@ describe('replay over HTTP', () => {
     expect([res.status, res.body.code]).toEqual([404, 40470]);
   });
 
+  it('answers 404 to reads of a snapshot whose drop is under way, its tables going one by one', async () => {
+    // Given V's message to U, a snapshot of that moment, and U's answer
+    const u = await t.user('dw-u');
+    const v = await t.user('dw-v');
+    expect((await send(v, 'dw-u', 'before the snapshot')).status).toBe(201);
+    const id = await snapshotAtHead();
+    expect((await send(u, 'dw-v', 'after the snapshot')).status).toBe(201);
+    await caughtUp();
+    const history = () =>
+      request(t.url)
+        .get(`/api/v1/sessions/1/dw-v/messages?size=20&as_of=${id}`)
+        .set('Authorization', `Bearer ${u}`)
+        .set('X-Admin-Key', t.adminKey);
+    await waitFor(async () => (await history()).status === 200, 'the snapshot read', 10_000, 100);
+
+    // When the snapshot is dropped while a reader holds one of its last tables, so that the drop
+    // has taken its messages and waits there
+    await db.query('BEGIN');
+    let dropping: Promise<request.Response> | undefined;
+    try {
+      await db.query(`SELECT 1 FROM asof_${id}.rm_users LIMIT 1`);
+      dropping = admin.delete(`/admin/v1/time-travel/${id}`).then((res) => res);
+      await waitFor(
+        async () =>
+          (
+            await db.query(
+              `SELECT 1 FROM pg_locks
+                WHERE NOT granted AND mode = 'AccessExclusiveLock'
+                  AND relation = 'asof_${id}.rm_users'::regclass`,
+            )
+          ).rowCount === 1,
+        'the drop to wait for the reader',
+        10_000,
+        20,
+      );
+      // Then a read of it meanwhile is told it is gone, rather than answered from the live
+      // messages table its name now finds
+      const res = await history();
+      expect(res.body).not.toHaveProperty('messages');
+      expect([res.status, res.body.code]).toEqual([404, 40470]);
+    } finally {
+      await db.query('COMMIT');
+    }
+    // And the drop then ends
+    expect((await dropping).status).toBe(200);
+    await t.rejects(admin.get(`/admin/v1/time-travel/${id}`), 404, 40470);
+  });
+
   it('answers a snapshot id only once the snapshot exists: building, then ready', async () => {
     // Given the checkpoints table held, so that a build cannot create its copy of it yet (the
     // live projections wait meanwhile)

@@ -216,7 +216,13 @@ export async function dropSnapshot(
   if (snapshot.state === 'building') {
     throw ReplayErrors.alreadyRunning(`the build of time-travel snapshot ${id}`);
   }
-  await dropCopy(pool, copySchema('asof', id));
+  const schema = copySchema('asof', id);
+  // First, in one statement: from now on no `?as_of=` read of it is answered (snapshotSchema),
+  // though dropCopy takes its tables one by one, and a read planned meanwhile would find the live
+  // tables of their names in `public`.
+  const copy = await readCopy(pool, schema);
+  if (copy?.meta) await writeMeta(pool, schema, { ...copy.meta, state: 'dropping' });
+  await dropCopy(pool, schema);
   return snapshot;
 }
 
@@ -232,7 +238,9 @@ export async function snapshotSchema(
   live: () => Promise<string>,
 ): Promise<string> {
   const copy = SNAPSHOT_ID.test(id) ? await readCopy(pool, copySchema('asof', id)) : null;
-  if (!copy || copy.meta?.kind !== 'asof') throw ReplayErrors.snapshotNotFound(id);
+  if (!copy || copy.meta?.kind !== 'asof' || copy.meta.state === 'dropping') {
+    throw ReplayErrors.snapshotNotFound(id);
+  }
   const ready = copy.meta.state === 'ready';
   // In the order of describeSnapshot's states: building, stale, interrupted.
   if (!ready && (await copiesInUse(pool, [copy.schema])).has(copy.schema)) {
@@ -343,8 +351,9 @@ async function describeSnapshot(
 ): Promise<SnapshotInfo> {
   const meta = copy.meta;
   // A build under way stays `building` (it holds its lock); anything else made from other
-  // definitions can be neither read nor resumed.
-  const stale = !inUse && meta?.fingerprint !== live;
+  // definitions can be neither read nor resumed, and neither can one whose drop stopped half-way
+  // (`dropping`): both can only be dropped.
+  const stale = !inUse && (meta?.fingerprint !== live || meta?.state === 'dropping');
   return {
     id: idOf(copy.schema),
     state: stale ? 'stale' : meta?.state === 'ready' ? 'ready' : inUse ? 'building' : 'interrupted',
