@@ -375,11 +375,12 @@ describe('PostgreSQL log: the import path', () => {
     const a1 = at('2026-12-05T09:31:00.000Z');
     const a2 = at('2026-12-05T09:32:00.000Z');
     // When they are imported at once
-    const written = await store.appendImportedAll([
+    const page = [
       { streamId: 'imp-a', events: [a0], expected: 'no_stream' },
       { streamId: 'imp-b', events: [b0], expected: 'no_stream' },
       { streamId: 'imp-a', events: [a1, a2], expected: 0 },
-    ]);
+    ] as const;
+    const written = await store.appendImportedAll(page);
     // Then all are written in that order, in one transaction, each with its time
     expect(written).toBe(true);
     const all = await store.readAll({ limit: 10 });
@@ -390,6 +391,9 @@ describe('PostgreSQL log: the import path', () => {
       [a2.id, 'imp-a', 2, '2026-12-05T09:32:00.000Z'],
     ]);
     expect(new Set(all.map((e) => e.position.commit)).size).toBe(1);
+    // And the same page again (the retry of a commit whose answer was lost) is found written
+    expect(await store.appendImportedAll(page)).toBe(true);
+    expect(await store.readAll({ limit: 10 })).toEqual(all);
   });
 
   it('imports nothing of runs of which one cannot be written, and says so', async () => {

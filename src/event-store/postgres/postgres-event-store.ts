@@ -172,6 +172,8 @@ export class PostgresEventStore extends EventStore {
    * transaction and one es_append_batch call: positions follow their order. All of them or none:
    * when any cannot be written as asked (its expected revision, an id already used) nothing is,
    * and this returns false; the caller then appends them one at a time to learn which and why.
+   * True as well when the connection was lost as the transaction committed and the retry finds
+   * every one of them written.
    * An import appends a few events per stream at a time, so this saves a transaction and its
    * WAL flush per run.
    */
@@ -204,7 +206,9 @@ export class PostgresEventStore extends EventStore {
         const { rows: result } = await client.query<AppendRow>(APPEND_SQL, appendParams(requests));
         if (whole && result.some((r) => r.result_code !== 0)) {
           await client.query('ROLLBACK');
-          return null;
+          // Every one already written (same ids, same streams): this is the retry of a commit
+          // whose answer the lost connection took. Else nothing was written.
+          return result.every((r) => r.result_code === 2) ? result : null;
         }
         // Only the events written: an id that belongs to another stream (code 3) is not this
         // append's to retime.
@@ -232,7 +236,7 @@ export class PostgresEventStore extends EventStore {
       this.wakeSubscribers();
       throw err;
     });
-    if (rows && rows.some((r) => r.result_code !== 0)) this.wakeSubscribers();
+    if (!rows || rows.some((r) => r.result_code !== 0)) this.wakeSubscribers();
     return rows;
   }
 
