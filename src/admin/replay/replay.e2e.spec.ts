@@ -333,21 +333,32 @@ describe('replay over HTTP', () => {
     expect((await admin.delete(`/admin/v1/time-travel/${id}`)).status).toBe(200);
   });
 
-  it('answers 404 to a read of a snapshot dropped while it reads, never the live read models', async () => {
-    // Given V's message to U, a snapshot of that moment, and U's answer
-    const u = await t.user('dr-u');
-    const v = await t.user('dr-v');
-    expect((await send(v, 'dr-u', 'before the snapshot')).status).toBe(201);
+  /**
+   * V's message to U, a snapshot of that moment, and U's answer after it; the snapshot's id and a
+   * read of U's history with V as of it, once that read answers (a node sees the live tables'
+   * definitions within 3 s, and a test before may have changed one).
+   */
+  async function snapshotBetweenMessages(
+    prefix: string,
+  ): Promise<{ id: string; history: () => request.Test }> {
+    const u = await t.user(`${prefix}-u`);
+    const v = await t.user(`${prefix}-v`);
+    expect((await send(v, `${prefix}-u`, 'before the snapshot')).status).toBe(201);
     const id = await snapshotAtHead();
-    expect((await send(u, 'dr-v', 'after the snapshot')).status).toBe(201);
+    expect((await send(u, `${prefix}-v`, 'after the snapshot')).status).toBe(201);
     await caughtUp();
     const history = () =>
       request(t.url)
-        .get(`/api/v1/sessions/1/dr-v/messages?size=20&as_of=${id}`)
+        .get(`/api/v1/sessions/1/${prefix}-v/messages?size=20&as_of=${id}`)
         .set('Authorization', `Bearer ${u}`)
         .set('X-Admin-Key', t.adminKey);
-    // (A node sees the live tables' definitions within 3 s: the test before changed one.)
     await waitFor(async () => (await history()).status === 200, 'the snapshot read', 10_000, 100);
+    return { id, history };
+  }
+
+  it('answers 404 to a read of a snapshot dropped while it reads, never the live read models', async () => {
+    // Given V's message to U, a snapshot of that moment, and U's answer
+    const { id, history } = await snapshotBetweenMessages('dr');
     expect((await history()).body.messages).toHaveLength(1);
 
     // When a read of U's history as of it waits for the snapshot's messages table
@@ -382,18 +393,7 @@ describe('replay over HTTP', () => {
 
   it('answers 404 to reads of a snapshot whose drop is under way, its tables going one by one', async () => {
     // Given V's message to U, a snapshot of that moment, and U's answer
-    const u = await t.user('dw-u');
-    const v = await t.user('dw-v');
-    expect((await send(v, 'dw-u', 'before the snapshot')).status).toBe(201);
-    const id = await snapshotAtHead();
-    expect((await send(u, 'dw-v', 'after the snapshot')).status).toBe(201);
-    await caughtUp();
-    const history = () =>
-      request(t.url)
-        .get(`/api/v1/sessions/1/dw-v/messages?size=20&as_of=${id}`)
-        .set('Authorization', `Bearer ${u}`)
-        .set('X-Admin-Key', t.adminKey);
-    await waitFor(async () => (await history()).status === 200, 'the snapshot read', 10_000, 100);
+    const { id, history } = await snapshotBetweenMessages('dw');
 
     // When the snapshot is dropped while a reader holds one of its last tables, so that the drop
     // has taken its messages and waits there
