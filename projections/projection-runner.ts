@@ -245,10 +245,8 @@ export class ProjectionRunner {
       }
     }
     let applied = 0;
-    let after = this.loops.map((l) => l.position).reduce((min, p) => (cmp(p, min) < 0 ? p : min));
-    const last = this.loops
-      .map((l) => targetOf(l.projector.name))
-      .reduce((max, p) => (cmp(p, max) > 0 ? p : max));
+    let after = lowest(this.loops);
+    const last = latest(this.loops.map((l) => targetOf(l.projector.name)));
     for (;;) {
       const batch =
         cmp(after, last) >= 0 ? [] : await this.store.readAll({ after, limit: this.batchSize });
@@ -339,15 +337,7 @@ export class ProjectionRunner {
             );
             continue;
           }
-          for (const loop of this.loops) {
-            loop.lastError = message;
-            loop.lastErrorAt = new Date();
-          }
-          this.options.logger?.error(
-            { err, projections: this.projectorNames },
-            'projection batch failed; retrying from the checkpoints',
-          );
-          await this.recordError(message);
+          await this.reportFailure(this.loops, err);
           await sleep(delay, signal);
           delay = Math.min(delay * 2, 30_000);
         }
@@ -362,9 +352,7 @@ export class ProjectionRunner {
    * at position zero under a large log): the first batch after each lies wholly before it.
    */
   private async farBehind(): Promise<ProjectorState[]> {
-    const furthest = this.loops
-      .map((l) => l.position)
-      .reduce((max, p) => (cmp(p, max) > 0 ? p : max));
+    const furthest = latest(this.loops.map((l) => l.position));
     const behind: ProjectorState[] = [];
     const probed = new Map<string, boolean>();
     for (const loop of this.loops) {
@@ -421,16 +409,7 @@ export class ProjectionRunner {
           // The backoff starts again after progress: failures far apart are each retried soon.
           const progressed = cmp(lowest(behind), from) > 0;
           delay = progressed || delay === 0 ? this.retryDelayMs : Math.min(delay * 2, 30_000);
-          const message = err instanceof Error ? err.message : String(err);
-          for (const loop of behind) {
-            loop.lastError = message;
-            loop.lastErrorAt = new Date();
-          }
-          this.options.logger?.error(
-            { err, projections: names },
-            'projection batch failed; retrying from the checkpoints',
-          );
-          await this.recordError(message, names);
+          await this.reportFailure(behind, err);
           await sleep(delay, round.signal);
         }
       }
@@ -677,10 +656,25 @@ export class ProjectionRunner {
   }
 
   /**
-   * The failure of `names` (every projector, by default), where every process sees it (GET
-   * /admin/v1/projections). Best effort.
+   * A failed batch of `loops`' projectors, before it is retried from their checkpoints: in their
+   * status, in the log, and where every process sees it (recordError).
    */
-  private async recordError(message: string, names = this.projectorNames): Promise<void> {
+  private async reportFailure(loops: readonly ProjectorState[], err: unknown): Promise<void> {
+    const message = err instanceof Error ? err.message : String(err);
+    for (const loop of loops) {
+      loop.lastError = message;
+      loop.lastErrorAt = new Date();
+    }
+    const names = loops.map((l) => l.projector.name);
+    this.options.logger?.error(
+      { err, projections: names },
+      'projection batch failed; retrying from the checkpoints',
+    );
+    await this.recordError(message, names);
+  }
+
+  /** The failure of `names`, where every process sees it (GET /admin/v1/projections). Best effort. */
+  private async recordError(message: string, names: readonly string[]): Promise<void> {
     try {
       await this.transaction(
         (client) =>
@@ -835,6 +829,11 @@ class Lane {
 /** The lowest position of `loops`: where a loop over all of them reads from. */
 function lowest(loops: readonly ProjectorState[]): Position {
   return loops.map((l) => l.position).reduce((min, p) => (cmp(p, min) < 0 ? p : min));
+}
+
+/** The latest of `positions`. */
+function latest(positions: readonly Position[]): Position {
+  return positions.reduce((max, p) => (cmp(p, max) > 0 ? p : max));
 }
 
 /** Empties a projector's tables and resets its checkpoint: the next run rebuilds from zero. */

@@ -9,6 +9,7 @@ import { USER_ERASED, UserErasedData, userStream } from '../../accounts/accounts
 import { Errors } from '../../common/errors';
 import { uuidV5 } from '../../common/ids';
 import { inTransaction } from '../../database/with-client';
+import { tablesIn } from '../replay/read-model-copies';
 import type { EventMetadata, EventStore, RecordedEvent } from '../../event-store/event-store.port';
 
 /**
@@ -165,12 +166,7 @@ export async function redactCopy(
   schema: string,
   uids: readonly string[],
 ): Promise<boolean> {
-  const { rows } = await pool.query<{ relname: string }>(
-    `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')`,
-    [schema],
-  );
-  const held = new Set(rows.map((r) => r.relname));
+  const held = new Set(await tablesIn(pool, schema));
   const applicable = REDACTIONS.filter((r) => r.tables.every((t) => held.has(t)));
   if (applicable.length === 0) return false;
   await inTransaction(pool, async (tx) => {

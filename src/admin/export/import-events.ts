@@ -5,7 +5,7 @@ import {
   START,
   WrongExpectedVersionError,
 } from '../../event-store/event-store.port';
-import { PostgresEventStore } from '../../event-store/postgres/postgres-event-store';
+import { AppendRequest, PostgresEventStore } from '../../event-store/postgres/postgres-event-store';
 import { describeRef, streamRuns } from '../copy-log';
 import { ExportedEvent, ImportLineError, parseLine, toEventData } from './ndjson-format';
 
@@ -223,7 +223,7 @@ function asRecorded(e: ExportedEvent): RecordedEvent {
 }
 
 /** A run of one stream's events as the append that writes it at its revisions. */
-function appendOf(run: readonly RecordedEvent[]) {
+function appendOf(run: readonly RecordedEvent[]): AppendRequest {
   const first = run[0];
   return {
     streamId: first.streamId,
@@ -238,7 +238,7 @@ function appendOf(run: readonly RecordedEvent[]) {
         data: e.data,
       }),
     ),
-    expected: first.revision === 0 ? ('no_stream' as const) : first.revision - 1,
+    expected: first.revision === 0 ? 'no_stream' : first.revision - 1,
   };
 }
 

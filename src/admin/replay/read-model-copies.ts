@@ -124,14 +124,20 @@ export async function dropCopy(pool: Pick<Pool, 'query'>, schema: string): Promi
       await pool.query(`DROP ${kind} IF EXISTS ${s}.${quoteIdent(v.relname)} CASCADE`);
     }
   }
-  const { rows: tables } = await pool.query<{ relname: string }>(
+  for (const table of await tablesIn(pool, schema)) {
+    await pool.query(`DROP TABLE IF EXISTS ${s}.${quoteIdent(table)} CASCADE`);
+  }
+  await pool.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
+}
+
+/** The tables of `schema`, by name. */
+export async function tablesIn(db: Db, schema: string): Promise<string[]> {
+  const { rows } = await db.query<{ relname: string }>(
     `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') ORDER BY c.relname`,
     [schema],
   );
-  for (const t of tables)
-    await pool.query(`DROP TABLE IF EXISTS ${s}.${quoteIdent(t.relname)} CASCADE`);
-  await pool.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
+  return rows.map((r) => r.relname);
 }
 
 /**

@@ -26,6 +26,7 @@ import {
   rebuildId,
   restoreStorageOptions,
   storageOptionsOf,
+  tablesIn,
   viewsOver,
 } from './read-model-copies';
 import {
@@ -402,15 +403,10 @@ export async function dropRetired(
   deps: Pick<ReplayDeps, 'pool'>,
   schema: string,
 ): Promise<string | null> {
-  const { rows } = await deps.pool.query<{ relname: string }>(
-    `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relkind = 'r' ORDER BY c.relname`,
-    [schema],
-  );
   const failed: string[] = [];
-  for (const r of rows) {
+  for (const table of await tablesIn(deps.pool, schema)) {
     await deps.pool
-      .query(`DROP TABLE ${quoteIdent(schema)}.${quoteIdent(r.relname)}`)
+      .query(`DROP TABLE ${quoteIdent(schema)}.${quoteIdent(table)}`)
       .catch((err: Error) => failed.push(err.message));
   }
   if (failed.length === 0) {

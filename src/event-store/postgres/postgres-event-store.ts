@@ -24,7 +24,8 @@ import { validateAppend } from '../validate-append';
 import { AppendBatcher } from './append-batcher';
 import { AppendNotifier } from './append-notifier';
 
-interface AppendRequest {
+/** One stream's append, as es_append_batch takes several in one call. */
+export interface AppendRequest {
   readonly streamId: string;
   readonly events: readonly EventData[];
   readonly expected: ExpectedRevision;
@@ -177,13 +178,7 @@ export class PostgresEventStore extends EventStore {
    * An import appends a few events per stream at a time, so this saves a transaction and its
    * WAL flush per run.
    */
-  async appendImportedAll(
-    requests: readonly {
-      streamId: string;
-      events: readonly EventData[];
-      expected: ExpectedRevision;
-    }[],
-  ): Promise<boolean> {
+  async appendImportedAll(requests: readonly AppendRequest[]): Promise<boolean> {
     for (const r of requests) validateAppend(r.streamId, r.events, r.expected);
     return (await this.importTransaction(requests, true)) !== null;
   }
