@@ -1,4 +1,5 @@
-import { CommandRunner } from 'nest-commander';
+import { Inject } from '@nestjs/common';
+import { CommandRunner, Option } from 'nest-commander';
 
 /** Where a command writes: stdout for results, stderr for progress and diagnostics. */
 export interface AdminOutput {
@@ -60,10 +61,21 @@ export function parseCount(value: string, min: number, max: number): number {
  * Base of the admin commands: `execute` returns the exit status. nest-commander gives its
  * subcommands neither the root's exit override nor its output settings, so commander would call
  * `process.exit(1)` on a usage error of a subcommand: both are set here on every command.
+ * Every command works on an installation, named by `--database-url` (declared here; a command
+ * whose database plays another part declares it again with its own description).
  */
 export abstract class AdminCommand extends CommandRunner {
-  constructor(protected readonly context: AdminContext) {
+  constructor(@Inject(ADMIN_CONTEXT) protected readonly context: AdminContext) {
     super();
+  }
+
+  @Option({
+    flags: '--database-url <url>',
+    description:
+      'the installation’s PostgreSQL (default: DATABASE_URL; without it, the embedded database under DATA_DIR, default ./.data)',
+  })
+  parseDatabaseUrl(value: string): string {
+    return value;
   }
 
   override setCommand(command: Parameters<CommandRunner['setCommand']>[0]): this {

@@ -1,16 +1,8 @@
-import { Inject } from '@nestjs/common';
 import { Command, Help, Option } from 'nest-commander';
 import { Pool } from 'pg';
 import { DomainError } from '../../common/errors';
 import { ConfigError, loadConfig } from '../../config/app-config';
-import {
-  ADMIN_CONTEXT,
-  AdminCommand,
-  type AdminContext,
-  EXIT,
-  parseCount,
-  UsageError,
-} from '../admin-context';
+import { AdminCommand, EXIT, parseCount, UsageError } from '../admin-context';
 import { InstallationDatabase, openInstallationDatabase } from '../installation-database';
 import { AuditInputNames, DEFAULT_LIMIT, MAX_LIMIT, parseAuditQuery } from './audit-query';
 import { AuditEventView, AuditPage, AuditReader } from './audit-reader';
@@ -56,19 +48,6 @@ const SUBJECTS_SHOWN = 3;
   description: 'who did what, when and from where: the audit log, newest first, filtered and paged',
 })
 export class AuditCommand extends AdminCommand {
-  constructor(@Inject(ADMIN_CONTEXT) context: AdminContext) {
-    super(context);
-  }
-
-  @Option({
-    flags: '--database-url <url>',
-    description:
-      'the PostgreSQL of the read models (default: DATABASE_URL; without it, the embedded database under DATA_DIR, default ./.data)',
-  })
-  parseDatabaseUrl(value: string): string {
-    return value;
-  }
-
   @Option({
     flags: '--actor <kind:id>',
     description:

@@ -1,4 +1,3 @@
-import { Inject } from '@nestjs/common';
 import { Command, Help, Option } from 'nest-commander';
 import { Pool } from 'pg';
 import { ConfigError, loadConfig } from '../../config/app-config';
@@ -10,14 +9,7 @@ import {
   redactConnectionString,
 } from '../../event-store/eventstoredb/connect';
 import { PostgresEventStore } from '../../event-store/postgres/postgres-event-store';
-import {
-  ADMIN_CONTEXT,
-  AdminCommand,
-  type AdminContext,
-  EXIT,
-  parseCount,
-  UsageError,
-} from '../admin-context';
+import { AdminCommand, type AdminContext, EXIT, parseCount, UsageError } from '../admin-context';
 import { CarryOutcome, carryCheckpointsIfIdle } from '../carry-checkpoints';
 import { copyLog, CopyLogResult, describeRef, verifyCopy, VerifyReport } from '../copy-log';
 import { InstallationDatabase, openInstallationDatabase } from '../installation-database';
@@ -63,16 +55,12 @@ const CONFIG_SQLSTATES = new Set(['28P01', '28000', '3D000']);
     "copy the installation's PostgreSQL event log into EventStoreDB (resumable), then verify the copy",
 })
 export class CopyToEventStoreDbCommand extends AdminCommand {
-  constructor(@Inject(ADMIN_CONTEXT) context: AdminContext) {
-    super(context);
-  }
-
   @Option({
     flags: '--database-url <url>',
     description:
       'the source PostgreSQL (default: DATABASE_URL; without it, the embedded database under DATA_DIR, default ./.data)',
   })
-  parseDatabaseUrl(value: string): string {
+  override parseDatabaseUrl(value: string): string {
     return value;
   }
 

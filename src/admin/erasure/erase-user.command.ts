@@ -1,11 +1,10 @@
-import { Inject } from '@nestjs/common';
 import { Command, Help, Option } from 'nest-commander';
 import { UID_PATTERN, UID_RULE } from '../../accounts/commands/issue-token/get-token.request.dto';
 import { DomainError } from '../../common/errors';
 import { SYSTEM_CLOCK } from '../../core/clock';
 import { destroyDataKey } from '../../crypto/key-ring';
 import { cliMetadata, recordAdminOperation } from '../admin-actions';
-import { ADMIN_CONTEXT, AdminCommand, type AdminContext, EXIT, UsageError } from '../admin-context';
+import { AdminCommand, EXIT, UsageError } from '../admin-context';
 import {
   AdminInstallation,
   isUsageError,
@@ -26,19 +25,6 @@ export interface EraseUserCommandOptions {
     'erase a user: destroy their data key (their content can no longer be read anywhere), redact it in the read models, record the erasure',
 })
 export class EraseUserCommand extends AdminCommand {
-  constructor(@Inject(ADMIN_CONTEXT) context: AdminContext) {
-    super(context);
-  }
-
-  @Option({
-    flags: '--database-url <url>',
-    description:
-      'the installation’s PostgreSQL (default: DATABASE_URL; without it, the embedded database under DATA_DIR, default ./.data)',
-  })
-  parseDatabaseUrl(value: string): string {
-    return value;
-  }
-
   @Option({ flags: '--yes', description: 'confirm: the erasure cannot be undone' })
   parseYes(): boolean {
     return true;

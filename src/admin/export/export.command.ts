@@ -1,4 +1,3 @@
-import { Inject } from '@nestjs/common';
 import { once } from 'node:events';
 import { createWriteStream, renameSync, rmSync, type WriteStream } from 'node:fs';
 import { Command, Help, Option } from 'nest-commander';
@@ -6,9 +5,7 @@ import { DomainError } from '../../common/errors';
 import { START } from '../../event-store/event-store.port';
 import { cliMetadata, recordAdminOperation } from '../admin-actions';
 import {
-  ADMIN_CONTEXT,
   AdminCommand,
-  type AdminContext,
   type AdminOutput,
   EXIT,
   InvalidOptionValueError,
@@ -48,19 +45,6 @@ const MAX_BATCH_SIZE = 100_000;
   description: 'write events of the log as NDJSON (one JSON object per line), in log order',
 })
 export class ExportCommand extends AdminCommand {
-  constructor(@Inject(ADMIN_CONTEXT) context: AdminContext) {
-    super(context);
-  }
-
-  @Option({
-    flags: '--database-url <url>',
-    description:
-      'the installation’s PostgreSQL (default: DATABASE_URL; without it, the embedded database under DATA_DIR, default ./.data)',
-  })
-  parseDatabaseUrl(value: string): string {
-    return value;
-  }
-
   @Option({ flags: '--stream <stream-id>', description: 'only this stream (repeat for more)' })
   parseStream(value: string, previous: string[] = []): string[] {
     if (!STREAM_ID_PATTERN.test(value)) throw new InvalidOptionValueError(STREAM_ID_RULE);

@@ -1,4 +1,3 @@
-import { Inject } from '@nestjs/common';
 import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,14 +6,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Command, Help, Option } from 'nest-commander';
 import { cliMetadata, recordAdminOperation } from '../admin-actions';
-import {
-  ADMIN_CONTEXT,
-  AdminCommand,
-  type AdminContext,
-  EXIT,
-  parseCount,
-  UsageError,
-} from '../admin-context';
+import { AdminCommand, EXIT, parseCount, UsageError } from '../admin-context';
 import { formatCount, formatDuration, ProgressLine } from '../progress-line';
 import {
   AdminInstallation,
@@ -66,16 +58,12 @@ interface Spooled {
   description: 'import an NDJSON export (npm run admin -- export) into an empty event store',
 })
 export class ImportCommand extends AdminCommand {
-  constructor(@Inject(ADMIN_CONTEXT) context: AdminContext) {
-    super(context);
-  }
-
   @Option({
     flags: '--database-url <url>',
     description:
       'the target PostgreSQL (default: DATABASE_URL; without it, the embedded database under DATA_DIR); migrated first',
   })
-  parseDatabaseUrl(value: string): string {
+  override parseDatabaseUrl(value: string): string {
     return value;
   }
 

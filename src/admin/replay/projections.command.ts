@@ -1,6 +1,5 @@
-import { Inject } from '@nestjs/common';
 import { Command, Help, Option } from 'nest-commander';
-import { ADMIN_CONTEXT, AdminCommand, type AdminContext } from '../admin-context';
+import { AdminCommand } from '../admin-context';
 import { formatCount } from '../progress-line';
 import { ProjectionsReport, projectionStatus } from './projection-status';
 import { ReplayCliOptions, runReplayCommand } from './replay-cli';
@@ -12,19 +11,6 @@ import { ReplayCliOptions, runReplayCommand } from './replay-cli';
     "each projection's checkpoint, events applied, lag (events, seconds), events/s, last error",
 })
 export class ProjectionsCommand extends AdminCommand {
-  constructor(@Inject(ADMIN_CONTEXT) context: AdminContext) {
-    super(context);
-  }
-
-  @Option({
-    flags: '--database-url <url>',
-    description:
-      'the PostgreSQL of the read models (default: DATABASE_URL; without it, the embedded database under DATA_DIR)',
-  })
-  parseDatabaseUrl(value: string): string {
-    return value;
-  }
-
   @Option({ flags: '--json', description: 'print the result as JSON on stdout' })
   parseJson(): boolean {
     return true;

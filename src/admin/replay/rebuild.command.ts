@@ -1,6 +1,5 @@
-import { Inject } from '@nestjs/common';
 import { Command, Help, Option } from 'nest-commander';
-import { ADMIN_CONTEXT, AdminCommand, type AdminContext, parseCount } from '../admin-context';
+import { AdminCommand, parseCount } from '../admin-context';
 import { formatCount, formatDuration } from '../progress-line';
 import { rebuild, RebuildResult } from './rebuild';
 import { collectProjection, ReplayCliOptions, runReplayCommand } from './replay-cli';
@@ -19,10 +18,6 @@ interface RebuildCommandOptions extends ReplayCliOptions {
     'rebuild projections from position zero in shadow tables while the live ones serve, then swap them in',
 })
 export class RebuildCommand extends AdminCommand {
-  constructor(@Inject(ADMIN_CONTEXT) context: AdminContext) {
-    super(context);
-  }
-
   @Option({
     flags: '--projection <name>',
     description: 'a projection to rebuild (repeat, or a,b); default: all',
@@ -52,15 +47,6 @@ export class RebuildCommand extends AdminCommand {
   })
   parseIndexesDuringLoad(): boolean {
     return true;
-  }
-
-  @Option({
-    flags: '--database-url <url>',
-    description:
-      'the PostgreSQL of the read models (default: DATABASE_URL; without it, the embedded database under DATA_DIR)',
-  })
-  parseDatabaseUrl(value: string): string {
-    return value;
   }
 
   @Option({ flags: '--json', description: 'print the result as JSON on stdout' })

@@ -1,12 +1,5 @@
-import { Inject } from '@nestjs/common';
 import { Command, Help, Option } from 'nest-commander';
-import {
-  ADMIN_CONTEXT,
-  AdminCommand,
-  type AdminContext,
-  InvalidOptionValueError,
-  UsageError,
-} from '../admin-context';
+import { AdminCommand, InvalidOptionValueError, UsageError } from '../admin-context';
 import { DomainError } from '../../common/errors';
 import { parseInstant } from '../audit/audit-query';
 import { formatCount, formatDuration } from '../progress-line';
@@ -40,10 +33,6 @@ type Outcome =
     'build the read models as they were at a time or position (a snapshot to query with ?as_of=), list or drop snapshots',
 })
 export class TimeTravelCommand extends AdminCommand {
-  constructor(@Inject(ADMIN_CONTEXT) context: AdminContext) {
-    super(context);
-  }
-
   @Option({
     flags: '--at <time>',
     description: 'an ISO 8601 time with its zone, e.g. 2025-12-09T09:00:00Z or …T17:00:00+08:00',
@@ -72,15 +61,6 @@ export class TimeTravelCommand extends AdminCommand {
 
   @Option({ flags: '--drop <id>', description: 'drop a snapshot' })
   parseDrop(value: string): string {
-    return value;
-  }
-
-  @Option({
-    flags: '--database-url <url>',
-    description:
-      'the PostgreSQL of the read models (default: DATABASE_URL; without it, the embedded database under DATA_DIR)',
-  })
-  parseDatabaseUrl(value: string): string {
     return value;
   }
 

@@ -1,6 +1,5 @@
-import { Inject } from '@nestjs/common';
 import { Command, Help, Option } from 'nest-commander';
-import { ADMIN_CONTEXT, AdminCommand, type AdminContext, parseCount, EXIT } from '../admin-context';
+import { AdminCommand, parseCount, EXIT } from '../admin-context';
 import { formatCount, formatDuration } from '../progress-line';
 import { collectProjection, ReplayCliOptions, runReplayCommand } from './replay-cli';
 import { verify, VerifyResult } from './verify';
@@ -19,10 +18,6 @@ interface VerifyCommandOptions extends ReplayCliOptions {
     'rebuild projections beside the live ones, up to their position, and report every difference',
 })
 export class VerifyCommand extends AdminCommand {
-  constructor(@Inject(ADMIN_CONTEXT) context: AdminContext) {
-    super(context);
-  }
-
   @Option({
     flags: '--projection <name>',
     description: 'a projection to verify (repeat, or a,b); default: all',
@@ -51,15 +46,6 @@ export class VerifyCommand extends AdminCommand {
   })
   parseLanes(value: string): number {
     return parseCount(value, 1, 64);
-  }
-
-  @Option({
-    flags: '--database-url <url>',
-    description:
-      'the PostgreSQL of the read models (default: DATABASE_URL; without it, the embedded database under DATA_DIR)',
-  })
-  parseDatabaseUrl(value: string): string {
-    return value;
   }
 
   @Option({ flags: '--json', description: 'print the result as JSON on stdout' })

@@ -1,11 +1,8 @@
-import { Inject } from '@nestjs/common';
 import { Command, Help, Option } from 'nest-commander';
 import { DomainError } from '../../common/errors';
 import { cliMetadata, recordAdminOperation } from '../admin-actions';
 import {
-  ADMIN_CONTEXT,
   AdminCommand,
-  type AdminContext,
   EXIT,
   InvalidOptionValueError,
   parseCount,
@@ -31,19 +28,6 @@ export interface StreamCommandOptions {
     "show a stream's events: revisions, positions, metadata, and data with sealed content opened",
 })
 export class StreamCommand extends AdminCommand {
-  constructor(@Inject(ADMIN_CONTEXT) context: AdminContext) {
-    super(context);
-  }
-
-  @Option({
-    flags: '--database-url <url>',
-    description:
-      'the installation’s PostgreSQL (default: DATABASE_URL; without it, the embedded database under DATA_DIR, default ./.data)',
-  })
-  parseDatabaseUrl(value: string): string {
-    return value;
-  }
-
   @Option({
     flags: '--from <revision>',
     description: 'first revision shown (default 0), or last with --backwards (default the newest)',
