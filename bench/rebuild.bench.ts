@@ -23,7 +23,8 @@
  *    is now (bench/cpu.ts, machineReference), to compare runs of different days.
  * LOAD=0: no server and no load (the rebuild alone); REBUILD=0: the load alone, no rebuild (with
  * PGSS=1 and PROF=1, where the API spends its time). PROF=1: CPU profiles of the server and
- * the rebuild's process in /tmp/prof (node --cpu-prof). LANES=n: `--lanes n`. DEFER_INDEXES=0:
+ * the rebuild's process in /tmp/prof (node --cpu-prof). LANES=n: `--lanes n`. ONLY=a,b:
+ * `--projection a,b` (a part of the read models only). DEFER_INDEXES=0:
  * `--indexes-during-load`. PGSS=1 prints the costliest statements (pg_stat_statements).
  * NODE_OPTIONS reaches the rebuild's process.
  */
@@ -756,6 +757,7 @@ function startRebuildCli(databaseUrl: string): {
     '--batch-size',
     String(BATCH),
     ...(process.env.LANES ? ['--lanes', process.env.LANES] : []),
+    ...(process.env.ONLY ? ['--projection', process.env.ONLY] : []),
     ...(process.env.DEFER_INDEXES === '0' ? ['--indexes-during-load'] : []),
   ];
   const child = spawn(
