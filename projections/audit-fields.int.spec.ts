@@ -23,7 +23,7 @@ import {
   SESSIONS_REMOVED,
 } from '../src/sessions/sessions.events';
 import { inTransaction } from '../src/database/with-client';
-import { createTestDatabase, createTestPool, TestDatabase } from '../test/support/database';
+import { useTestStore } from '../test/support/test-store';
 import { AuditProjector } from './audit.projector';
 import { seeded } from '../test/support/seeded-random';
 
@@ -34,20 +34,10 @@ import { seeded } from '../test/support/seeded-random';
  * the wrong kind, separators, texts past the clip (astral characters included), odd times.
  */
 describe('audit index: apply and applyFromLog agree', () => {
-  let db: TestDatabase;
   let pool: Pool;
   let store: PostgresEventStore;
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    pool = createTestPool(db.url, 4);
-    store = new PostgresEventStore(pool);
-  });
-  afterAll(async () => {
-    await store.close();
-    await pool.end();
-    await db.drop();
-  });
+  useTestStore((t) => ({ pool, store } = t), { perFile: true });
 
   const LONG = `${'x'.repeat(500)}${'😀'.repeat(30)}tail`;
   const ODD: unknown[] = [

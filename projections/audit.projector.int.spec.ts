@@ -25,7 +25,7 @@ import {
   RelationChangedData,
 } from '../src/relations/relations.events';
 import { SESSION_ACKED, SessionAckedData } from '../src/sessions/sessions.events';
-import { createTestDatabase, createTestPool, TestDatabase } from '../test/support/database';
+import { useTestStore } from '../test/support/test-store';
 import { auditAction, auditHour, AuditProjector, auditSubjects } from './audit.projector';
 import { EVERY_EVENT_TYPE } from './projection-runner';
 
@@ -55,20 +55,10 @@ const event = <T>(type: string, data: T, metadata: EventMetadata): EventData<T> 
 });
 
 describe('audit projector', () => {
-  let db: TestDatabase;
   let pool: Pool;
   let store: PostgresEventStore;
 
-  beforeEach(async () => {
-    db = await createTestDatabase();
-    pool = createTestPool(db.url, 4);
-    store = new PostgresEventStore(pool);
-  });
-  afterEach(async () => {
-    await store.close();
-    await pool.end();
-    await db.drop();
-  });
+  useTestStore((t) => ({ pool, store } = t));
 
   async function project(batches: readonly (readonly RecordedEvent[])[]): Promise<void> {
     const projector = new AuditProjector();

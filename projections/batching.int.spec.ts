@@ -15,7 +15,7 @@ import {
   SESSION_TRUST_SET,
   SESSIONS_REMOVED,
 } from '../src/sessions/sessions.events';
-import { createTestDatabase, createTestPool, TestDatabase } from '../test/support/database';
+import { useTestStore } from '../test/support/test-store';
 import { seeded } from '../test/support/seeded-random';
 import { MessagesProjector } from './messages.projector';
 import type { Projector } from './projector';
@@ -31,22 +31,17 @@ import { SessionsProjector } from './sessions.projector';
  * and sealed contents whose key is destroyed.
  */
 describe('messages and sessions: the same read models whatever the batches', () => {
-  let db: TestDatabase;
   let pool: Pool;
   let store: PostgresEventStore;
   let keyRing: KeyRing;
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    pool = createTestPool(db.url, 4);
-    store = new PostgresEventStore(pool);
-    keyRing = new KeyRing(pool, randomBytes(32));
-  });
-  afterAll(async () => {
-    await store.close();
-    await pool.end();
-    await db.drop();
-  });
+  useTestStore(
+    (t) => {
+      ({ pool, store } = t);
+      keyRing = new KeyRing(pool, randomBytes(32));
+    },
+    { perFile: true },
+  );
 
   const USERS = ['u1', 'u2', 'u3', 'u4', 'u5', 'u6'];
   const GROUPS = ['ga', 'gb'];

@@ -17,7 +17,7 @@ import {
 import { ConversationStore } from '../src/messaging/conversation.store';
 import { SessionEventsWriter } from '../src/sessions/session-events.writer';
 import { SESSION_ACKED, SESSION_DND_SET, SESSION_TOP_SET } from '../src/sessions/sessions.events';
-import { createTestDatabase, createTestPool, TestDatabase } from '../test/support/database';
+import { useTestStore } from '../test/support/test-store';
 import { caughtUp, dumpReadModels, resetAll } from '../test/support/messaging';
 import { waitFor } from '../test/support/wait-for';
 import { GroupsProjector } from './groups.projector';
@@ -35,7 +35,6 @@ const ADMIN: GroupActor = { kind: 'admin' };
 type WithoutBase<C> = C extends unknown ? Omit<C, 'groupId' | 'nowUs' | 'commandId'> : never;
 
 describe('groups projector', () => {
-  let db: TestDatabase;
   let pool: Pool;
   let store: PostgresEventStore;
   let groups: GroupStore;
@@ -46,10 +45,10 @@ describe('groups projector', () => {
   const keys = new MsgKeyGenerator(11);
   const projectors = (): Projector[] => [new GroupsProjector(), new SessionsProjector()];
 
-  beforeEach(async () => {
-    db = await createTestDatabase();
-    pool = createTestPool(db.url, 10);
-    store = new PostgresEventStore(pool, { pollIntervalMs: 20 });
+  // Declared first: it runs before the store's close (after-hooks run in the order declared).
+  afterEach(() => live.stop());
+  useTestStore((t) => ({ pool, store } = t), { connections: 10, pollIntervalMs: 20 });
+  beforeEach(() => {
     groups = new GroupStore(store);
     conversations = new ConversationStore(store);
     sessions = new SessionEventsWriter(store);
@@ -57,12 +56,6 @@ describe('groups projector', () => {
     // The projector follows the log live, one event per batch.
     live = new ProjectionRunner(store, pool, projectors(), { batchSize: 1 });
     live.start();
-  });
-  afterEach(async () => {
-    await live.stop();
-    await store.close();
-    await pool.end();
-    await db.drop();
   });
 
   const tick = () => (nowUs += 1000);

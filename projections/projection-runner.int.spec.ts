@@ -6,6 +6,7 @@ import { EventStoreDbEventStore } from '../src/event-store/eventstoredb/eventsto
 import { PostgresEventStore } from '../src/event-store/postgres/postgres-event-store';
 import { startEsdbTestServer } from '../test/support/esdb-test-server';
 import { createTestDatabase, createTestPool, TestDatabase } from '../test/support/database';
+import { useTestStore } from '../test/support/test-store';
 import {
   caughtUp,
   checkpoints,
@@ -53,17 +54,13 @@ describe('projection runner', () => {
   let store: PostgresEventStore;
   let sender: DirectSender;
 
-  beforeEach(async () => {
-    db = await createTestDatabase();
-    pool = createTestPool(db.url, 20);
-    store = new PostgresEventStore(pool, { pollIntervalMs: 50 });
-    sender = new DirectSender(store, testKeyRing(pool));
-  });
-  afterEach(async () => {
-    await store.close();
-    await pool.end();
-    await db.drop();
-  });
+  useTestStore(
+    (t) => {
+      ({ db, pool, store } = t);
+      sender = new DirectSender(store, testKeyRing(pool));
+    },
+    { connections: 20, pollIntervalMs: 50 },
+  );
 
   it('leaves read models equal to a rebuild when a batch fails half-way, then retries it', async () => {
     // Given a log of messages

@@ -29,7 +29,7 @@ import {
   SESSION_TRUST_SET,
   SESSIONS_REMOVED,
 } from '../src/sessions/sessions.events';
-import { createTestDatabase, createTestPool, TestDatabase } from '../test/support/database';
+import { useTestStore } from '../test/support/test-store';
 import {
   caughtUp,
   dumpReadModels,
@@ -727,20 +727,10 @@ function expectGroupCoverage(groups: GroupWorkload): void {
 }
 
 describe('read models of private messaging and groups', () => {
-  let db: TestDatabase;
   let pool: Pool;
   let store: PostgresEventStore;
 
-  beforeEach(async () => {
-    db = await createTestDatabase();
-    pool = createTestPool(db.url, 20);
-    store = new PostgresEventStore(pool, { pollIntervalMs: 50 });
-  });
-  afterEach(async () => {
-    await store.close();
-    await pool.end();
-    await db.drop();
-  });
+  useTestStore((t) => ({ pool, store } = t), { connections: 20, pollIntervalMs: 50 });
 
   it.each([11, 12, 13])(
     'built live in small batches equal a rebuild from position zero (seed %i)',

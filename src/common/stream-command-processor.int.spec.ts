@@ -3,25 +3,15 @@ import type { Pool } from 'pg';
 import { MESSAGE_SENT, MessageSentData } from '../messaging/messaging.events';
 import { conversationStream, privateConversationId } from '../messaging/domain/conversation';
 import { PostgresEventStore } from '../event-store/postgres/postgres-event-store';
-import { createTestDatabase, createTestPool, TestDatabase } from '../../test/support/database';
+import { useTestStore } from '../../test/support/test-store';
 import { DirectSender, testKeyRing } from '../../test/support/messaging';
 import { StreamCommandProcessor } from './stream-command-processor';
 
 describe('stream command processor over the PostgreSQL log', () => {
-  let db: TestDatabase;
   let pool: Pool;
   let store: PostgresEventStore;
 
-  beforeEach(async () => {
-    db = await createTestDatabase();
-    pool = createTestPool(db.url, 20);
-    store = new PostgresEventStore(pool);
-  });
-  afterEach(async () => {
-    await store.close();
-    await pool.end();
-    await db.drop();
-  });
+  useTestStore((t) => ({ pool, store } = t), { connections: 20 });
 
   const seqnos = async (a: string, b: string) =>
     (await store.readStream(conversationStream(privateConversationId(a, b)))).map(

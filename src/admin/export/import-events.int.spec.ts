@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
-import { createTestDatabase, createTestPool, TestDatabase } from '../../../test/support/database';
+import { useTestStore } from '../../../test/support/test-store';
 import { PostgresEventStore } from '../../event-store/postgres/postgres-event-store';
 import { ImportAppendError, importEvents, validateExport } from './import-events';
 import { EXPORT_FORMAT, EXPORT_VERSION } from './ndjson-format';
@@ -11,20 +11,10 @@ import { EXPORT_FORMAT, EXPORT_VERSION } from './ndjson-format';
  * before it imported.
  */
 describe('import into the PostgreSQL log', () => {
-  let db: TestDatabase;
   let pool: Pool;
   let store: PostgresEventStore;
 
-  beforeEach(async () => {
-    db = await createTestDatabase();
-    pool = createTestPool(db.url, 4);
-    store = new PostgresEventStore(pool);
-  });
-  afterEach(async () => {
-    await store.close();
-    await pool.end();
-    await db.drop();
-  });
+  useTestStore((t) => ({ pool, store } = t));
 
   /** An export of `n` events over three interleaved streams (runs of one event). */
   function exportOf(n: number, idOf: (i: number) => string = () => randomUUID()): string[] {

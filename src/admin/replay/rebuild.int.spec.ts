@@ -4,7 +4,8 @@ import { ProjectionRunner } from '../../../projections/projection-runner';
 import type { Projector } from '../../../projections/projector';
 import { DomainError } from '../../common/errors';
 import { PostgresEventStore } from '../../event-store/postgres/postgres-event-store';
-import { createTestDatabase, createTestPool, TestDatabase } from '../../../test/support/database';
+import { createTestPool, TestDatabase } from '../../../test/support/database';
+import { useTestStore } from '../../../test/support/test-store';
 import {
   caughtUp,
   DirectSender,
@@ -109,20 +110,19 @@ describe('rebuild without downtime', () => {
     return reader;
   }
 
-  beforeEach(async () => {
-    db = await createTestDatabase();
-    pool = createTestPool(db.url, 30);
-    store = new PostgresEventStore(pool, { pollIntervalMs: 50 });
-    sender = new DirectSender(store, testKeyRing(pool));
-    live = new ProjectionRunner(store, pool, testProjectors(pool), { batchSize: 50 });
-  });
+  // Declared first: it runs before the store's close (after-hooks run in the order declared).
   afterEach(async () => {
     for (const reader of readers.splice(0)) await reader.stop();
     await live.stop();
-    await store.close();
-    await pool.end();
-    await db.drop();
   });
+  useTestStore(
+    (t) => {
+      ({ db, pool, store } = t);
+      sender = new DirectSender(store, testKeyRing(pool));
+      live = new ProjectionRunner(store, pool, testProjectors(pool), { batchSize: 50 });
+    },
+    { connections: 30, pollIntervalMs: 50 },
+  );
 
   it('swaps rebuilt read models in while the live ones serve and the log grows', async () => {
     // Given a log and live read models at its head, still being written and read

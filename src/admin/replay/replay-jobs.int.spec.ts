@@ -3,7 +3,7 @@ import type { AppSettings } from '../../config/app-config';
 import type { KeyRing } from '../../crypto/key-ring';
 import type { EventMetadata } from '../../event-store/event-store.port';
 import { PostgresEventStore } from '../../event-store/postgres/postgres-event-store';
-import { createTestDatabase, createTestPool, TestDatabase } from '../../../test/support/database';
+import { useTestStore } from '../../../test/support/test-store';
 import { testKeyRing } from '../../../test/support/messaging';
 import { TEST_MASTER_KEY } from '../../../test/support/test-keys';
 import { waitFor } from '../../../test/support/wait-for';
@@ -38,23 +38,19 @@ function heldJob(onRun: (c: JobContext) => Promise<void> = async () => undefined
 
 /** ReplayJobs of one node, with operations the tests hold open. */
 describe('replay jobs of a node', () => {
-  let db: TestDatabase;
   let pool: Pool;
   let store: PostgresEventStore;
   let jobs: ReplayJobs;
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    pool = createTestPool(db.url, 10);
-    store = new PostgresEventStore(pool);
-    jobs = new ReplayJobs(pool, store, { masterKey: TEST_MASTER_KEY } as AppSettings);
-  });
-  afterAll(async () => {
-    await jobs.onApplicationShutdown();
-    await store.close();
-    await pool.end();
-    await db.drop();
-  });
+  // Declared first: it runs before the store's close (after-hooks run in the order declared).
+  afterAll(() => jobs.onApplicationShutdown());
+  useTestStore(
+    (t) => {
+      ({ pool, store } = t);
+      jobs = new ReplayJobs(pool, store, { masterKey: TEST_MASTER_KEY } as AppSettings);
+    },
+    { connections: 10, perFile: true },
+  );
 
   it('runs at most two jobs at once: another is refused with 409 (40973) until one ends', async () => {
     // Given two jobs running

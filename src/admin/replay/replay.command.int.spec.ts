@@ -2,7 +2,8 @@ import type { Pool } from 'pg';
 import { allProjectors } from '../../../projections';
 import { ProjectionRunner } from '../../../projections/projection-runner';
 import { PostgresEventStore } from '../../event-store/postgres/postgres-event-store';
-import { createTestDatabase, createTestPool, TestDatabase } from '../../../test/support/database';
+import type { TestDatabase } from '../../../test/support/database';
+import { useTestStore } from '../../../test/support/test-store';
 import {
   caughtUp,
   DirectSender,
@@ -49,22 +50,20 @@ describe('npm run admin -- projections, rebuild, verify, time-travel', () => {
     return { status, stdout, stderr };
   }
 
+  // Declared first: it runs before the store's close (after-hooks run in the order declared).
+  afterAll(() => live.stop());
+  useTestStore((t) => ({ db, pool, store } = t), {
+    connections: 10,
+    pollIntervalMs: 50,
+    perFile: true,
+  });
   beforeAll(async () => {
-    db = await createTestDatabase();
-    pool = createTestPool(db.url, 10);
-    store = new PostgresEventStore(pool, { pollIntervalMs: 50 });
     env = { DATABASE_URL: db.url, MASTER_KEY: TEST_MASTER_KEY.toString('base64') };
     const sender = new DirectSender(store, testKeyRing(pool));
     for (let i = 0; i < 60; i++) await sender.send(`c${i % 4}`, `c${(i + 1) % 4}`, `hi ${i}`);
     live = new ProjectionRunner(store, pool, testProjectors(pool), { batchSize: 25 });
     live.start();
     await waitFor(() => caughtUp(pool, NAMES), 'live projections', 30_000);
-  });
-  afterAll(async () => {
-    await live.stop();
-    await store.close();
-    await pool.end();
-    await db.drop();
   });
 
   it('shows each projection with its checkpoint, lag and rate, as a table and as JSON', async () => {

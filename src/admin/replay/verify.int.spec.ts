@@ -2,7 +2,7 @@ import type { Pool } from 'pg';
 import { allProjectors } from '../../../projections';
 import { ProjectionRunner } from '../../../projections/projection-runner';
 import { PostgresEventStore } from '../../event-store/postgres/postgres-event-store';
-import { createTestDatabase, createTestPool, TestDatabase } from '../../../test/support/database';
+import { useTestStore } from '../../../test/support/test-store';
 import {
   caughtUp,
   DirectSender,
@@ -18,7 +18,6 @@ const NAMES = allProjectors(null as never).map((p) => p.name);
 const users = Array.from({ length: 8 }, (_, i) => `v${i}`);
 
 describe('verify', () => {
-  let db: TestDatabase;
   let pool: Pool;
   let store: PostgresEventStore;
   let sender: DirectSender;
@@ -38,21 +37,19 @@ describe('verify', () => {
     }
   }
 
+  // Declared first: it runs before the store's close (after-hooks run in the order declared).
+  afterAll(() => live.stop());
+  useTestStore((t) => ({ pool, store } = t), {
+    connections: 20,
+    pollIntervalMs: 50,
+    perFile: true,
+  });
   beforeAll(async () => {
-    db = await createTestDatabase();
-    pool = createTestPool(db.url, 20);
-    store = new PostgresEventStore(pool, { pollIntervalMs: 50 });
     sender = new DirectSender(store, testKeyRing(pool));
     live = new ProjectionRunner(store, pool, testProjectors(pool), { batchSize: 40 });
     await sendMany(240, 1);
     live.start();
     await waitFor(() => caughtUp(pool, NAMES), 'live projections', 30_000);
-  });
-  afterAll(async () => {
-    await live.stop();
-    await store.close();
-    await pool.end();
-    await db.drop();
   });
 
   it('finds a live build equal to a rebuild at the same position, while the live one moves on', async () => {

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
-import { createTestDatabase, createTestPool, TestDatabase } from '../../../test/support/database';
+import type { TestDatabase } from '../../../test/support/database';
+import { useTestStore } from '../../../test/support/test-store';
 import { DirectSender, testKeyRing } from '../../../test/support/messaging';
 import { TEST_MASTER_KEY } from '../../../test/support/test-keys';
 import { PostgresEventStore } from '../../event-store/postgres/postgres-event-store';
@@ -46,21 +47,14 @@ describe('npm run admin -- stream', () => {
     return JSON.parse(run.stdout) as StreamPage;
   };
 
+  useTestStore((t) => ({ db, pool, store } = t), { perFile: true });
   beforeAll(async () => {
-    db = await createTestDatabase();
-    pool = createTestPool(db.url, 4);
-    store = new PostgresEventStore(pool);
     // Given a conversation of five messages, three of alice and two of bob
     const sender = new DirectSender(store, testKeyRing(pool));
     for (let i = 0; i < 5; i++) {
       const [from, to] = i % 2 === 0 ? ['alice', 'bob'] : ['bob', 'alice'];
       await sender.send(from, to, `${from} says ${i}`);
     }
-  });
-  afterAll(async () => {
-    await store.close();
-    await pool.end();
-    await db.drop();
   });
 
   it('shows events with revision, position, type, time, metadata, and content opened', async () => {

@@ -1,6 +1,7 @@
 import { Pool } from 'pg';
 import { describeEventStoreContract, ev } from '../../../test/event-store.contract';
 import { createTestDatabase, createTestPool, TestDatabase } from '../../../test/support/database';
+import { useTestStore } from '../../../test/support/test-store';
 import { waitFor } from '../../../test/support/wait-for';
 import {
   DuplicateEventIdError,
@@ -292,19 +293,9 @@ describe('PostgreSQL log: subscriptions of one store share their reads', () => {
 });
 
 describe('PostgreSQL log: the import path', () => {
-  let db: TestDatabase;
   let pool: Pool;
   let store: PostgresEventStore;
-  beforeEach(async () => {
-    db = await createTestDatabase();
-    pool = createTestPool(db.url, 4);
-    store = new PostgresEventStore(pool);
-  });
-  afterEach(async () => {
-    await store.close();
-    await pool.end();
-    await db.drop();
-  });
+  useTestStore((t) => ({ pool, store } = t));
   const at = (iso: string) => ({ ...ev('Imported'), recordedAt: new Date(iso) });
 
   it("keeps each imported event's original time, even going backwards, in commit order", async () => {
