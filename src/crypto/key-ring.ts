@@ -68,6 +68,72 @@ export async function destroyDataKey(db: Pick<Pool, 'query'>, uid: string): Prom
 }
 
 /** Encrypting for a user whose data key was destroyed: an erased user cannot write. */
+/** The owner (uid) of a sealed envelope, or null when `text` is not one. */
+export function envelopeOwner(text: string): string | null {
+  return parse(text)?.uid ?? null;
+}
+
+/** A user's data key as `user_keys` holds it: wrapped under the master key, or destroyed. */
+export interface StoredDataKey {
+  readonly uid: string;
+  /** Null: destroyed (then `destroyedAt` is set). */
+  readonly wrappedKey: Buffer | null;
+  readonly createdAt: Date;
+  readonly destroyedAt: Date | null;
+}
+
+/** The `user_keys` rows of `uids` (those that have one), by uid. */
+export async function readDataKeys(
+  db: Pick<Pool, 'query'>,
+  uids: readonly string[],
+): Promise<StoredDataKey[]> {
+  const { rows } = await db.query<{
+    uid: string;
+    wrapped_key: Buffer | null;
+    created_at: Date;
+    destroyed_at: Date | null;
+  }>(
+    `SELECT uid, wrapped_key, created_at, destroyed_at FROM user_keys
+      WHERE uid = ANY($1::text[]) ORDER BY uid`,
+    [uids],
+  );
+  return rows.map((r) => ({
+    uid: r.uid,
+    wrappedKey: r.wrapped_key,
+    createdAt: r.created_at,
+    destroyedAt: r.destroyed_at,
+  }));
+}
+
+/**
+ * Writes data keys carried from another installation (an export's key lines) into `user_keys`,
+ * as they were (wrapped under the master key, or destroyed); a uid that has a row keeps it.
+ * Returns how many rows were added.
+ */
+export async function restoreDataKeys(
+  db: Pick<Pool, 'query'>,
+  keys: readonly StoredDataKey[],
+): Promise<number> {
+  if (keys.length === 0) return 0;
+  const { rowCount } = await db.query(
+    `INSERT INTO user_keys (uid, wrapped_key, created_at, destroyed_at)
+     SELECT * FROM unnest($1::text[], $2::bytea[], $3::timestamptz[], $4::timestamptz[])
+     ON CONFLICT (uid) DO NOTHING`,
+    [
+      keys.map((k) => k.uid),
+      keys.map((k) => k.wrappedKey),
+      keys.map((k) => k.createdAt),
+      keys.map((k) => k.destroyedAt),
+    ],
+  );
+  return rowCount ?? 0;
+}
+
+/** Whether `wrapped` is `uid`'s data key wrapped under `masterKey` (it opens, for that uid). */
+export function wrappedUnder(masterKey: Buffer, uid: string, wrapped: Buffer): boolean {
+  return unwrapWith(masterKey, uid, wrapped) !== null;
+}
+
 export class KeyDestroyedError extends Error {
   override readonly name = 'KeyDestroyedError';
   constructor(readonly uid: string) {
@@ -439,13 +505,20 @@ export class KeyRing implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private unwrap(uid: string, wrapped: Buffer): Buffer {
-    if (wrapped.length !== IV_BYTES + KEY_BYTES + TAG_BYTES) throw new KeyUnwrapError(uid);
-    try {
-      const iv = wrapped.subarray(0, IV_BYTES);
-      return open(this.masterKey, iv, wrapped.subarray(IV_BYTES), Buffer.from(uid, 'utf8'));
-    } catch {
-      throw new KeyUnwrapError(uid);
-    }
+    const key = unwrapWith(this.masterKey, uid, wrapped);
+    if (!key) throw new KeyUnwrapError(uid);
+    return key;
+  }
+}
+
+/** `uid`'s data key from its wrapped form, or null when it does not open under `masterKey`. */
+function unwrapWith(masterKey: Buffer, uid: string, wrapped: Buffer): Buffer | null {
+  if (wrapped.length !== IV_BYTES + KEY_BYTES + TAG_BYTES) return null;
+  try {
+    const iv = wrapped.subarray(0, IV_BYTES);
+    return open(masterKey, iv, wrapped.subarray(IV_BYTES), Buffer.from(uid, 'utf8'));
+  } catch {
+    return null;
   }
 }
 

@@ -1,12 +1,14 @@
 import type { EventStore, RecordedEvent } from '../../event-store/event-store.port';
 import { comparePositions, START } from '../../event-store/event-store.port';
 import { parseInstant } from '../audit/audit-query';
+import { envelopeOwner, type StoredDataKey } from '../../crypto/key-ring';
 import {
   EXPORT_FORMAT,
   EXPORT_VERSION,
   eventLine,
   ExportFilterText,
   headerLine,
+  keyLine,
   summaryLine,
 } from './ndjson-format';
 
@@ -42,6 +44,11 @@ export interface ExportOptions {
   readonly onProgress?: (progress: ExportProgress) => void;
   /** The export's time, for the header (default now). */
   readonly now?: Date;
+  /**
+   * Carry the data keys the exported events' sealed content needs (`--with-keys`): the `user_keys`
+   * rows of the envelopes' owners, read with this once the events are out, one line each.
+   */
+  readonly keys?: (uids: readonly string[]) => Promise<readonly StoredDataKey[]>;
 }
 
 /** A category as a filter names it (the categories of this product's streams). */
@@ -88,8 +95,25 @@ export function filterText(filter: ExportFilter): ExportFilterText {
   };
 }
 
+/** Adds to `into` the owner of every sealed envelope in `value`, at any depth. */
+export function addEnvelopeOwners(value: unknown, into: Set<string>): void {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === 'string') {
+      const owner = v.startsWith('e1.') ? envelopeOwner(v) : null;
+      if (owner !== null) into.add(owner);
+    } else if (Array.isArray(v)) {
+      stack.push(...(v as unknown[]));
+    } else if (v !== null && typeof v === 'object') {
+      stack.push(...Object.values(v as Record<string, unknown>));
+    }
+  }
+}
+
 /**
- * The export's lines: the header, one per matching event, the summary. Pull them one at a time
+ * The export's lines: the header, one per matching event, the data keys (with `keys`), the
+ * summary. Pull them one at a time
  * (a writer waits for its output to drain before pulling the next), so the export streams.
  * Throws (after the lines so far) when the store fails or the signal aborts: no summary then.
  */
@@ -97,15 +121,17 @@ export async function* exportLines(
   store: EventStore,
   filter: ExportFilter,
   options: ExportOptions = {},
-): AsyncGenerator<string, { read: number; exported: number }> {
+): AsyncGenerator<string, { read: number; exported: number; keys: number }> {
   const batchSize = options.batchSize ?? 1000;
   const matches = matcher(filter);
+  const owners = options.keys ? new Set<string>() : null;
   yield headerLine({
     format: EXPORT_FORMAT,
     version: EXPORT_VERSION,
     exported_at: (options.now ?? new Date()).toISOString(),
     store: store.adapter,
     filter: filterText(filter),
+    keys: owners !== null,
   });
   const head = await store.headPosition();
   let after = START;
@@ -124,12 +150,20 @@ export async function* exportLines(
       read++;
       if (!matches(event)) continue;
       exported++;
+      if (owners) addEnvelopeOwners(event.data, owners);
       yield eventLine(event);
     }
     after = page[page.length - 1].position;
     options.onProgress?.({ read, exported });
     if (ended || comparePositions(after, head) >= 0) break;
   }
+  let keys = 0;
+  if (owners && options.keys) {
+    for (const key of await options.keys([...owners].sort())) {
+      keys++;
+      yield keyLine(key);
+    }
+  }
   yield summaryLine(exported);
-  return { read, exported };
+  return { read, exported, keys };
 }

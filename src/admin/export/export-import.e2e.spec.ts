@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,9 @@ import { startTestApp, TestApp } from '../../../test/support/app';
 import { createTestDatabase, createTestPool, TestDatabase } from '../../../test/support/database';
 import { EsdbTestServer, startEsdbTestServer } from '../../../test/support/esdb-test-server';
 import { caughtUp, dumpReadModels, testProjectors } from '../../../test/support/messaging';
+import { TEST_MASTER_KEY } from '../../../test/support/test-keys';
 import { waitFor } from '../../../test/support/wait-for';
+import { KeyRing } from '../../crypto/key-ring';
 import type { EventStore } from '../../event-store/event-store.port';
 import { EventStoreDbEventStore } from '../../event-store/eventstoredb/eventstoredb-event-store';
 import { PostgresEventStore } from '../../event-store/postgres/postgres-event-store';
@@ -194,10 +196,12 @@ describe('npm run admin -- export / import', () => {
       const body = events(lines);
       expect(lines[0]).toMatchObject({
         format: 'im-events',
-        version: 1,
+        version: 2,
         store: 'postgres',
         filter: {},
+        keys: false,
       });
+      expect(lines.filter((l) => 'key' in l)).toEqual([]);
       expect(lines[lines.length - 1]).toEqual({ summary: { events: body.length } });
       expect(body.map((l) => l.id)).toEqual(log.slice(0, body.length).map((e) => e.id));
       expect(body[0]).toEqual({
@@ -388,6 +392,166 @@ describe('npm run admin -- export / import', () => {
       } finally {
         await store.close();
       }
+    });
+  });
+
+  describe('the data keys, carried by export --with-keys', () => {
+    let withKeys: string;
+    const opened: { db: TestDatabase; pool: Pool }[] = [];
+    const fresh = async () => {
+      const db = await createTestDatabase();
+      const target = { db, pool: createTestPool(db.url, 4) };
+      opened.push(target);
+      return target;
+    };
+    const masterKey = TEST_MASTER_KEY.toString('base64');
+    const keysIn = async (p: Pool, uids = ['ann', 'ben']) =>
+      (
+        await p.query<{ uid: string; wrapped_key: Buffer | null; destroyed: boolean }>(
+          `SELECT uid, wrapped_key, destroyed_at IS NOT NULL AS destroyed
+             FROM user_keys WHERE uid = ANY($1::text[]) ORDER BY uid`,
+          [uids],
+        )
+      ).rows.map((r) => ({
+        uid: r.uid,
+        wrapped: r.wrapped_key?.toString('base64') ?? null,
+        destroyed: r.destroyed,
+      }));
+    const count = async (p: Pool, table: string) =>
+      Number((await p.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
+
+    beforeAll(async () => {
+      withKeys = join(dir, 'with-keys.ndjson');
+      const run = await admin(['export', '--output', withKeys, '--with-keys'], sourceEnv());
+      expect(run.status).toBe(EXIT.ok);
+      expect(run.stderr).toContain('and 2 data keys');
+    });
+    afterAll(async () => {
+      for (const { db, pool } of opened) {
+        await pool.end();
+        await db.drop();
+      }
+    });
+
+    it('carries, after the events, the keys of the users whose sealed content they hold', async () => {
+      const lines = parse(withKeys);
+      expect(lines[0]).toMatchObject({ version: 2, keys: true });
+      // The same events as without keys (and the exports recorded since)
+      const plain = events(parse(exported));
+      expect(events(lines).slice(0, plain.length)).toEqual(plain);
+      // Then a key for each sender of sealed content (ann and ben; cat sealed nothing), as the
+      // source's user_keys holds it, before the summary
+      const keyLines = lines.filter((l) => 'key' in l);
+      expect(keyLines.map((l) => (l.key as { uid: string }).uid)).toEqual(['ann', 'ben']);
+      expect(
+        keyLines.map((l) => {
+          const k = l.key as { uid: string; wrapped_key: string };
+          return { uid: k.uid, wrapped: k.wrapped_key, destroyed: false };
+        }),
+      ).toEqual(await keysIn(sourcePool));
+      expect(lines.indexOf(keyLines[0])).toBe(lines.length - 3);
+      expect(lines[lines.length - 1]).toEqual({ summary: { events: events(lines).length } });
+
+      // Over REST too, only with with_keys=true
+      const rest = async (query: Record<string, string>) =>
+        request(t.url)
+          .get('/admin/v1/export')
+          .query({ stream: 'conversation-ann~ben', ...query })
+          .set('X-Admin-Key', t.adminKey);
+      const keyed = (await rest({ with_keys: 'true' })).text.trimEnd().split('\n');
+      expect(keyed.filter((l) => l.startsWith('{"key"')).map((l) => JSON.parse(l) as Line)).toEqual(
+        keyLines,
+      );
+      expect((await rest({})).text).not.toContain('{"key"');
+      const bad = await rest({ with_keys: 'yes' });
+      expect({ status: bad.status, code: (bad.body as { code: number }).code }).toEqual({
+        status: 400,
+        code: 40000,
+      });
+    });
+
+    it("goes into a fresh installation with the source's master key: the content opens", async () => {
+      const { db, pool } = await fresh();
+      const run = await admin(['import', withKeys, '--json'], {
+        DATABASE_URL: db.url,
+        MASTER_KEY: masterKey,
+      });
+      expect(run.status).toBe(EXIT.ok);
+      expect(JSON.parse(run.stdout)).toMatchObject({
+        status: 'completed',
+        validated: { keys: 2 },
+        keys: { carried: 2, restored: 2 },
+      });
+      expect(run.stdout).not.toContain('wrapped');
+      expect(await keysIn(pool)).toEqual(await keysIn(sourcePool));
+      // Read models built from the imported log equal the original's, message content included,
+      // with no key copied by hand
+      const store = new PostgresEventStore(pool);
+      try {
+        expect(await rebuild(store, pool)).toEqual(withoutAudit(await dumpReadModels(sourcePool)));
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('is refused, with nothing written, by an installation whose master key does not open it', async () => {
+      const { db, pool } = await fresh();
+      const cases: [NodeJS.ProcessEnv, string][] = [
+        [
+          { MASTER_KEY: randomBytes(32).toString('base64') },
+          "the data keys of 2 user(s) (ann, ben) do not open under this installation's master key",
+        ],
+        [{}, 'this installation has no master key: set MASTER_KEY'],
+      ];
+      for (const [env, message] of cases) {
+        const run = await admin(['import', withKeys, '--json'], { DATABASE_URL: db.url, ...env });
+        expect(run.status).toBe(EXIT.usage);
+        expect(run.stderr).toContain(message);
+        expect(JSON.parse(run.stdout)).toMatchObject({ status: 'refused' });
+      }
+      // And by one that has another key for one of the users
+      await pool.query(`INSERT INTO user_keys (uid, wrapped_key) VALUES ('ben', $1)`, [
+        randomBytes(60),
+      ]);
+      const clash = await admin(['import', withKeys], {
+        DATABASE_URL: db.url,
+        MASTER_KEY: masterKey,
+      });
+      expect(clash.status).toBe(EXIT.usage);
+      expect(clash.stderr).toContain('1 user(s) (ben) already have another data key here');
+      expect(await count(pool, 'es_events')).toBe(0);
+      expect(await count(pool, 'user_keys')).toBe(1);
+    });
+
+    it("keeps an erased user's key destroyed: that content stays closed, the rest opens", async () => {
+      // The file as the source would have written it after ben's erasure
+      const erased = join(dir, 'erased.ndjson');
+      writeFileSync(
+        erased,
+        readFileSync(withKeys, 'utf8').replace(
+          /\{"key":\{"uid":"ben","wrapped_key":"[^"]+","created_at":("[^"]+"),"destroyed_at":null\}\}/,
+          '{"key":{"uid":"ben","wrapped_key":null,"created_at":$1,' +
+            '"destroyed_at":"2026-12-06T00:00:00.000Z"}}',
+        ),
+      );
+      expect(readFileSync(erased, 'utf8')).toContain('"uid":"ben","wrapped_key":null');
+      const { db, pool } = await fresh();
+      const run = await admin(['import', erased], { DATABASE_URL: db.url, MASTER_KEY: masterKey });
+      expect(run.status).toBe(EXIT.ok);
+      expect((await keysIn(pool)).map((k) => [k.uid, k.destroyed])).toEqual([
+        ['ann', false],
+        ['ben', true],
+      ]);
+      const sealed = events(parse(erased))
+        .filter((l) => l.type === 'MessageSent' && l.stream === 'conversation-ann~ben')
+        .map((l) => (l.data as { content: string }).content);
+      const ring = new KeyRing(pool, TEST_MASTER_KEY);
+      const opened = await ring.decryptMany(sealed);
+      // ann wrote "hello 0", "hello 2", …; ben's "hello 1", "hello 3" stay closed
+      expect(opened.filter((o) => o !== null).map((o) => JSON.parse(o) as unknown)).toContainEqual({
+        content: 'hello 0',
+      });
+      expect(opened.filter((o) => o === null).length).toBe(2);
     });
   });
 

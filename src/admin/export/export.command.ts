@@ -19,6 +19,7 @@ import {
   openAdminInstallation,
 } from '../streams/admin-installation';
 import { STREAM_ID_PATTERN, STREAM_ID_RULE } from '../streams/streams.request.dto';
+import { readDataKeys } from '../../crypto/key-ring';
 import {
   CATEGORY_PATTERN,
   ExportFilter,
@@ -35,6 +36,7 @@ export interface ExportCommandOptions {
   readonly until?: string;
   readonly output?: string;
   readonly batchSize?: number;
+  readonly withKeys?: boolean;
 }
 
 const DEFAULT_BATCH_SIZE = 1000;
@@ -92,6 +94,15 @@ export class ExportCommand extends AdminCommand {
     return parseCount(value, 1, MAX_BATCH_SIZE);
   }
 
+  @Option({
+    flags: '--with-keys',
+    description:
+      "carry the data keys the events' sealed content needs (wrapped under the master key), so that an import with the same MASTER_KEY opens it",
+  })
+  parseWithKeys(): boolean {
+    return true;
+  }
+
   @Help('after')
   helpAfter(): string {
     return `
@@ -100,6 +111,11 @@ content stays sealed) and the source position, after a header line and before a 
 with the count (docs/admin/streams-export-erasure.md). Filters: events of any --stream or
 --category given, within --since/--until. The export ends at the head the log had when it
 started. A file is written as <file>.partial and renamed when complete.
+
+Sealed content (message texts) stays sealed. With --with-keys the export also carries, after the
+events, the data keys of the users whose sealed content it holds, as user_keys holds them:
+wrapped under the installation's master key, or destroyed (an erased user's stays destroyed).
+Whoever has the file and the master key can read that content: keep both apart.
 
 Examples:
   npm run admin -- export --output events.ndjson
@@ -124,7 +140,11 @@ interrupted (no file is left).
       if (!installation) return;
       await recordAdminOperation(installation.store, cliMetadata(this.context.env), {
         operation: 'export',
-        args: { ...filterText(filter), output: target },
+        args: {
+          ...filterText(filter),
+          output: target,
+          ...(options.withKeys ? { keys: true } : {}),
+        },
         outcome,
         detail,
       }).catch((err: unknown) =>
@@ -159,9 +179,11 @@ interrupted (no file is left).
           : null;
       const line = new ProgressLine(stderr);
       const started = performance.now();
+      const pool = installation.pool;
       const lines = exportLines(store, filter, {
         batchSize: options.batchSize,
         signal,
+        keys: options.withKeys ? (uids) => readDataKeys(pool, uids) : undefined,
         onProgress: (p) => {
           exported = p.exported;
           const seconds = (performance.now() - started) / 1000;
@@ -177,7 +199,7 @@ interrupted (no file is left).
           );
         },
       });
-      let result: IteratorResult<string, { read: number; exported: number }>;
+      let result: IteratorResult<string, { read: number; exported: number; keys: number }>;
       while (!(result = await lines.next()).done) {
         if (out.write(result.value) === false && 'once' in out)
           await once(out as WriteStream, 'drain');
@@ -194,10 +216,15 @@ interrupted (no file is left).
       }
       const seconds = (performance.now() - started) / 1000;
       stderr.write(
-        `exported ${formatCount(exported)} of ${formatCount(result.value.read)} events in ` +
+        `exported ${formatCount(exported)} of ${formatCount(result.value.read)} events` +
+          `${options.withKeys ? ` and ${formatCount(result.value.keys)} data keys` : ''} in ` +
           `${formatDuration(seconds)}${target === '-' ? '' : ` to ${target}`}\n`,
       );
-      await record('completed', { events: exported, read: result.value.read });
+      await record('completed', {
+        events: exported,
+        read: result.value.read,
+        ...(options.withKeys ? { keys: result.value.keys } : {}),
+      });
       return EXIT.ok;
     } catch (err) {
       const interrupted = signal.aborted;

@@ -1,10 +1,13 @@
-import { Controller, Get, Query, Res, UseGuards } from '@nestjs/common';
+import { Controller, Get, Inject, Query, Res, UseGuards } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiProduces, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { once } from 'node:events';
+import type { Pool } from 'pg';
 import { AdminKeyGuard } from '../../accounts/auth.guards';
 import { Errors } from '../../common/errors';
 import { Public, RequestMetadata } from '../../common/http/request-context';
+import { PG_POOL } from '../../core/core.module';
+import { readDataKeys } from '../../crypto/key-ring';
 import { EventMetadata, EventStore } from '../../event-store/event-store.port';
 import { recordAdminOperation } from '../admin-actions';
 import { ExportFilter, exportInstant, exportLines, filterText } from './export-events';
@@ -22,7 +25,10 @@ import { errorLine } from './ndjson-format';
 @UseGuards(AdminKeyGuard)
 @Controller('admin/v1/export')
 export class ExportHttpController {
-  constructor(private readonly store: EventStore) {}
+  constructor(
+    private readonly store: EventStore,
+    @Inject(PG_POOL) private readonly pool: Pool,
+  ) {}
 
   @Get()
   @ApiProduces('application/x-ndjson')
@@ -30,7 +36,9 @@ export class ExportHttpController {
     summary: 'Events of the log as NDJSON, in log order, filtered by stream, category or time',
     description:
       'A header line, one line per event (id, stream, revision, type, created_at, metadata, ' +
-      'data as stored: sealed content stays sealed, position), a summary line with the count. ' +
+      'data as stored: sealed content stays sealed, position), with `with_keys=true` one line ' +
+      'per data key that content needs (wrapped under the master key, or destroyed), a summary ' +
+      'line with the count. ' +
       'An export that fails after it started ends with an {"error": …} line instead of the ' +
       'summary. See docs/admin/streams-export-erasure.md.',
   })
@@ -48,6 +56,7 @@ export class ExportHttpController {
     if (filter.since && filter.until && filter.since >= filter.until) {
       throw Errors.validation('since must be before until');
     }
+    const withKeys = q.with_keys === 'true';
     const gone = new AbortController();
     res.on('close', () => gone.abort(new Error('the client went away')));
     res.status(200);
@@ -64,8 +73,9 @@ export class ExportHttpController {
       const lines = exportLines(this.store, filter, {
         signal: gone.signal,
         onProgress: (p) => (exported = p.exported),
+        keys: withKeys ? (uids) => readDataKeys(this.pool, uids) : undefined,
       });
-      let next: IteratorResult<string, { read: number; exported: number }>;
+      let next: IteratorResult<string, { read: number; exported: number; keys: number }>;
       while (!(next = await lines.next()).done) {
         if (!res.write(next.value)) await once(res, 'drain', { signal: gone.signal });
       }
@@ -80,7 +90,7 @@ export class ExportHttpController {
     }
     await recordAdminOperation(this.store, m, {
       operation: 'export',
-      args: { ...filterText(filter) },
+      args: { ...filterText(filter), ...(withKeys ? { keys: true } : {}) },
       outcome,
       detail: { events: exported, ...(error ? { error } : {}) },
     }).catch(() => undefined);

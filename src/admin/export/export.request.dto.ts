@@ -4,6 +4,7 @@ import {
   ArrayMaxSize,
   ArrayMinSize,
   IsArray,
+  IsIn,
   IsOptional,
   IsString,
   Matches,
@@ -61,4 +62,14 @@ export class ExportQueryDto {
   @IsString()
   @MaxLength(64)
   until?: string;
+
+  @ApiPropertyOptional({
+    description:
+      "Carry the data keys the events' sealed content needs (wrapped under the master key), " +
+      'one line each after the events: `true` or `false` (default)',
+    enum: ['true', 'false'],
+  })
+  @IsOptional()
+  @IsIn(['true', 'false'])
+  with_keys?: 'true' | 'false';
 }

@@ -5,6 +5,8 @@ import {
   START,
   WrongExpectedVersionError,
 } from '../../event-store/event-store.port';
+import type { Pool } from 'pg';
+import { readDataKeys, type StoredDataKey, wrappedUnder } from '../../crypto/key-ring';
 import { AppendRequest, PostgresEventStore } from '../../event-store/postgres/postgres-event-store';
 import { describeRef, streamRuns } from '../copy-log';
 import { ExportedEvent, ImportLineError, parseLine, toEventData } from './ndjson-format';
@@ -12,7 +14,8 @@ import { ExportedEvent, ImportLineError, parseLine, toEventData } from './ndjson
 /**
  * Importing an NDJSON export (ndjson-format.ts) into an empty store (`npm run admin -- import`).
  * Two passes over the file: the first checks every line (JSON, fields, each stream's revisions
- * from 0 without a gap, the summary's count) and writes nothing; the second appends the events
+ * from 0 without a gap, the summary's count) and writes nothing, keeping the data keys the file
+ * carries (one line per user, `export --with-keys`); the second appends the events
  * in file order, each run of one stream's consecutive events as one append at the expected
  * revision it had (`no_stream` for revision 0), keeping ids, types, data, metadata and the
  * original time (`recordedAt`: EventStoreDB keeps it on any append, the PostgreSQL log through its
@@ -52,6 +55,67 @@ export interface ValidatedExport {
   readonly lines: number;
   /** The file ended with a summary whose count matched. */
   readonly summary: boolean;
+  /** Data keys it carries (`export --with-keys`), one per user. */
+  readonly keys: number;
+}
+
+/** What the first pass found: the counts, and the data keys themselves. */
+export interface CheckedExport extends ValidatedExport {
+  readonly dataKeys: readonly StoredDataKey[];
+}
+
+/** The target cannot take the data keys the file carries: nothing was written. */
+export class ImportKeysError extends Error {
+  override readonly name = 'ImportKeysError';
+}
+
+/**
+ * Checks the data keys an export carries against the target before anything is written: each
+ * must open under the target's master key (they were wrapped under the source's, so the two must
+ * be the same), unless destroyed; and a user the target already has a key for must have that
+ * same one.
+ * @throws ImportKeysError saying which users and what to do.
+ */
+export async function checkDataKeys(
+  pool: Pick<Pool, 'query'>,
+  masterKey: Buffer | null,
+  keys: readonly StoredDataKey[],
+): Promise<void> {
+  const live = keys.filter((k) => k.wrappedKey !== null);
+  const some = (uids: readonly string[]) =>
+    `${uids.slice(0, 5).join(', ')}${uids.length > 5 ? ` and ${uids.length - 5} more` : ''}`;
+  if (live.length > 0 && masterKey === null) {
+    throw new ImportKeysError(
+      `the file carries the data keys of ${live.length} user(s), wrapped under the master key ` +
+        'of the installation it comes from, and this installation has no master key: set ' +
+        'MASTER_KEY to that one',
+    );
+  }
+  const foreign = live.filter((k) => !wrappedUnder(masterKey!, k.uid, k.wrappedKey!));
+  if (foreign.length > 0) {
+    throw new ImportKeysError(
+      `the data keys of ${foreign.length} user(s) (${some(foreign.map((k) => k.uid))}) do not ` +
+        "open under this installation's master key: set MASTER_KEY to the master key of the " +
+        'installation the file comes from',
+    );
+  }
+  const present = await readDataKeys(
+    pool,
+    keys.map((k) => k.uid),
+  );
+  const carried = new Map(keys.map((k) => [k.uid, k]));
+  const clashing = present.filter((p) => {
+    const k = carried.get(p.uid)!;
+    return p.wrappedKey === null || k.wrappedKey === null
+      ? p.wrappedKey !== k.wrappedKey
+      : !p.wrappedKey.equals(k.wrappedKey);
+  });
+  if (clashing.length > 0) {
+    throw new ImportKeysError(
+      `${clashing.length} user(s) (${some(clashing.map((k) => k.uid))}) already have another ` +
+        'data key here (or a destroyed one): import into a fresh database',
+    );
+  }
 }
 
 export interface ImportProgress {
@@ -69,6 +133,8 @@ export interface ImportOptions {
   /** Stops between two appends; the result then says `interrupted`. */
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: ImportProgress) => void;
+  /** Run once the target is found empty, before the first append (the data keys go in). */
+  readonly beforeWriting?: () => Promise<void>;
 }
 
 export interface ImportResult {
@@ -84,11 +150,12 @@ export interface ImportResult {
  * The first pass: every line checked, nothing written.
  * @throws ImportLineError naming the first bad line.
  */
-export async function validateExport(lines: AsyncIterable<string>): Promise<ValidatedExport> {
+export async function validateExport(lines: AsyncIterable<string>): Promise<CheckedExport> {
   const next = new Map<string, number>();
   let events = 0;
   let lineNo = 0;
   let summary: { line: number; events: number } | null = null;
+  const keys = new Map<string, StoredDataKey>();
   for await (const text of lines) {
     lineNo++;
     if (summary) {
@@ -101,6 +168,13 @@ export async function validateExport(lines: AsyncIterable<string>): Promise<Vali
     }
     if (parsed.kind === 'summary') {
       summary = { line: lineNo, events: parsed.events };
+      continue;
+    }
+    if (parsed.kind === 'key') {
+      if (keys.has(parsed.key.uid)) {
+        throw new ImportLineError(lineNo, `a second key of user ${parsed.key.uid}`);
+      }
+      keys.set(parsed.key.uid, parsed.key);
       continue;
     }
     const { stream, revision } = parsed.event;
@@ -125,7 +199,14 @@ export async function validateExport(lines: AsyncIterable<string>): Promise<Vali
     );
   }
   if (events === 0) throw new ImportLineError(Math.max(lineNo, 1), 'the file holds no events');
-  return { events, streams: next.size, lines: lineNo, summary: summary !== null };
+  return {
+    events,
+    streams: next.size,
+    lines: lineNo,
+    summary: summary !== null,
+    keys: keys.size,
+    dataKeys: [...keys.values()],
+  };
 }
 
 /**
@@ -144,6 +225,7 @@ export async function importEvents(
   const maxAppendBytes = options.maxAppendBytes ?? 512 * 1024;
   const last = await store.lastEvent();
   if (last) throw new ImportTargetNotEmptyError(last);
+  await options.beforeWriting?.();
 
   const started = performance.now();
   const total = validated.events;

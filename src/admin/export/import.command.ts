@@ -8,14 +8,18 @@ import { Command, Help, Option } from 'nest-commander';
 import { cliMetadata, recordAdminOperation } from '../admin-actions';
 import { AdminCommand, EXIT, parseCount, UsageError } from '../admin-context';
 import { formatCount, formatDuration, ProgressLine } from '../progress-line';
+import { restoreDataKeys } from '../../crypto/key-ring';
 import {
   AdminInstallation,
+  cliMasterKey,
   isUsageError,
   openAdminInstallation,
 } from '../streams/admin-installation';
 import {
+  checkDataKeys,
   ImportAppendError,
   importEvents,
+  ImportKeysError,
   ImportResult,
   ImportTargetNotEmptyError,
   validateExport,
@@ -36,6 +40,8 @@ export interface ImportCommandResult {
   readonly target?: string;
   readonly validated?: ValidatedExport;
   readonly import?: ImportResult;
+  /** The data keys the file carried, and how many of them were added to `user_keys`. */
+  readonly keys?: { readonly carried: number; readonly restored: number };
   /** The bad line, when the file was refused or an append failed. */
   readonly line?: number;
   /** Events imported before a failure. */
@@ -91,11 +97,17 @@ database (migrated first, so a fresh database will do). It must hold no event.
 Every line is checked first (JSON, fields, each stream whole from revision 0 without a gap, the
 summary's count): a bad line stops the import before anything is written, naming the line. Then
 the events are appended in file order at their revisions, keeping ids, types, data, metadata and
-times (EventStoreDB keeps created_at; the PostgreSQL log records its own commit time). Data keys
-are not part of an export: copy the user_keys table (and MASTER_KEY) for content to open.
+times (EventStoreDB keeps created_at; the PostgreSQL log records its own commit time).
+
+Data keys: an export made with --with-keys carries the data keys its sealed content needs, wrapped
+under the source installation's master key. They are checked before anything is written (each
+must open under this installation's MASTER_KEY, so set it to the source's; a user that has a key
+here already must have that same one) and go into user_keys just before the events. Without
+them, copy the user_keys table (and MASTER_KEY) for content to open.
 
 Exit status: 0 imported; 1 an append failed (the output says how many events were imported
-before it); 2 bad usage, a bad line or a target that is not empty (nothing was written); 130
+before it); 2 bad usage, a bad line, data keys this installation cannot take or a target that
+is not empty (nothing was written); 130
 interrupted (the events appended so far stay).
 `;
   }
@@ -110,9 +122,10 @@ interrupted (the events appended so far stay).
       stderr.write(`${result.status === 'interrupted' ? '' : 'error: '}${result.error.message}\n`);
     } else if (!options.json && result.import) {
       const r = result.import;
+      const keys = result.keys?.carried ? ` and ${formatCount(result.keys.carried)} data keys` : '';
       stdout.write(
-        `imported ${formatCount(r.imported)} events of ${formatCount(r.streams)} streams into ` +
-          `${result.target} in ${formatDuration(r.elapsedMs / 1000)} ` +
+        `imported ${formatCount(r.imported)} events of ${formatCount(r.streams)} streams${keys} ` +
+          `into ${result.target} in ${formatDuration(r.elapsedMs / 1000)} ` +
           `(${formatCount(r.eventsPerSecond)} events/s)\n`,
       );
     }
@@ -152,10 +165,12 @@ interrupted (the events appended so far stay).
       }
       const lines = () => readLines(path);
       // The file first: a bad one is refused before the target is even opened.
-      validated = await validateExport(lines());
+      const { dataKeys, ...counts } = await validateExport(lines());
+      validated = counts;
       stderr.write(
         `checked ${formatCount(validated.lines)} lines: ${formatCount(validated.events)} events ` +
           `of ${formatCount(validated.streams)} streams` +
+          `${dataKeys.length > 0 ? `, ${formatCount(dataKeys.length)} data keys` : ''}` +
           `${validated.summary ? ', complete (the summary matches)' : ' (no summary line)'}\n`,
       );
       installation = await openAdminInstallation(this.context, {
@@ -164,10 +179,18 @@ interrupted (the events appended so far stay).
       });
       target = installation.storeText;
       stderr.write(`target: ${target}\n`);
+      const { pool } = installation;
+      if (dataKeys.length > 0) {
+        await checkDataKeys(pool, cliMasterKey(installation.config), dataKeys);
+      }
+      let restored = 0;
       const line = new ProgressLine(stderr);
       const outcome = await importEvents(installation.store, lines(), validated, {
         batchSize: options.batchSize,
         signal,
+        beforeWriting: async () => {
+          restored = await restoreDataKeys(pool, dataKeys);
+        },
         onProgress: (p) => {
           const percent = p.total > 0 ? ` (${((100 * p.imported) / p.total).toFixed(1)} %)` : '';
           const eta = p.etaSeconds === null ? '' : `, ETA ${formatDuration(p.etaSeconds)}`;
@@ -178,7 +201,11 @@ interrupted (the events appended so far stay).
         },
       });
       line.finish();
-      await this.record(installation, source, outcome.status, { events: outcome.imported });
+      const keys = { carried: dataKeys.length, restored };
+      await this.record(installation, source, outcome.status, {
+        events: outcome.imported,
+        ...(dataKeys.length > 0 ? { keys: restored } : {}),
+      });
       if (outcome.status === 'interrupted') {
         return failure(
           'interrupted',
@@ -187,14 +214,15 @@ interrupted (the events appended so far stay).
             `interrupted after importing ${outcome.imported} of ${outcome.total} events; the ` +
               'target is no longer empty: empty it before importing again',
           ),
-          { import: outcome },
+          { import: outcome, keys },
         );
       }
-      return { status: 'completed', exitCode: EXIT.ok, target, validated, import: outcome };
+      return { status: 'completed', exitCode: EXIT.ok, target, validated, import: outcome, keys };
     } catch (err) {
       if (err instanceof ImportLineError) {
         return failure('invalid', EXIT.usage, err, { line: err.line });
       }
+      if (err instanceof ImportKeysError) return failure('refused', EXIT.usage, err);
       if (err instanceof ImportTargetNotEmptyError) {
         if (installation) await this.record(installation, source, 'refused', {});
         return failure('refused', EXIT.usage, err);

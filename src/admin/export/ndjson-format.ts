@@ -4,24 +4,31 @@ import type {
   Position,
   RecordedEvent,
 } from '../../event-store/event-store.port';
+import type { StoredDataKey } from '../../crypto/key-ring';
 import { canonicalJson } from '../copy-log';
 
 /**
- * The NDJSON export format, version 1 (docs/admin/streams-export-erasure.md). One JSON object a
+ * The NDJSON export format, version 2 (docs/admin/streams-export-erasure.md). One JSON object a
  * line, UTF-8, `\n` after each:
  *
- * - first, a header: `{"format":"im-events","version":1,"exported_at":…,"store":…,"filter":…}`;
+ * - first, a header: `{"format":"im-events","version":2,"exported_at":…,"store":…,"filter":…,
+ *   "keys":<bool>}`;
  * - then one line per event, in log order, with its keys in this order: `id`, `stream`,
  *   `revision`, `type`, `created_at`, `metadata`, `data`, `position` (data and metadata with
  *   their keys sorted, so two stores' exports of one log compare line by line);
+ * - with `keys` (`export --with-keys`), one line per data key the events' sealed content needs:
+ *   `{"key":{"uid":…,"wrapped_key":<base64>|null,"created_at":…,"destroyed_at":…|null}}`, the key
+ *   wrapped under the source's master key as `user_keys` holds it, or destroyed;
  * - last, a summary: `{"summary":{"events":<n>}}`. An export cut short has none (or, over HTTP,
  *   an `{"error":…}` line instead), so its reader can tell it is incomplete.
  *
- * Data is as stored: sealed content stays sealed.
+ * Data is as stored: sealed content stays sealed. Version 1 is version 2 without key lines; both
+ * are read.
  */
 
 export const EXPORT_FORMAT = 'im-events';
-export const EXPORT_VERSION = 1;
+export const EXPORT_VERSION = 2;
+const READ_VERSIONS: readonly unknown[] = [1, 2];
 
 export interface ExportFilterText {
   readonly streams?: readonly string[];
@@ -32,11 +39,13 @@ export interface ExportFilterText {
 
 export interface ExportHeader {
   readonly format: typeof EXPORT_FORMAT;
-  readonly version: typeof EXPORT_VERSION;
+  readonly version: number;
   readonly exported_at: string;
   /** The adapter the events were read from: positions are positions of that store. */
   readonly store: 'postgres' | 'eventstoredb';
   readonly filter: ExportFilterText;
+  /** The export carries the data keys its sealed content needs (key lines). */
+  readonly keys?: boolean;
 }
 
 /** An event as a line holds it. */
@@ -54,6 +63,18 @@ export interface ExportedEvent {
 
 export function headerLine(header: ExportHeader): string {
   return `${JSON.stringify(header)}\n`;
+}
+
+/** A data key's line: wrapped as `user_keys` holds it (base64), or destroyed (null). */
+export function keyLine(k: StoredDataKey): string {
+  return `${JSON.stringify({
+    key: {
+      uid: k.uid,
+      wrapped_key: k.wrappedKey === null ? null : k.wrappedKey.toString('base64'),
+      created_at: k.createdAt.toISOString(),
+      destroyed_at: k.destroyedAt === null ? null : k.destroyedAt.toISOString(),
+    },
+  })}\n`;
 }
 
 export function summaryLine(events: number): string {
@@ -92,6 +113,7 @@ export class ImportLineError extends Error {
 export type ParsedLine =
   | { readonly kind: 'header'; readonly header: ExportHeader }
   | { readonly kind: 'event'; readonly event: ExportedEvent }
+  | { readonly kind: 'key'; readonly key: StoredDataKey }
   | { readonly kind: 'summary'; readonly events: number };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -132,11 +154,15 @@ export function parseLine(text: string, line: number): ParsedLine {
   if ('format' in o) {
     if (o.format !== EXPORT_FORMAT)
       fail(`a header of another format (${JSON.stringify(o.format)})`);
-    if (o.version !== EXPORT_VERSION) {
-      fail(`a header of version ${JSON.stringify(o.version)}: this tool reads version 1`);
+    if (!READ_VERSIONS.includes(o.version)) {
+      fail(
+        `a header of version ${JSON.stringify(o.version)}: this tool reads versions ` +
+          READ_VERSIONS.join(' and '),
+      );
     }
     return { kind: 'header', header: o as unknown as ExportHeader };
   }
+  if ('key' in o) return { kind: 'key', key: parseKey(o, fail) };
   if ('summary' in o) {
     const events = (o.summary as { events?: unknown } | null)?.events;
     if (!Number.isSafeInteger(events) || (events as number) < 0) {
@@ -160,13 +186,7 @@ export function parseLine(text: string, line: number): ParsedLine {
   if (typeof type !== 'string' || type === '' || type.length > MAX_NAME) {
     fail(`"type" must be a string of 1 to ${MAX_NAME} characters`);
   }
-  if (
-    typeof createdAt !== 'string' ||
-    !ISO_INSTANT.test(createdAt) ||
-    Number.isNaN(Date.parse(createdAt))
-  ) {
-    fail('"created_at" must be an ISO-8601 time with a zone');
-  }
+  if (!isInstant(createdAt)) fail('"created_at" must be an ISO-8601 time with a zone');
   if (!('data' in o) || data === undefined) fail('"data" is missing');
   checkMetadata(metadata, fail);
   const unstorable = unstorableText(o);
@@ -239,6 +259,50 @@ function pathOf(frame: Frame): string {
     );
   }
   return parts.reverse().join('');
+}
+
+const KEY_FIELDS = ['uid', 'wrapped_key', 'created_at', 'destroyed_at'];
+/** A wrapped data key: iv (12 bytes), the key sealed (32), the tag (16); see crypto/key-ring.ts. */
+const WRAPPED_KEY_BYTES = 60;
+
+function isInstant(value: unknown): value is string {
+  return typeof value === 'string' && ISO_INSTANT.test(value) && !Number.isNaN(Date.parse(value));
+}
+
+/** A key line's key, checked field by field. */
+function parseKey(o: Record<string, unknown>, fail: (reason: string) => never): StoredDataKey {
+  if (Object.keys(o).length !== 1) fail('a key line holds "key" alone');
+  const k = o.key as Record<string, unknown> | null;
+  if (k === null || typeof k !== 'object' || Array.isArray(k)) fail('"key" must be an object');
+  for (const field of Object.keys(k)) {
+    if (!KEY_FIELDS.includes(field)) fail(`unknown field "key.${field}"`);
+  }
+  const { uid, wrapped_key: wrapped, created_at: createdAt, destroyed_at: destroyedAt } = k;
+  if (typeof uid !== 'string' || uid === '' || uid.length > MAX_NAME || textProblem(uid)) {
+    fail(`"key.uid" must be a user id of 1 to ${MAX_NAME} characters`);
+  }
+  if (!isInstant(createdAt)) fail('"key.created_at" must be an ISO-8601 time with a zone');
+  let wrappedKey: Buffer | null = null;
+  if (wrapped === null) {
+    if (!isInstant(destroyedAt))
+      fail('a destroyed key ("wrapped_key": null) needs its "destroyed_at"');
+  } else {
+    if (destroyedAt !== null) fail('a key with "wrapped_key" has "destroyed_at": null');
+    wrappedKey = typeof wrapped === 'string' ? Buffer.from(wrapped, 'base64') : null;
+    if (
+      wrappedKey === null ||
+      wrappedKey.length !== WRAPPED_KEY_BYTES ||
+      wrappedKey.toString('base64') !== wrapped
+    ) {
+      fail(`"key.wrapped_key" must be ${WRAPPED_KEY_BYTES} bytes in base64, or null`);
+    }
+  }
+  return {
+    uid,
+    wrappedKey,
+    createdAt: new Date(createdAt),
+    destroyedAt: destroyedAt === null ? null : new Date(destroyedAt),
+  };
 }
 
 function checkMetadata(metadata: unknown, fail: (reason: string) => never): void {

@@ -1,9 +1,11 @@
 import type { EventMetadata, RecordedEvent } from '../../event-store/event-store.port';
 import { validateExport } from './import-events';
+import type { StoredDataKey } from '../../crypto/key-ring';
 import {
   eventLine,
   headerLine,
   ImportLineError,
+  keyLine,
   parseLine,
   summaryLine,
   toEventData,
@@ -59,6 +61,82 @@ describe('the NDJSON export format', () => {
     });
   });
 
+  it('reads headers of versions 1 and 2', () => {
+    for (const version of [1, 2]) {
+      const text = JSON.stringify({ format: 'im-events', version, store: 'postgres', filter: {} });
+      expect(parseLine(text, 1).kind).toBe('header');
+    }
+  });
+
+  describe('key lines (export --with-keys)', () => {
+    const live: StoredDataKey = {
+      uid: 'alice',
+      wrappedKey: Buffer.alloc(60, 7),
+      createdAt: new Date('2026-12-01T08:00:00.000Z'),
+      destroyedAt: null,
+    };
+    const destroyed: StoredDataKey = {
+      uid: 'bob',
+      wrappedKey: null,
+      createdAt: new Date('2026-12-01T08:00:00.000Z'),
+      destroyedAt: new Date('2026-12-03T12:00:00.000Z'),
+    };
+    const edit = (k: StoredDataKey, change: (key: Record<string, unknown>) => void) => {
+      const o = JSON.parse(keyLine(k)) as { key: Record<string, unknown> };
+      change(o.key);
+      return JSON.stringify(o);
+    };
+
+    it('writes a key wrapped (base64) or destroyed, and reads it back as it was', () => {
+      expect(keyLine(live)).toBe(
+        `{"key":{"uid":"alice","wrapped_key":"${Buffer.alloc(60, 7).toString('base64')}",` +
+          '"created_at":"2026-12-01T08:00:00.000Z","destroyed_at":null}}\n',
+      );
+      expect(parseLine(keyLine(live), 9)).toEqual({ kind: 'key', key: live });
+      expect(parseLine(keyLine(destroyed), 9)).toEqual({ kind: 'key', key: destroyed });
+    });
+
+    it.each<[string, string, string]>([
+      ['a short key', edit(live, (k) => (k.wrapped_key = 'AAAA')), '"key.wrapped_key" must be 60'],
+      [
+        'a key not in base64',
+        edit(live, (k) => (k.wrapped_key = '*'.repeat(80))),
+        '"key.wrapped_key" must be 60',
+      ],
+      [
+        'a key and a destruction',
+        edit(live, (k) => (k.destroyed_at = k.created_at)),
+        'a key with "wrapped_key" has "destroyed_at": null',
+      ],
+      [
+        'neither',
+        edit(destroyed, (k) => (k.destroyed_at = null)),
+        'a destroyed key ("wrapped_key": null) needs',
+      ],
+      ['no uid', edit(live, (k) => (k.uid = '')), '"key.uid" must be a user id'],
+      ['a uid with U+0000', edit(live, (k) => (k.uid = 'a\u0000')), '"key.uid" must be a user id'],
+      ['a bad time', edit(live, (k) => (k.created_at = 'noon')), '"key.created_at" must be'],
+      ['an unknown field', edit(live, (k) => (k.owner = 'x')), 'unknown field "key.owner"'],
+      [
+        'another field beside',
+        keyLine(live).replace('{"key"', '{"x":1,"key"'),
+        'a key line holds "key" alone',
+      ],
+    ])('refuses %s, naming the line', (_, text, message) => {
+      expect(() => parseLine(text, 6)).toThrow(`line 6: ${message}`);
+    });
+
+    it('are counted and kept by the check, one per user', async () => {
+      const checked = await validateExport(
+        linesOf(event('a-1', 0), keyLine(live).trimEnd(), keyLine(destroyed).trimEnd()),
+      );
+      expect(checked).toMatchObject({ events: 1, keys: 2, dataKeys: [live, destroyed] });
+      await expect(
+        validateExport(linesOf(event('a-1', 0), keyLine(live).trimEnd(), keyLine(live).trimEnd())),
+      ).rejects.toThrow('line 3: a second key of user alice');
+    });
+  });
+
   it('reads the header and the summary', () => {
     const header = headerLine({
       format: 'im-events',
@@ -75,7 +153,7 @@ describe('the NDJSON export format', () => {
     ['', 'line 4: an empty line'],
     ['{"id": ', 'line 4: not valid JSON'],
     ['[1]', 'line 4: not a JSON object'],
-    ['{"format":"im-events","version":2}', 'line 4: a header of version 2'],
+    ['{"format":"im-events","version":3}', 'line 4: a header of version 3'],
     ['{"error":{"message":"boom"}}', 'line 4: the export failed here'],
     [event('s-1', 0).replace('"type"', '"kind":1,"type"'), 'line 4: unknown field "kind"'],
     [event('s-1', 0).replace(ID, 'not-a-uuid'), 'line 4: "id" must be a UUID'],
@@ -151,7 +229,14 @@ describe('checking an export before importing it', () => {
     const checked = await validateExport(
       linesOf(header, event('a-1', 0), event('b-1', 0), event('a-1', 1), summaryLine(3).trimEnd()),
     );
-    expect(checked).toEqual({ events: 3, streams: 2, lines: 5, summary: true });
+    expect(checked).toEqual({
+      events: 3,
+      streams: 2,
+      lines: 5,
+      summary: true,
+      keys: 0,
+      dataKeys: [],
+    });
   });
 
   it('accepts a file without header or summary', async () => {
