@@ -67,7 +67,6 @@ export async function destroyDataKey(db: Pick<Pool, 'query'>, uid: string): Prom
   );
 }
 
-/** Encrypting for a user whose data key was destroyed: an erased user cannot write. */
 /** The owner (uid) of a sealed envelope, or null when `text` is not one. */
 export function envelopeOwner(text: string): string | null {
   return parse(text)?.uid ?? null;
@@ -134,6 +133,7 @@ export function wrappedUnder(masterKey: Buffer, uid: string, wrapped: Buffer): b
   return unwrapWith(masterKey, uid, wrapped) !== null;
 }
 
+/** Encrypting for a user whose data key was destroyed: an erased user cannot write. */
 export class KeyDestroyedError extends Error {
   override readonly name = 'KeyDestroyedError';
   constructor(readonly uid: string) {

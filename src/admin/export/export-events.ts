@@ -1,6 +1,7 @@
 import type { EventStore, RecordedEvent } from '../../event-store/event-store.port';
 import { comparePositions, START } from '../../event-store/event-store.port';
 import { parseInstant } from '../audit/audit-query';
+import { USER_ERASED } from '../../accounts/accounts.events';
 import { envelopeOwner, type StoredDataKey } from '../../crypto/key-ring';
 import {
   EXPORT_FORMAT,
@@ -95,18 +96,39 @@ export function filterText(filter: ExportFilter): ExportFilterText {
   };
 }
 
-/** Adds to `into` the owner of every sealed envelope in `value`, at any depth. */
-export function addEnvelopeOwners(value: unknown, into: Set<string>): void {
-  const stack: unknown[] = [value];
+/** What {@link addKeyOwners} reads of an event (a recorded one, or an export's line). */
+export interface KeyedEvent {
+  readonly type: string;
+  readonly data: unknown;
+  readonly metadata: { readonly actor?: { readonly id?: unknown } };
+}
+
+/**
+ * Adds to `into` the users whose data keys `event` needs, and to `erased` those it erases:
+ * - the owner of each sealed envelope in its data that its writer sealed: the actor, or the
+ *   message's sender (an administrator sends for a system account). An envelope-shaped text
+ *   anywhere else (a group name, say) names no one: it cannot pull another user's key into an
+ *   export;
+ * - the user a `UserErased` erases: their key travels destroyed, so they stay erased.
+ */
+export function addKeyOwners(event: KeyedEvent, into: Set<string>, erased?: Set<string>): void {
+  const data = event.data as Record<string, unknown> | null;
+  if (event.type === USER_ERASED && typeof data?.uid === 'string') {
+    into.add(data.uid);
+    erased?.add(data.uid);
+    return;
+  }
+  const writers = new Set<unknown>([event.metadata.actor?.id, data?.senderUid]);
+  const stack: unknown[] = [data];
   while (stack.length > 0) {
     const v = stack.pop();
     if (typeof v === 'string') {
       const owner = v.startsWith('e1.') ? envelopeOwner(v) : null;
-      if (owner !== null) into.add(owner);
+      if (owner !== null && writers.has(owner)) into.add(owner);
     } else if (Array.isArray(v)) {
-      stack.push(...(v as unknown[]));
+      for (const item of v as unknown[]) stack.push(item);
     } else if (v !== null && typeof v === 'object') {
-      stack.push(...Object.values(v as Record<string, unknown>));
+      for (const item of Object.values(v as Record<string, unknown>)) stack.push(item);
     }
   }
 }
@@ -121,7 +143,7 @@ export async function* exportLines(
   store: EventStore,
   filter: ExportFilter,
   options: ExportOptions = {},
-): AsyncGenerator<string, { read: number; exported: number; keys: number }> {
+): AsyncGenerator<string, { read: number; exported: number; keys: number; keyless: number }> {
   const batchSize = options.batchSize ?? 1000;
   const matches = matcher(filter);
   const owners = options.keys ? new Set<string>() : null;
@@ -150,7 +172,7 @@ export async function* exportLines(
       read++;
       if (!matches(event)) continue;
       exported++;
-      if (owners) addEnvelopeOwners(event.data, owners);
+      if (owners) addKeyOwners(event, owners);
       yield eventLine(event);
     }
     after = page[page.length - 1].position;
@@ -165,5 +187,6 @@ export async function* exportLines(
     }
   }
   yield summaryLine(exported);
-  return { read, exported, keys };
+  // Owners without a key here: their content opens nowhere (keyless, for a warning).
+  return { read, exported, keys, keyless: owners ? owners.size - keys : 0 };
 }

@@ -1,5 +1,6 @@
+import { USER_ERASED } from '../../accounts/accounts.events';
 import type { RecordedEvent } from '../../event-store/event-store.port';
-import { categoryOf, matcher } from './export-events';
+import { addKeyOwners, categoryOf, matcher } from './export-events';
 
 const at = (streamId: string, iso: string) =>
   ({ streamId, createdAt: new Date(iso) }) as RecordedEvent;
@@ -27,5 +28,47 @@ describe('export filters', () => {
 
   it('pass everything without a filter', () => {
     expect(matcher({})(at('anything-1', '1999-01-01T00:00:00Z'))).toBe(true);
+  });
+});
+
+describe('the users whose data keys an export carries', () => {
+  /** A well-formed envelope of `uid` (its sealed part is not a real one: only its owner counts). */
+  const envelope = (uid: string) =>
+    `e1.${Buffer.from(uid).toString('base64url')}.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA`;
+  const owners = (type: string, data: unknown, actor: string) => {
+    const into = new Set<string>();
+    const erased = new Set<string>();
+    addKeyOwners({ type, data, metadata: { actor: { id: actor } } }, into, erased);
+    return { owners: [...into].sort(), erased: [...erased] };
+  };
+
+  it("are the writers of the sealed content: the actor, or the message's sender", () => {
+    expect(
+      owners('MessageSent', { content: envelope('alice'), senderUid: 'alice' }, 'alice'),
+    ).toEqual({ owners: ['alice'], erased: [] });
+    // An administrator sending for a system account
+    expect(owners('MessageSent', { content: envelope('news'), senderUid: 'news' }, 'ops')).toEqual({
+      owners: ['news'],
+      erased: [],
+    });
+    // Found at any depth
+    expect(owners('FileTaskCreated', { files: [{ name: envelope('bob') }] }, 'bob').owners).toEqual(
+      ['bob'],
+    );
+  });
+
+  it("take no one's key from an envelope-shaped text someone else wrote", () => {
+    expect(owners('GroupCreated', { name: envelope('alice') }, 'mallory').owners).toEqual([]);
+    expect(
+      owners('MessageSent', { note: envelope('alice'), senderUid: 'mallory' }, 'mallory'),
+    ).toEqual({ owners: [], erased: [] });
+    expect(owners('GroupCreated', { name: 'e1.not.an.envelope' }, 'e1').owners).toEqual([]);
+  });
+
+  it('include the user an erasure erases, whose key travels destroyed', () => {
+    expect(owners(USER_ERASED, { uid: 'carol', atUs: 1 }, 'ops')).toEqual({
+      owners: ['carol'],
+      erased: ['carol'],
+    });
   });
 });

@@ -199,7 +199,10 @@ interrupted (no file is left).
           );
         },
       });
-      let result: IteratorResult<string, { read: number; exported: number; keys: number }>;
+      let result: IteratorResult<
+        string,
+        { read: number; exported: number; keys: number; keyless: number }
+      >;
       while (!(result = await lines.next()).done) {
         if (out.write(result.value) === false && 'once' in out)
           await once(out as WriteStream, 'drain');
@@ -220,10 +223,16 @@ interrupted (no file is left).
           `${options.withKeys ? ` and ${formatCount(result.value.keys)} data keys` : ''} in ` +
           `${formatDuration(seconds)}${target === '-' ? '' : ` to ${target}`}\n`,
       );
+      if (result.value.keyless > 0) {
+        stderr.write(
+          `warning: ${formatCount(result.value.keyless)} user(s) whose sealed content the export ` +
+            'holds have no data key here: their content opens nowhere\n',
+        );
+      }
       await record('completed', {
         events: exported,
         read: result.value.read,
-        ...(options.withKeys ? { keys: result.value.keys } : {}),
+        ...(options.withKeys ? { keys: result.value.keys, keyless: result.value.keyless } : {}),
       });
       return EXIT.ok;
     } catch (err) {

@@ -67,6 +67,7 @@ export class ExportHttpController {
     );
     res.setHeader('Cache-Control', 'no-store');
     let exported = 0;
+    let keys: Record<string, number> = {};
     let outcome = 'completed';
     let error: string | undefined;
     try {
@@ -75,11 +76,15 @@ export class ExportHttpController {
         onProgress: (p) => (exported = p.exported),
         keys: withKeys ? (uids) => readDataKeys(this.pool, uids) : undefined,
       });
-      let next: IteratorResult<string, { read: number; exported: number; keys: number }>;
+      let next: IteratorResult<
+        string,
+        { read: number; exported: number; keys: number; keyless: number }
+      >;
       while (!(next = await lines.next()).done) {
         if (!res.write(next.value)) await once(res, 'drain', { signal: gone.signal });
       }
       exported = next.value.exported;
+      keys = withKeys ? { keys: next.value.keys, keyless: next.value.keyless } : {};
     } catch (err) {
       outcome = gone.signal.aborted ? 'interrupted' : 'failed';
       error = err instanceof Error ? err.message : String(err);
@@ -92,7 +97,7 @@ export class ExportHttpController {
       operation: 'export',
       args: { ...filterText(filter), ...(withKeys ? { keys: true } : {}) },
       outcome,
-      detail: { events: exported, ...(error ? { error } : {}) },
+      detail: { events: exported, ...keys, ...(error ? { error } : {}) },
     }).catch(() => undefined);
   }
 }

@@ -9,6 +9,7 @@ import type { Pool } from 'pg';
 import { readDataKeys, type StoredDataKey, wrappedUnder } from '../../crypto/key-ring';
 import { AppendRequest, PostgresEventStore } from '../../event-store/postgres/postgres-event-store';
 import { describeRef, streamRuns } from '../copy-log';
+import { addKeyOwners } from './export-events';
 import { ExportedEvent, ImportLineError, parseLine, toEventData } from './ndjson-format';
 
 /**
@@ -61,7 +62,13 @@ export interface ValidatedExport {
 
 /** What the first pass found: the counts, and the data keys themselves. */
 export interface CheckedExport extends ValidatedExport {
+  /**
+   * The data keys to write before the events: the file's key lines, and a destroyed key for each
+   * user the file erases (`UserErased`) without a key line, so that they stay erased.
+   */
   readonly dataKeys: readonly StoredDataKey[];
+  /** Users whose sealed content the file holds with no key line for them: it will not open. */
+  readonly keyless: readonly string[];
 }
 
 /** The target cannot take the data keys the file carries: nothing was written. */
@@ -82,40 +89,54 @@ export async function checkDataKeys(
   keys: readonly StoredDataKey[],
 ): Promise<void> {
   const live = keys.filter((k) => k.wrappedKey !== null);
-  const some = (uids: readonly string[]) =>
-    `${uids.slice(0, 5).join(', ')}${uids.length > 5 ? ` and ${uids.length - 5} more` : ''}`;
   if (live.length > 0 && masterKey === null) {
     throw new ImportKeysError(
       `the file carries the data keys of ${live.length} user(s), wrapped under the master key ` +
         'of the installation it comes from, and this installation has no master key: set ' +
-        'MASTER_KEY to that one',
+        'MASTER_KEY to that one, for the import and for the server afterwards (an embedded ' +
+        'installation started without it makes a master key of its own)',
     );
   }
   const foreign = live.filter((k) => !wrappedUnder(masterKey!, k.uid, k.wrappedKey!));
   if (foreign.length > 0) {
     throw new ImportKeysError(
-      `the data keys of ${foreign.length} user(s) (${some(foreign.map((k) => k.uid))}) do not ` +
+      `the data keys of ${foreign.length} user(s) (${someOf(foreign.map((k) => k.uid))}) do not ` +
         "open under this installation's master key: set MASTER_KEY to the master key of the " +
         'installation the file comes from',
     );
   }
+  const clashing = await clashingKeys(pool, keys);
+  if (clashing.length > 0) {
+    throw new ImportKeysError(
+      `${clashing.length} user(s) (${someOf(clashing)}) already have another data key here ` +
+        '(or a destroyed one): import into a fresh database',
+    );
+  }
+}
+
+/** The users of `keys` whose row in `user_keys` is not the key given (another, or destroyed). */
+export async function clashingKeys(
+  pool: Pick<Pool, 'query'>,
+  keys: readonly StoredDataKey[],
+): Promise<string[]> {
   const present = await readDataKeys(
     pool,
     keys.map((k) => k.uid),
   );
   const carried = new Map(keys.map((k) => [k.uid, k]));
-  const clashing = present.filter((p) => {
-    const k = carried.get(p.uid)!;
-    return p.wrappedKey === null || k.wrappedKey === null
-      ? p.wrappedKey !== k.wrappedKey
-      : !p.wrappedKey.equals(k.wrappedKey);
-  });
-  if (clashing.length > 0) {
-    throw new ImportKeysError(
-      `${clashing.length} user(s) (${some(clashing.map((k) => k.uid))}) already have another ` +
-        'data key here (or a destroyed one): import into a fresh database',
-    );
-  }
+  return present
+    .filter((p) => {
+      const k = carried.get(p.uid)!;
+      return p.wrappedKey === null || k.wrappedKey === null
+        ? p.wrappedKey !== k.wrappedKey
+        : !p.wrappedKey.equals(k.wrappedKey);
+    })
+    .map((p) => p.uid);
+}
+
+/** A few of `uids` for a message: `a, b, c, d, e and 7 more`. */
+export function someOf(uids: readonly string[]): string {
+  return `${uids.slice(0, 5).join(', ')}${uids.length > 5 ? ` and ${uids.length - 5} more` : ''}`;
 }
 
 export interface ImportProgress {
@@ -155,7 +176,9 @@ export async function validateExport(lines: AsyncIterable<string>): Promise<Chec
   let events = 0;
   let lineNo = 0;
   let summary: { line: number; events: number } | null = null;
-  const keys = new Map<string, StoredDataKey>();
+  const keys = new Map<string, { key: StoredDataKey; line: number }>();
+  const owners = new Set<string>();
+  const erased = new Map<string, Date>();
   for await (const text of lines) {
     lineNo++;
     if (summary) {
@@ -174,9 +197,12 @@ export async function validateExport(lines: AsyncIterable<string>): Promise<Chec
       if (keys.has(parsed.key.uid)) {
         throw new ImportLineError(lineNo, `a second key of user ${parsed.key.uid}`);
       }
-      keys.set(parsed.key.uid, parsed.key);
+      keys.set(parsed.key.uid, { key: parsed.key, line: lineNo });
       continue;
     }
+    const erasing = new Set<string>();
+    addKeyOwners(parsed.event, owners, erasing);
+    for (const uid of erasing) erased.set(uid, new Date(parsed.event.created_at));
     const { stream, revision } = parsed.event;
     const expected = next.get(stream) ?? 0;
     if (revision !== expected) {
@@ -199,13 +225,30 @@ export async function validateExport(lines: AsyncIterable<string>): Promise<Chec
     );
   }
   if (events === 0) throw new ImportLineError(Math.max(lineNo, 1), 'the file holds no events');
+  // A key line only for a user whose key the events need, and destroyed for a user they erase:
+  // an edited file cannot mark another user erased, nor bring an erased user's key back.
+  for (const { key, line } of keys.values()) {
+    if (!owners.has(key.uid)) {
+      throw new ImportLineError(
+        line,
+        `a key of user ${key.uid}, who neither sealed content in the file nor is erased by it`,
+      );
+    }
+    if (erased.has(key.uid) && key.wrappedKey !== null) {
+      throw new ImportLineError(line, `user ${key.uid} is erased in the file, but not this key`);
+    }
+  }
+  const destroyed = [...erased]
+    .filter(([uid]) => !keys.has(uid))
+    .map(([uid, at]): StoredDataKey => ({ uid, wrappedKey: null, createdAt: at, destroyedAt: at }));
   return {
     events,
     streams: next.size,
     lines: lineNo,
     summary: summary !== null,
     keys: keys.size,
-    dataKeys: [...keys.values()],
+    dataKeys: [...[...keys.values()].map((k) => k.key), ...destroyed],
+    keyless: [...owners].filter((uid) => !keys.has(uid) && !erased.has(uid)).sort(),
   };
 }
 

@@ -17,11 +17,13 @@ import {
 } from '../streams/admin-installation';
 import {
   checkDataKeys,
+  clashingKeys,
   ImportAppendError,
   importEvents,
   ImportKeysError,
   ImportResult,
   ImportTargetNotEmptyError,
+  someOf,
   validateExport,
   ValidatedExport,
 } from './import-events';
@@ -40,8 +42,12 @@ export interface ImportCommandResult {
   readonly target?: string;
   readonly validated?: ValidatedExport;
   readonly import?: ImportResult;
-  /** The data keys the file carried, and how many of them were added to `user_keys`. */
-  readonly keys?: { readonly carried: number; readonly restored: number };
+  /**
+   * Data keys: those the file carried (key lines), destroyed ones written for the users it erases
+   * without a key line, and how many of all these were added to `user_keys` (the others were
+   * there already, the same).
+   */
+  readonly keys?: { readonly carried: number; readonly erased: number; readonly restored: number };
   /** The bad line, when the file was refused or an append failed. */
   readonly line?: number;
   /** Events imported before a failure. */
@@ -101,9 +107,10 @@ times (EventStoreDB keeps created_at; the PostgreSQL log records its own commit 
 
 Data keys: an export made with --with-keys carries the data keys its sealed content needs, wrapped
 under the source installation's master key. They are checked before anything is written (each
-must open under this installation's MASTER_KEY, so set it to the source's; a user that has a key
-here already must have that same one) and go into user_keys just before the events. Without
-them, copy the user_keys table (and MASTER_KEY) for content to open.
+must open under this installation's MASTER_KEY, so set it to the source's, and run the server
+with it too; a user that has a key here already must have that same one) and go into user_keys
+just before the events. A user the file erases gets a destroyed key, keys or not, so erasures
+survive. Without keys, copy the user_keys table (and MASTER_KEY) for content to open.
 
 Exit status: 0 imported; 1 an append failed (the output says how many events were imported
 before it); 2 bad usage, a bad line, data keys this installation cannot take or a target that
@@ -122,7 +129,13 @@ interrupted (the events appended so far stay).
       stderr.write(`${result.status === 'interrupted' ? '' : 'error: '}${result.error.message}\n`);
     } else if (!options.json && result.import) {
       const r = result.import;
-      const keys = result.keys?.carried ? ` and ${formatCount(result.keys.carried)} data keys` : '';
+      const k = result.keys;
+      const keys = k?.carried
+        ? ` and ${formatCount(k.carried)} data keys` +
+          (k.restored < k.carried + k.erased
+            ? ` (${formatCount(k.carried + k.erased - k.restored)} there already)`
+            : '')
+        : '';
       stdout.write(
         `imported ${formatCount(r.imported)} events of ${formatCount(r.streams)} streams${keys} ` +
           `into ${result.target} in ${formatDuration(r.elapsedMs / 1000)} ` +
@@ -165,12 +178,12 @@ interrupted (the events appended so far stay).
       }
       const lines = () => readLines(path);
       // The file first: a bad one is refused before the target is even opened.
-      const { dataKeys, ...counts } = await validateExport(lines());
+      const { dataKeys, keyless, ...counts } = await validateExport(lines());
       validated = counts;
       stderr.write(
         `checked ${formatCount(validated.lines)} lines: ${formatCount(validated.events)} events ` +
           `of ${formatCount(validated.streams)} streams` +
-          `${dataKeys.length > 0 ? `, ${formatCount(dataKeys.length)} data keys` : ''}` +
+          `${validated.keys > 0 ? `, ${formatCount(validated.keys)} data keys` : ''}` +
           `${validated.summary ? ', complete (the summary matches)' : ' (no summary line)'}\n`,
       );
       installation = await openAdminInstallation(this.context, {
@@ -183,6 +196,13 @@ interrupted (the events appended so far stay).
       if (dataKeys.length > 0) {
         await checkDataKeys(pool, cliMasterKey(installation.config), dataKeys);
       }
+      if (keyless.length > 0) {
+        stderr.write(
+          `warning: the file carries no data key for ${keyless.length} user(s) whose sealed ` +
+            `content it holds (${someOf(keyless)}): it will not open here unless their keys are ` +
+            'in user_keys (export --with-keys carries them)\n',
+        );
+      }
       let restored = 0;
       const line = new ProgressLine(stderr);
       const outcome = await importEvents(installation.store, lines(), validated, {
@@ -190,6 +210,15 @@ interrupted (the events appended so far stay).
         signal,
         beforeWriting: async () => {
           restored = await restoreDataKeys(pool, dataKeys);
+          // Checked before, but a key made meanwhile (a server on this database) would win the
+          // insert: refused then too, before any event is written.
+          const clashing = await clashingKeys(pool, dataKeys);
+          if (clashing.length > 0) {
+            throw new ImportKeysError(
+              `${clashing.length} user(s) (${someOf(clashing)}) got another data key here ` +
+                'while the import began: import into a fresh database, with no server on it',
+            );
+          }
         },
         onProgress: (p) => {
           const percent = p.total > 0 ? ` (${((100 * p.imported) / p.total).toFixed(1)} %)` : '';
@@ -201,10 +230,12 @@ interrupted (the events appended so far stay).
         },
       });
       line.finish();
-      const keys = { carried: dataKeys.length, restored };
+      const keys = { carried: validated.keys, erased: dataKeys.length - validated.keys, restored };
       await this.record(installation, source, outcome.status, {
         events: outcome.imported,
-        ...(dataKeys.length > 0 ? { keys: restored } : {}),
+        ...(dataKeys.length > 0
+          ? { keys: keys.carried, keys_destroyed: keys.erased, keys_restored: restored }
+          : {}),
       });
       if (outcome.status === 'interrupted') {
         return failure(

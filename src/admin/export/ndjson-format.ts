@@ -162,7 +162,8 @@ export function parseLine(text: string, line: number): ParsedLine {
     }
     return { kind: 'header', header: o as unknown as ExportHeader };
   }
-  if ('key' in o) return { kind: 'key', key: parseKey(o, fail) };
+  // A key line holds "key" alone (an event line with a "key" field is told of it below).
+  if ('key' in o && Object.keys(o).length === 1) return { kind: 'key', key: parseKey(o, fail) };
   if ('summary' in o) {
     const events = (o.summary as { events?: unknown } | null)?.events;
     if (!Number.isSafeInteger(events) || (events as number) < 0) {
@@ -271,7 +272,6 @@ function isInstant(value: unknown): value is string {
 
 /** A key line's key, checked field by field. */
 function parseKey(o: Record<string, unknown>, fail: (reason: string) => never): StoredDataKey {
-  if (Object.keys(o).length !== 1) fail('a key line holds "key" alone');
   const k = o.key as Record<string, unknown> | null;
   if (k === null || typeof k !== 'object' || Array.isArray(k)) fail('"key" must be an object');
   for (const field of Object.keys(k)) {

@@ -120,20 +120,74 @@ describe('the NDJSON export format', () => {
       [
         'another field beside',
         keyLine(live).replace('{"key"', '{"x":1,"key"'),
-        'a key line holds "key" alone',
+        'unknown field "x"',
       ],
     ])('refuses %s, naming the line', (_, text, message) => {
       expect(() => parseLine(text, 6)).toThrow(`line 6: ${message}`);
     });
 
-    it('are counted and kept by the check, one per user', async () => {
+    const sealedBy = (uid: string, stream: string) =>
+      eventLine(
+        recorded({
+          streamId: stream,
+          id: crypto.randomUUID(),
+          data: {
+            content: `e1.${Buffer.from(uid).toString('base64url')}.${'A'.repeat(16)}.${'A'.repeat(22)}`,
+          },
+          metadata: { correlationId: 'c', actor: { kind: 'user', id: uid } },
+        }),
+      ).trimEnd();
+    const erasing = (uid: string) =>
+      eventLine(
+        recorded({
+          streamId: `user-${uid}`,
+          id: crypto.randomUUID(),
+          type: 'UserErased',
+          data: { uid, atUs: 1 },
+          metadata: { correlationId: 'c', actor: { kind: 'admin', id: 'ops' } },
+          createdAt: new Date('2026-12-04T00:00:00.000Z'),
+        }),
+      ).trimEnd();
+
+    it('are kept by the check, one per user whose content or erasure the file holds', async () => {
       const checked = await validateExport(
-        linesOf(event('a-1', 0), keyLine(live).trimEnd(), keyLine(destroyed).trimEnd()),
+        linesOf(
+          sealedBy('alice', 'a-1'),
+          erasing('bob'),
+          erasing('carol'),
+          sealedBy('dave', 'd-1'),
+          keyLine(live).trimEnd(),
+          keyLine(destroyed).trimEnd(),
+        ),
       );
-      expect(checked).toMatchObject({ events: 1, keys: 2, dataKeys: [live, destroyed] });
+      expect(checked).toMatchObject({ events: 4, keys: 2 });
+      // carol, erased without a key line, gets a destroyed key: she stays erased
+      const at = new Date('2026-12-04T00:00:00.000Z');
+      expect(checked.dataKeys).toEqual([
+        live,
+        destroyed,
+        { uid: 'carol', wrappedKey: null, createdAt: at, destroyedAt: at },
+      ]);
+      // dave's content comes without his key: it will not open (the import warns)
+      expect(checked.keyless).toEqual(['dave']);
+    });
+
+    it.each<[string, string[], string]>([
+      ['a second key of a user', [keyLine(live).trimEnd()], 'line 3: a second key of user alice'],
+      [
+        'a key of a user the file has nothing of',
+        [keyLine({ ...live, uid: 'zed' }).trimEnd()],
+        'line 3: a key of user zed, who neither sealed content in the file nor is erased by it',
+      ],
+      [
+        'a live key of a user the file erases',
+        [erasing('alice')],
+        'line 2: user alice is erased in the file, but not this key',
+      ],
+    ])('refuse %s', async (_, more, message) => {
       await expect(
-        validateExport(linesOf(event('a-1', 0), keyLine(live).trimEnd(), keyLine(live).trimEnd())),
-      ).rejects.toThrow('line 3: a second key of user alice');
+        validateExport(linesOf(sealedBy('alice', 'a-1'), keyLine(live).trimEnd(), ...more)),
+      ).rejects.toThrow(message);
     });
   });
 
@@ -236,6 +290,8 @@ describe('checking an export before importing it', () => {
       summary: true,
       keys: 0,
       dataKeys: [],
+      // alice sealed their content; the file carries no key for her
+      keyless: ['alice'],
     });
   });
 
