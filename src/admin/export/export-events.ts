@@ -46,7 +46,7 @@ export interface ExportOptions {
   /** The export's time, for the header (default now). */
   readonly now?: Date;
   /**
-   * Carry the data keys the exported events' sealed content needs (`--with-keys`): the `user_keys`
+   * Carry the data keys the exported events need (`--with-keys`, {@link addKeyOwners}): the `user_keys`
    * rows of the envelopes' owners, read with this once the events are out, one line each.
    */
   readonly keys?: (uids: readonly string[]) => Promise<readonly StoredDataKey[]>;

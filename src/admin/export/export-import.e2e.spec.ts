@@ -80,7 +80,11 @@ describe('npm run admin -- export / import', () => {
       });
   const sourceEnv = () => ({ DATABASE_URL: t.db.url });
 
-  /** user_keys of the source, copied as an operator would (pg_dump -t user_keys). */
+  /**
+   * user_keys of the source, copied as an operator would (pg_dump -t user_keys). The docs say to
+   * copy before importing; these tests copy after, which is the same while the log erases no one
+   * (the import then writes no destroyed key to collide with).
+   */
   async function copyKeys(to: Pool): Promise<void> {
     const { rows } = await sourcePool.query<{
       uid: string;

@@ -97,7 +97,7 @@ export class ExportCommand extends AdminCommand {
   @Option({
     flags: '--with-keys',
     description:
-      "carry the data keys the events' sealed content needs (wrapped under the master key), so that an import with the same MASTER_KEY opens it",
+      "carry the data keys the events need: their sealed content's (wrapped under the master key, so that an import with the same MASTER_KEY opens it), and erased users' (destroyed)",
   })
   parseWithKeys(): boolean {
     return true;
@@ -113,7 +113,8 @@ with the count (docs/admin/streams-export-erasure.md). Filters: events of any --
 started. A file is written as <file>.partial and renamed when complete.
 
 Sealed content (message texts) stays sealed. With --with-keys the export also carries, after the
-events, the data keys of the users whose sealed content it holds, as user_keys holds them:
+events, the data keys of the users whose sealed content it holds, and of the users it erases,
+as user_keys holds them:
 wrapped under the installation's master key, or destroyed (an erased user's stays destroyed).
 Whoever has the file and the master key can read that content: keep both apart.
 

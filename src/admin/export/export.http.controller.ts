@@ -37,7 +37,8 @@ export class ExportHttpController {
     description:
       'A header line, one line per event (id, stream, revision, type, created_at, metadata, ' +
       'data as stored: sealed content stays sealed, position), with `with_keys=true` one line ' +
-      'per data key that content needs (wrapped under the master key, or destroyed), a summary ' +
+      "per data key the events need (their sealed content's, wrapped under the master key; erased " +
+      "users', destroyed), a summary " +
       'line with the count. ' +
       'An export that fails after it started ends with an {"error": …} line instead of the ' +
       'summary. See docs/admin/streams-export-erasure.md.',

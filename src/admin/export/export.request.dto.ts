@@ -65,7 +65,8 @@ export class ExportQueryDto {
 
   @ApiPropertyOptional({
     description:
-      "Carry the data keys the events' sealed content needs (wrapped under the master key), " +
+      "Carry the data keys the events need: their sealed content's (wrapped under the master key) " +
+      "and erased users' (destroyed), " +
       'one line each after the events: `true` or `false` (default)',
     enum: ['true', 'false'],
   })

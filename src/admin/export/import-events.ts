@@ -235,7 +235,11 @@ export async function validateExport(lines: AsyncIterable<string>): Promise<Chec
       );
     }
     if (erased.has(key.uid) && key.wrappedKey !== null) {
-      throw new ImportLineError(line, `user ${key.uid} is erased in the file, but not this key`);
+      throw new ImportLineError(
+        line,
+        `user ${key.uid} is erased in the file, but not this key (if the source restored it from ` +
+          'a backup, erase the user there again with npm run admin -- erase-user, and export again)',
+      );
     }
   }
   const destroyed = [...erased]

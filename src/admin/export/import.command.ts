@@ -105,8 +105,8 @@ summary's count): a bad line stops the import before anything is written, naming
 the events are appended in file order at their revisions, keeping ids, types, data, metadata and
 times (EventStoreDB keeps created_at; the PostgreSQL log records its own commit time).
 
-Data keys: an export made with --with-keys carries the data keys its sealed content needs, wrapped
-under the source installation's master key. They are checked before anything is written (each
+Data keys: an export made with --with-keys carries the data keys its events need, wrapped under
+the source installation's master key (erased users' destroyed). They are checked before anything is written (each
 must open under this installation's MASTER_KEY, so set it to the source's, and run the server
 with it too; a user that has a key here already must have that same one) and go into user_keys
 just before the events. A user the file erases gets a destroyed key, keys or not, so erasures
@@ -130,12 +130,12 @@ interrupted (the events appended so far stay).
     } else if (!options.json && result.import) {
       const r = result.import;
       const k = result.keys;
-      const keys = k?.carried
-        ? ` and ${formatCount(k.carried)} data keys` +
-          (k.restored < k.carried + k.erased
-            ? ` (${formatCount(k.carried + k.erased - k.restored)} there already)`
-            : '')
-        : '';
+      const keys =
+        (k?.carried ? ` and ${formatCount(k.carried)} data keys` : '') +
+        (k?.erased ? `, keeping ${formatCount(k.erased)} erased user(s) erased` : '') +
+        (k && k.restored < k.carried + k.erased
+          ? ` (${formatCount(k.carried + k.erased - k.restored)} key(s) there already)`
+          : '');
       stdout.write(
         `imported ${formatCount(r.imported)} events of ${formatCount(r.streams)} streams${keys} ` +
           `into ${result.target} in ${formatDuration(r.elapsedMs / 1000)} ` +

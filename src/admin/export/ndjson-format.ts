@@ -16,7 +16,8 @@ import { canonicalJson } from '../copy-log';
  * - then one line per event, in log order, with its keys in this order: `id`, `stream`,
  *   `revision`, `type`, `created_at`, `metadata`, `data`, `position` (data and metadata with
  *   their keys sorted, so two stores' exports of one log compare line by line);
- * - with `keys` (`export --with-keys`), one line per data key the events' sealed content needs:
+ * - with `keys` (`export --with-keys`), one line per data key the events need (export-events.ts,
+ *   addKeyOwners):
  *   `{"key":{"uid":…,"wrapped_key":<base64>|null,"created_at":…,"destroyed_at":…|null}}`, the key
  *   wrapped under the source's master key as `user_keys` holds it, or destroyed;
  * - last, a summary: `{"summary":{"events":<n>}}`. An export cut short has none (or, over HTTP,
@@ -44,7 +45,7 @@ export interface ExportHeader {
   /** The adapter the events were read from: positions are positions of that store. */
   readonly store: 'postgres' | 'eventstoredb';
   readonly filter: ExportFilterText;
-  /** The export carries the data keys its sealed content needs (key lines). */
+  /** The export carries the data keys its events need (key lines). */
   readonly keys?: boolean;
 }
 
