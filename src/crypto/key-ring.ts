@@ -2,6 +2,7 @@ import type { OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { Client, type Pool } from 'pg';
 import { Lru } from '../common/lru';
+import { inTransaction } from '../database/with-client';
 
 /**
  * Per-user envelope encryption of personal content in events (DESIGN.md, "Write side").
@@ -39,6 +40,8 @@ const ALGORITHM = 'aes-256-gcm';
 const KEY_BYTES = 32;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
+/** A wrapped data key, `user_keys.wrapped_key`: iv, the key sealed, the tag. */
+export const WRAPPED_KEY_BYTES = IV_BYTES + KEY_BYTES + TAG_BYTES;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 /** The base64url alphabet, each character at its value. */
 const BASE64URL_VALUE = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
@@ -67,9 +70,17 @@ export async function destroyDataKey(db: Pick<Pool, 'query'>, uid: string): Prom
   );
 }
 
-/** The owner (uid) of a sealed envelope, or null when `text` is not one. */
-export function envelopeOwner(text: string): string | null {
-  return parse(text)?.uid ?? null;
+/**
+ * The users whose data key is destroyed: every user erased, including one whose erasure stopped
+ * before its `UserErased` was recorded. A time-travel snapshot redacts what they wrote
+ * (src/admin/replay/time-travel.ts): built of a time before an erasure, it stops before the
+ * `UserErased`, while the log still holds their plain texts.
+ */
+export async function destroyedKeyUids(db: Pick<Pool, 'query'>): Promise<string[]> {
+  const { rows } = await db.query<{ uid: string }>(
+    `SELECT uid FROM user_keys WHERE wrapped_key IS NULL ORDER BY uid`,
+  );
+  return rows.map((r) => r.uid);
 }
 
 /** A user's data key as `user_keys` holds it: wrapped under the master key, or destroyed. */
@@ -106,26 +117,56 @@ export async function readDataKeys(
 
 /**
  * Writes data keys carried from another installation (an export's key lines) into `user_keys`,
- * as they were (wrapped under the master key, or destroyed); a uid that has a row keeps it.
- * Returns how many rows were added.
+ * as they were (wrapped under the master key, or destroyed), in one transaction: all of them, or,
+ * when a user already has another key (or a destroyed one), none. A user who has that same key
+ * keeps their row.
+ * @returns the rows added, or the users whose row is another key (nothing written then).
  */
 export async function restoreDataKeys(
-  db: Pick<Pool, 'query'>,
+  pool: Pool,
   keys: readonly StoredDataKey[],
-): Promise<number> {
-  if (keys.length === 0) return 0;
-  const { rowCount } = await db.query(
-    `INSERT INTO user_keys (uid, wrapped_key, created_at, destroyed_at)
-     SELECT * FROM unnest($1::text[], $2::bytea[], $3::timestamptz[], $4::timestamptz[])
-     ON CONFLICT (uid) DO NOTHING`,
-    [
-      keys.map((k) => k.uid),
-      keys.map((k) => k.wrappedKey),
-      keys.map((k) => k.createdAt),
-      keys.map((k) => k.destroyedAt),
-    ],
-  );
-  return rowCount ?? 0;
+): Promise<{ readonly restored: number; readonly clashing: readonly string[] }> {
+  if (keys.length === 0) return { restored: 0, clashing: [] };
+  return inTransaction(pool, async (client) => {
+    const { rowCount } = await client.query(
+      `INSERT INTO user_keys (uid, wrapped_key, created_at, destroyed_at)
+       SELECT * FROM unnest($1::text[], $2::bytea[], $3::timestamptz[], $4::timestamptz[])
+       ON CONFLICT (uid) DO NOTHING`,
+      [
+        keys.map((k) => k.uid),
+        keys.map((k) => k.wrappedKey),
+        keys.map((k) => k.createdAt),
+        keys.map((k) => k.destroyedAt),
+      ],
+    );
+    const wanted = new Map(keys.map((k) => [k.uid, k.wrappedKey]));
+    const clashing = (
+      await readDataKeys(
+        client,
+        keys.map((k) => k.uid),
+      )
+    )
+      .filter((row) => {
+        const key = wanted.get(row.uid)!;
+        return row.wrappedKey === null || key === null
+          ? row.wrappedKey !== key
+          : !row.wrappedKey.equals(key);
+      })
+      .map((row) => row.uid);
+    // Rolled back: a clash leaves user_keys as it was.
+    if (clashing.length > 0) throw new KeysClashError(clashing);
+    return { restored: rowCount ?? 0, clashing };
+  }).catch((err: unknown) => {
+    if (err instanceof KeysClashError) return { restored: 0, clashing: err.uids };
+    throw err;
+  });
+}
+
+/** Inside restoreDataKeys: rolls its transaction back. */
+class KeysClashError extends Error {
+  constructor(readonly uids: readonly string[]) {
+    super(`other data keys for ${uids.join(', ')}`);
+  }
 }
 
 /** Whether `wrapped` is `uid`'s data key wrapped under `masterKey` (it opens, for that uid). */
@@ -513,7 +554,7 @@ export class KeyRing implements OnApplicationBootstrap, OnModuleDestroy {
 
 /** `uid`'s data key from its wrapped form, or null when it does not open under `masterKey`. */
 function unwrapWith(masterKey: Buffer, uid: string, wrapped: Buffer): Buffer | null {
-  if (wrapped.length !== IV_BYTES + KEY_BYTES + TAG_BYTES) return null;
+  if (wrapped.length !== WRAPPED_KEY_BYTES) return null;
   try {
     const iv = wrapped.subarray(0, IV_BYTES);
     return open(masterKey, iv, wrapped.subarray(IV_BYTES), Buffer.from(uid, 'utf8'));
@@ -560,6 +601,8 @@ function open(key: Buffer, iv: Buffer, sealed: Buffer, aad: Buffer): Buffer {
 
 /** The parts of an `e1` envelope, or null when it is not one (including non-canonical base64url). */
 function parse(envelope: string): Envelope | null {
+  // Most texts are not envelopes: told apart without splitting them.
+  if (!envelope.startsWith(`${FORMAT}.`)) return null;
   const parts = envelope.split('.');
   if (parts.length !== 4 || parts[0] !== FORMAT) return null;
   const [aad, iv, sealed] = parts.slice(1).map(decodeBase64url);

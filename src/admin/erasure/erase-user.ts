@@ -176,19 +176,6 @@ export async function redactCopy(
   return true;
 }
 
-/**
- * The users whose data key is destroyed: every user erased, including one whose erasure stopped
- * before its `UserErased` was recorded. A time-travel snapshot redacts what they wrote
- * (src/admin/replay/time-travel.ts): built of a time before an erasure, it stops before the
- * `UserErased`, while the log still holds their plain texts.
- */
-export async function erasedUids(db: Pick<Pool, 'query'>): Promise<string[]> {
-  const { rows } = await db.query<{ uid: string }>(
-    `SELECT uid FROM user_keys WHERE wrapped_key IS NULL ORDER BY uid`,
-  );
-  return rows.map((r) => r.uid);
-}
-
 /** The newest UserErased of a user's stream, reading it backwards, or null. */
 export async function findErasure(
   store: EventStore,

@@ -2,7 +2,8 @@ import type { EventStore, RecordedEvent } from '../../event-store/event-store.po
 import { comparePositions, START } from '../../event-store/event-store.port';
 import { parseInstant } from '../audit/audit-query';
 import { USER_ERASED } from '../../accounts/accounts.events';
-import { envelopeOwner, type StoredDataKey } from '../../crypto/key-ring';
+import type { StoredDataKey } from '../../crypto/key-ring';
+import { findEnvelopes } from '../streams/sealed-fields';
 import {
   EXPORT_FORMAT,
   EXPORT_VERSION,
@@ -50,6 +51,16 @@ export interface ExportOptions {
    * rows of the envelopes' owners, read with this once the events are out, one line each.
    */
   readonly keys?: (uids: readonly string[]) => Promise<readonly StoredDataKey[]>;
+}
+
+/** What an export did, once its last line is out. */
+export interface ExportResult {
+  /** Events read from the log, and exported of them. */
+  readonly read: number;
+  readonly exported: number;
+  /** Key lines written, and owners of exported content with no key here (`keys` only). */
+  readonly keys: number;
+  readonly keyless: number;
 }
 
 /** A category as a filter names it (the categories of this product's streams). */
@@ -104,33 +115,23 @@ export interface KeyedEvent {
 }
 
 /**
- * Adds to `into` the users whose data keys `event` needs, and to `erased` those it erases:
+ * Adds to `into` the users whose data keys `event` needs:
  * - the owner of each sealed envelope in its data that its writer sealed: the actor, or the
  *   message's sender (an administrator sends for a system account). An envelope-shaped text
  *   anywhere else (a group name, say) names no one: it cannot pull another user's key into an
  *   export;
  * - the user a `UserErased` erases: their key travels destroyed, so they stay erased.
+ * @returns the user the event erases, or null.
  */
-export function addKeyOwners(event: KeyedEvent, into: Set<string>, erased?: Set<string>): void {
+export function addKeyOwners(event: KeyedEvent, into: Set<string>): string | null {
   const data = event.data as Record<string, unknown> | null;
   if (event.type === USER_ERASED && typeof data?.uid === 'string') {
     into.add(data.uid);
-    erased?.add(data.uid);
-    return;
+    return data.uid;
   }
   const writers = new Set<unknown>([event.metadata.actor?.id, data?.senderUid]);
-  const stack: unknown[] = [data];
-  while (stack.length > 0) {
-    const v = stack.pop();
-    if (typeof v === 'string') {
-      const owner = v.startsWith('e1.') ? envelopeOwner(v) : null;
-      if (owner !== null && writers.has(owner)) into.add(owner);
-    } else if (Array.isArray(v)) {
-      for (const item of v as unknown[]) stack.push(item);
-    } else if (v !== null && typeof v === 'object') {
-      for (const item of Object.values(v as Record<string, unknown>)) stack.push(item);
-    }
-  }
+  for (const { owner } of findEnvelopes(data)) if (writers.has(owner)) into.add(owner);
+  return null;
 }
 
 /**
@@ -143,10 +144,11 @@ export async function* exportLines(
   store: EventStore,
   filter: ExportFilter,
   options: ExportOptions = {},
-): AsyncGenerator<string, { read: number; exported: number; keys: number; keyless: number }> {
+): AsyncGenerator<string, ExportResult> {
   const batchSize = options.batchSize ?? 1000;
   const matches = matcher(filter);
-  const owners = options.keys ? new Set<string>() : null;
+  const readKeys = options.keys;
+  const owners = readKeys ? new Set<string>() : null;
   yield headerLine({
     format: EXPORT_FORMAT,
     version: EXPORT_VERSION,
@@ -180,8 +182,8 @@ export async function* exportLines(
     if (ended || comparePositions(after, head) >= 0) break;
   }
   let keys = 0;
-  if (owners && options.keys) {
-    for (const key of await options.keys([...owners].sort())) {
+  if (owners && readKeys) {
+    for (const key of await readKeys([...owners].sort())) {
       keys++;
       yield keyLine(key);
     }

@@ -1,5 +1,6 @@
 import { USER_ERASED } from '../../accounts/accounts.events';
 import type { RecordedEvent } from '../../event-store/event-store.port';
+import { fakeEnvelope } from '../../../test/support/test-keys';
 import { addKeyOwners, categoryOf, matcher } from './export-events';
 
 const at = (streamId: string, iso: string) =>
@@ -32,14 +33,11 @@ describe('export filters', () => {
 });
 
 describe('the users whose data keys an export carries', () => {
-  /** A well-formed envelope of `uid` (its sealed part is not a real one: only its owner counts). */
-  const envelope = (uid: string) =>
-    `e1.${Buffer.from(uid).toString('base64url')}.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA`;
+  const envelope = fakeEnvelope;
   const owners = (type: string, data: unknown, actor: string) => {
     const into = new Set<string>();
-    const erased = new Set<string>();
-    addKeyOwners({ type, data, metadata: { actor: { id: actor } } }, into, erased);
-    return { owners: [...into].sort(), erased: [...erased] };
+    const erased = addKeyOwners({ type, data, metadata: { actor: { id: actor } } }, into);
+    return { owners: [...into].sort(), erased: erased === null ? [] : [erased] };
   };
 
   it("are the writers of the sealed content: the actor, or the message's sender", () => {

@@ -25,6 +25,7 @@ import {
   ExportFilter,
   exportInstant,
   exportLines,
+  ExportResult,
   filterText,
 } from './export-events';
 
@@ -200,10 +201,7 @@ interrupted (no file is left).
           );
         },
       });
-      let result: IteratorResult<
-        string,
-        { read: number; exported: number; keys: number; keyless: number }
-      >;
+      let result: IteratorResult<string, ExportResult>;
       while (!(result = await lines.next()).done) {
         if (out.write(result.value) === false && 'once' in out)
           await once(out as WriteStream, 'drain');

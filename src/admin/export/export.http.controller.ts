@@ -10,7 +10,13 @@ import { PG_POOL } from '../../core/core.module';
 import { readDataKeys } from '../../crypto/key-ring';
 import { EventMetadata, EventStore } from '../../event-store/event-store.port';
 import { recordAdminOperation } from '../admin-actions';
-import { ExportFilter, exportInstant, exportLines, filterText } from './export-events';
+import {
+  ExportFilter,
+  exportInstant,
+  exportLines,
+  ExportResult,
+  filterText,
+} from './export-events';
 import { ExportQueryDto } from './export.request.dto';
 import { errorLine } from './ndjson-format';
 
@@ -77,10 +83,7 @@ export class ExportHttpController {
         onProgress: (p) => (exported = p.exported),
         keys: withKeys ? (uids) => readDataKeys(this.pool, uids) : undefined,
       });
-      let next: IteratorResult<
-        string,
-        { read: number; exported: number; keys: number; keyless: number }
-      >;
+      let next: IteratorResult<string, ExportResult>;
       while (!(next = await lines.next()).done) {
         if (!res.write(next.value)) await once(res, 'drain', { signal: gone.signal });
       }

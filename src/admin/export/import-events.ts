@@ -5,8 +5,7 @@ import {
   START,
   WrongExpectedVersionError,
 } from '../../event-store/event-store.port';
-import type { Pool } from 'pg';
-import { readDataKeys, type StoredDataKey, wrappedUnder } from '../../crypto/key-ring';
+import { type StoredDataKey, wrappedUnder } from '../../crypto/key-ring';
 import { AppendRequest, PostgresEventStore } from '../../event-store/postgres/postgres-event-store';
 import { describeRef, streamRuns } from '../copy-log';
 import { addKeyOwners } from './export-events';
@@ -77,17 +76,13 @@ export class ImportKeysError extends Error {
 }
 
 /**
- * Checks the data keys an export carries against the target before anything is written: each
- * must open under the target's master key (they were wrapped under the source's, so the two must
- * be the same), unless destroyed; and a user the target already has a key for must have that
- * same one.
+ * Checks the data keys an export carries against the target's master key before anything is
+ * written: each must open under it (they were wrapped under the source's, so the two must be the
+ * same), unless destroyed. (A user who has another key there is refused when the keys are
+ * written: restoreDataKeys.)
  * @throws ImportKeysError saying which users and what to do.
  */
-export async function checkDataKeys(
-  pool: Pick<Pool, 'query'>,
-  masterKey: Buffer | null,
-  keys: readonly StoredDataKey[],
-): Promise<void> {
+export function checkDataKeys(masterKey: Buffer | null, keys: readonly StoredDataKey[]): void {
   const live = keys.filter((k) => k.wrappedKey !== null);
   if (live.length > 0 && masterKey === null) {
     throw new ImportKeysError(
@@ -105,33 +100,6 @@ export async function checkDataKeys(
         'installation the file comes from',
     );
   }
-  const clashing = await clashingKeys(pool, keys);
-  if (clashing.length > 0) {
-    throw new ImportKeysError(
-      `${clashing.length} user(s) (${someOf(clashing)}) already have another data key here ` +
-        '(or a destroyed one): import into a fresh database',
-    );
-  }
-}
-
-/** The users of `keys` whose row in `user_keys` is not the key given (another, or destroyed). */
-export async function clashingKeys(
-  pool: Pick<Pool, 'query'>,
-  keys: readonly StoredDataKey[],
-): Promise<string[]> {
-  const present = await readDataKeys(
-    pool,
-    keys.map((k) => k.uid),
-  );
-  const carried = new Map(keys.map((k) => [k.uid, k]));
-  return present
-    .filter((p) => {
-      const k = carried.get(p.uid)!;
-      return p.wrappedKey === null || k.wrappedKey === null
-        ? p.wrappedKey !== k.wrappedKey
-        : !p.wrappedKey.equals(k.wrappedKey);
-    })
-    .map((p) => p.uid);
 }
 
 /** A few of `uids` for a message: `a, b, c, d, e and 7 more`. */
@@ -200,9 +168,8 @@ export async function validateExport(lines: AsyncIterable<string>): Promise<Chec
       keys.set(parsed.key.uid, { key: parsed.key, line: lineNo });
       continue;
     }
-    const erasing = new Set<string>();
-    addKeyOwners(parsed.event, owners, erasing);
-    for (const uid of erasing) erased.set(uid, new Date(parsed.event.created_at));
+    const erasing = addKeyOwners(parsed.event, owners);
+    if (erasing !== null) erased.set(erasing, new Date(parsed.event.created_at));
     const { stream, revision } = parsed.event;
     const expected = next.get(stream) ?? 0;
     if (revision !== expected) {

@@ -17,7 +17,6 @@ import {
 } from '../streams/admin-installation';
 import {
   checkDataKeys,
-  clashingKeys,
   ImportAppendError,
   importEvents,
   ImportKeysError,
@@ -193,9 +192,7 @@ interrupted (the events appended so far stay).
       target = installation.storeText;
       stderr.write(`target: ${target}\n`);
       const { pool } = installation;
-      if (dataKeys.length > 0) {
-        await checkDataKeys(pool, cliMasterKey(installation.config), dataKeys);
-      }
+      checkDataKeys(cliMasterKey(installation.config), dataKeys);
       if (keyless.length > 0) {
         stderr.write(
           `warning: the file carries no data key for ${keyless.length} user(s) whose sealed ` +
@@ -209,16 +206,15 @@ interrupted (the events appended so far stay).
         batchSize: options.batchSize,
         signal,
         beforeWriting: async () => {
-          restored = await restoreDataKeys(pool, dataKeys);
-          // Checked before, but a key made meanwhile (a server on this database) would win the
-          // insert: refused then too, before any event is written.
-          const clashing = await clashingKeys(pool, dataKeys);
-          if (clashing.length > 0) {
+          // All or none, before any event: a user with another key here refuses the import.
+          const written = await restoreDataKeys(pool, dataKeys);
+          if (written.clashing.length > 0) {
             throw new ImportKeysError(
-              `${clashing.length} user(s) (${someOf(clashing)}) got another data key here ` +
-                'while the import began: import into a fresh database, with no server on it',
+              `${written.clashing.length} user(s) (${someOf(written.clashing)}) already have ` +
+                'another data key here (or a destroyed one): import into a fresh database',
             );
           }
+          restored = written.restored;
         },
         onProgress: (p) => {
           const percent = p.total > 0 ? ` (${((100 * p.imported) / p.total).toFixed(1)} %)` : '';

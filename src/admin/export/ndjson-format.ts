@@ -4,7 +4,7 @@ import type {
   Position,
   RecordedEvent,
 } from '../../event-store/event-store.port';
-import type { StoredDataKey } from '../../crypto/key-ring';
+import { type StoredDataKey, WRAPPED_KEY_BYTES } from '../../crypto/key-ring';
 import { canonicalJson } from '../copy-log';
 
 /**
@@ -264,8 +264,6 @@ function pathOf(frame: Frame): string {
 }
 
 const KEY_FIELDS = ['uid', 'wrapped_key', 'created_at', 'destroyed_at'];
-/** A wrapped data key: iv (12 bytes), the key sealed (32), the tag (16); see crypto/key-ring.ts. */
-const WRAPPED_KEY_BYTES = 60;
 
 function isInstant(value: unknown): value is string {
   return typeof value === 'string' && ISO_INSTANT.test(value) && !Number.isNaN(Date.parse(value));

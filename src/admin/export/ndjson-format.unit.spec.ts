@@ -1,5 +1,6 @@
 import type { EventMetadata, RecordedEvent } from '../../event-store/event-store.port';
 import { validateExport } from './import-events';
+import { fakeEnvelope } from '../../../test/support/test-keys';
 import type { StoredDataKey } from '../../crypto/key-ring';
 import {
   eventLine,
@@ -132,7 +133,7 @@ describe('the NDJSON export format', () => {
           streamId: stream,
           id: crypto.randomUUID(),
           data: {
-            content: `e1.${Buffer.from(uid).toString('base64url')}.${'A'.repeat(16)}.${'A'.repeat(22)}`,
+            content: fakeEnvelope(uid),
           },
           metadata: { correlationId: 'c', actor: { kind: 'user', id: uid } },
         }),

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Pool } from 'pg';
 import { describePosition, ProjectionRunner } from '../../../projections/projection-runner';
+import { destroyedKeyUids } from '../../crypto/key-ring';
 import { comparePositions, Position, START } from '../../event-store/event-store.port';
-import { erasedUids, redactCopy } from '../erasure/erase-user';
+import { redactCopy } from '../erasure/erase-user';
 import { tablesOf, upsertedTablesOf } from './projection-set';
 import {
   analyzeCopy,
@@ -148,7 +149,7 @@ export async function buildSnapshot(
     // Built of a time before an erasure, the snapshot stops before its UserErased while the log
     // still holds the user's plain texts. Read after the load: an erasure whose key was
     // destroyed later redacts this copy itself (erase-user.ts, redactCopies), all of it loaded.
-    await redactCopy(deps.pool, schema, await erasedUids(deps.pool));
+    await redactCopy(deps.pool, schema, await destroyedKeyUids(deps.pool));
     meter.phase('indexing');
     await createMissingIndexes(deps.pool, schema, tables, signal);
     await copyViews(deps.pool, schema, tables);
