@@ -220,23 +220,7 @@ export class MessagesProjector implements Projector {
         tx,
         'rm_messages',
         MESSAGE_COLUMNS,
-        rows.map((m) => [
-          m.conversationId,
-          m.seqno,
-          m.msgKey,
-          m.senderUid,
-          m.receiverType,
-          m.receiverId,
-          m.msgType,
-          m.content,
-          m.atUids ? arrayParam(m.atUids) : null,
-          m.msgSource,
-          m.newFaceVersion,
-          m.sysCancel,
-          m.notifyCode ?? '',
-          m.sentAtUs,
-          m.erased,
-        ]),
+        rows.map((m) => messageValues(m, arrayParam)),
       ))
     ) {
       return;
@@ -251,23 +235,37 @@ export class MessagesProjector implements Projector {
                      $13::text[], $14::bigint[], $15::bool[])
               AS i(c, s, k, u, rt, r, t, ct, a, src, fv, sc, nc, ts, er)
        ON CONFLICT DO NOTHING`),
-      values: [
-        arrayParam(rows.map((m) => m.conversationId)),
-        arrayParam(rows.map((m) => m.seqno)),
-        arrayParam(rows.map((m) => m.msgKey)),
-        arrayParam(rows.map((m) => m.senderUid)),
-        arrayParam(rows.map((m) => m.receiverType)),
-        arrayParam(rows.map((m) => m.receiverId)),
-        arrayParam(rows.map((m) => m.msgType)),
-        arrayParam(rows.map((m) => m.content)),
-        arrayParam(rows.map((m) => (m.atUids ? JSON.stringify(m.atUids) : null))),
-        arrayParam(rows.map((m) => m.msgSource)),
-        arrayParam(rows.map((m) => m.newFaceVersion)),
-        arrayParam(rows.map((m) => m.sysCancel)),
-        arrayParam(rows.map((m) => m.notifyCode ?? '')),
-        arrayParam(rows.map((m) => m.sentAtUs)),
-        arrayParam(rows.map((m) => m.erased)),
-      ],
+      // The same values, one array per column; mentions as JSON.
+      values: transpose(
+        rows.map((m) => messageValues(m, JSON.stringify)),
+        MESSAGE_COLUMNS.length,
+      ).map(arrayParam),
     });
   }
+}
+
+/** A message's row, in MESSAGE_COLUMNS' order, its mentions (a list) written by `mentions`. */
+function messageValues(m: MessageRow, mentions: (atUids: readonly string[]) => unknown): unknown[] {
+  return [
+    m.conversationId,
+    m.seqno,
+    m.msgKey,
+    m.senderUid,
+    m.receiverType,
+    m.receiverId,
+    m.msgType,
+    m.content,
+    m.atUids ? mentions(m.atUids) : null,
+    m.msgSource,
+    m.newFaceVersion,
+    m.sysCancel,
+    m.notifyCode ?? '',
+    m.sentAtUs,
+    m.erased,
+  ];
+}
+
+/** Rows as columns: `width` arrays, the i-th holding every row's i-th value. */
+function transpose(rows: readonly unknown[][], width: number): unknown[][] {
+  return Array.from({ length: width }, (_, i) => rows.map((r) => r[i]));
 }

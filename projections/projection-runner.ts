@@ -176,6 +176,14 @@ export class ProjectionRunner {
     this.tasks = [];
   }
 
+  /**
+   * The tables whose keys may wait until after a bulk load (Projector.keysAfterLoadFromLog): those
+   * of the projectors this runner applies from the log, which need no key while they load.
+   */
+  keysAfterLoad(): string[] {
+    return this.loops.flatMap((l) => (l.fromLog ? (l.projector.keysAfterLoadFromLog ?? []) : []));
+  }
+
   status(): ProjectionStatus[] {
     return this.loops.map((l) => ({
       name: l.projector.name,

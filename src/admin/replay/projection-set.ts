@@ -33,11 +33,6 @@ export function upsertedTablesOf(projectors: readonly Projector[]): string[] {
   return projectors.flatMap((p) => p.upserted ?? []);
 }
 
-/** The tables whose keys a bulk load from the log may build after the load (Projector). */
-export function keysAfterLoadOf(projectors: readonly Projector[]): string[] {
-  return projectors.flatMap((p) => (p.applyFromLog ? (p.keysAfterLoadFromLog ?? []) : []));
-}
-
 /** Every table of the projectors, in their order. */
 export function tablesOf(projectors: readonly Projector[]): string[] {
   return projectors.flatMap((p) => p.tables);

@@ -253,13 +253,14 @@ export async function createCopy(
     const indexes = await liveIndexes(client, tables);
     await client.query(`SET LOCAL search_path = ${s}, public`);
     for (const index of indexes) {
-      if (index.constraint && !allIndexes && keysAfterLoad.includes(index.table)) continue;
+      const keyWaits = !allIndexes && keysAfterLoad.includes(index.table);
+      if (index.constraint && keyWaits) continue;
       if (index.constraint) {
         await client.query(
           `ALTER TABLE ${s}.${quoteIdent(index.table)}
              ADD CONSTRAINT ${quoteIdent(index.constraint)} ${index.constraintDef}`,
         );
-      } else if ((index.unique && !keysAfterLoad.includes(index.table)) || allIndexes) {
+      } else if ((index.unique && !keyWaits) || allIndexes) {
         // Unqualified (pg_get_indexdef with public on the path): the copy's table, first on it.
         await client.query(index.def);
       }

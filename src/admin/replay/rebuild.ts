@@ -8,7 +8,7 @@ import {
 import type { Projector } from '../../../projections/projector';
 import { inTransaction } from '../../database/with-client';
 import type { Position } from '../../event-store/event-store.port';
-import { keysAfterLoadOf, selectProjections, tablesOf, upsertedTablesOf } from './projection-set';
+import { selectProjections, tablesOf, upsertedTablesOf } from './projection-set';
 import {
   accessOf,
   analyzeCopy,
@@ -149,6 +149,11 @@ export async function rebuild(
       existing?.meta?.kind === 'rebuild' &&
       existing.meta.fingerprint === fingerprint &&
       existing.meta.store === deps.store.adapter;
+    const runner = new ProjectionRunner(deps.store, deps.pool, projectors, {
+      schema,
+      lanes: options.lanes ?? DEFAULT_LANES,
+      batchSize: options.batchSize ?? 2000,
+    });
     if (!resumed) {
       if (existing) await dropCopy(deps.pool, schema);
       const meta: CopyMeta = {
@@ -162,17 +167,12 @@ export async function rebuild(
         allIndexes: options.deferIndexes === false,
         unlogged: true,
         upserted: upsertedTablesOf(projectors),
-        // Only where the load reads the log in SQL (ProjectionRunnerOptions.fromLog).
-        keysAfterLoad: deps.store.adapter === 'postgres' ? keysAfterLoadOf(projectors) : [],
+        // Only where the load reads the log in SQL, as the runner decides it.
+        keysAfterLoad: runner.keysAfterLoad(),
       });
     }
     await hook('shadow-ready');
 
-    const runner = new ProjectionRunner(deps.store, deps.pool, projectors, {
-      schema,
-      lanes: options.lanes ?? DEFAULT_LANES,
-      batchSize: options.batchSize ?? 2000,
-    });
     const appliedBefore = await eventsPassed(deps, schema, names.length);
     meter.phase('loading');
     meter.watch(runner, deps.store);
