@@ -115,6 +115,40 @@ export interface VerifyJobResult {
   readonly differing: readonly unknown[];
 }
 
+/** A rebuild or verify job as `GET /admin/v1/projections/{kind}/{id}` shows it. */
+export interface ReplayJobView {
+  readonly job_id: string;
+  readonly status: string;
+  readonly progress: { readonly phase: string; readonly events_applied: number };
+  readonly result: Record<string, unknown> | null;
+  readonly error: { readonly code: number | null; readonly message: string } | null;
+}
+
+/** Polls a rebuild or verify job until it is no longer running; throws on any answer but 200. */
+export async function awaitReplayJob(
+  url: string,
+  adminKey: string,
+  kind: 'rebuild' | 'verify',
+  id: string,
+  timeoutMs = 60_000,
+): Promise<ReplayJobView> {
+  let job: ReplayJobView | undefined;
+  await waitFor(
+    async () => {
+      const res = await request(url)
+        .get(`/admin/v1/projections/${kind}/${id}`)
+        .set('X-Admin-Key', adminKey);
+      if (res.status !== 200) throw new Error(`${kind} job ${id}: ${res.status} ${res.text}`);
+      job = res.body as ReplayJobView;
+      return job.status !== 'running';
+    },
+    `${kind} job ${id}`,
+    timeoutMs,
+    50,
+  );
+  return job!;
+}
+
 /**
  * Runs `verify` as an administrator does (`POST /admin/v1/projections/verify`, then its job until
  * it ends): every read model rebuilt from the log beside the live ones, compared row for row.
@@ -132,21 +166,9 @@ export async function verifyOverHttp(
     .send({});
   if (started.status !== 202) throw new Error(`verify: ${started.status} ${started.text}`);
   const id = (started.body as { job_id: string }).job_id;
-  let job: { status: string; result: VerifyJobResult | null; error: unknown } | undefined;
-  await waitFor(
-    async () => {
-      const res = await request(url)
-        .get(`/admin/v1/projections/verify/${id}`)
-        .set('X-Admin-Key', adminKey);
-      job = res.body as typeof job;
-      return res.status === 200 && job!.status !== 'running';
-    },
-    `verify job ${id}`,
-    timeoutMs,
-    50,
-  );
-  if (job!.status !== 'completed' || !job!.result) {
-    throw new Error(`verify job ${id} ended ${job!.status}: ${JSON.stringify(job!.error)}`);
+  const job = await awaitReplayJob(url, adminKey, 'verify', id, timeoutMs);
+  if (job.status !== 'completed' || !job.result) {
+    throw new Error(`verify job ${id} ended ${job.status}: ${JSON.stringify(job.error)}`);
   }
-  return job!.result;
+  return job.result as unknown as VerifyJobResult;
 }

@@ -1,18 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import request from 'supertest';
-import { startTestApp, TestApp } from '../../../test/support/app';
+import { awaitReplayJob, startTestApp, TestApp } from '../../../test/support/app';
 import { waitFor } from '../../../test/support/wait-for';
 
 const text = (t: string) => JSON.stringify({ content: t });
-
-interface Job {
-  job_id: string;
-  status: string;
-  progress: { phase: string; events_applied: number };
-  result: Record<string, unknown> | null;
-  error: { code: number | null; message: string } | null;
-}
 
 interface SessionItem {
   talker_id: string;
@@ -60,21 +52,8 @@ describe('replay over HTTP', () => {
   const sessions = (token: string, query = '') =>
     request(t.url).get(`/api/v1/sessions${query}`).set('Authorization', `Bearer ${token}`);
 
-  async function job(kind: 'rebuild' | 'verify', id: string, timeoutMs = 60_000): Promise<Job> {
-    let last: Job | null = null;
-    await waitFor(
-      async () => {
-        const res = await admin.get(`/admin/v1/projections/${kind}/${id}`);
-        expect(res.status).toBe(200);
-        last = res.body as Job;
-        return last.status !== 'running';
-      },
-      `${kind} job ${id}`,
-      timeoutMs,
-      50,
-    );
-    return last!;
-  }
+  const job = (kind: 'rebuild' | 'verify', id: string, timeoutMs?: number) =>
+    awaitReplayJob(t.url, t.adminKey, kind, id, timeoutMs);
 
   async function caughtUp(): Promise<void> {
     await waitFor(
