@@ -2,6 +2,8 @@ import type { Pool, PoolClient } from 'pg';
 import {
   comparePositions as cmp,
   EventStore,
+  maxPosition,
+  minPosition,
   Position,
   RecordedEvent,
   SKIPPED_EVENT_TYPE,
@@ -254,7 +256,7 @@ export class ProjectionRunner {
     }
     let applied = 0;
     let after = lowest(this.loops);
-    const last = latest(this.loops.map((l) => targetOf(l.projector.name)));
+    const last = maxPosition(this.loops.map((l) => targetOf(l.projector.name)));
     for (;;) {
       const batch =
         cmp(after, last) >= 0 ? [] : await this.store.readAll({ after, limit: this.batchSize });
@@ -360,7 +362,7 @@ export class ProjectionRunner {
    * at position zero under a large log): the first batch after each lies wholly before it.
    */
   private async farBehind(): Promise<ProjectorState[]> {
-    const furthest = latest(this.loops.map((l) => l.position));
+    const furthest = maxPosition(this.loops.map((l) => l.position));
     const behind: ProjectorState[] = [];
     const probed = new Map<string, boolean>();
     for (const loop of this.loops) {
@@ -836,12 +838,7 @@ class Lane {
 
 /** The lowest position of `loops`: where a loop over all of them reads from. */
 function lowest(loops: readonly ProjectorState[]): Position {
-  return loops.map((l) => l.position).reduce((min, p) => (cmp(p, min) < 0 ? p : min));
-}
-
-/** The latest of `positions`. */
-function latest(positions: readonly Position[]): Position {
-  return positions.reduce((max, p) => (cmp(p, max) > 0 ? p : max));
+  return minPosition(loops.map((l) => l.position));
 }
 
 /** Empties a projector's tables and resets its checkpoint: the next run rebuilds from zero. */

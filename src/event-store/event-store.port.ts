@@ -55,6 +55,20 @@ export function comparePositions(a: Position, b: Position): number {
   return 0;
 }
 
+/** The earliest of `positions`; START when there are none. */
+export function minPosition(positions: Iterable<Position>): Position {
+  let min: Position | null = null;
+  for (const p of positions) if (min === null || comparePositions(p, min) < 0) min = p;
+  return min ?? START;
+}
+
+/** The latest of `positions`; START when there are none. */
+export function maxPosition(positions: Iterable<Position>): Position {
+  let max: Position = START;
+  for (const p of positions) if (comparePositions(p, max) > 0) max = p;
+  return max;
+}
+
 export interface RecordedEvent<T = unknown> {
   readonly id: string;
   readonly type: string;

@@ -7,7 +7,7 @@ import {
 } from '../../../projections/projection-runner';
 import type { Projector } from '../../../projections/projector';
 import { inTransaction } from '../../database/with-client';
-import type { Position } from '../../event-store/event-store.port';
+import { maxPosition, type Position } from '../../event-store/event-store.port';
 import { selectProjections, tablesOf, upsertedTablesOf } from './projection-set';
 import {
   accessOf,
@@ -36,7 +36,6 @@ import {
   headOf,
   isLockConflict,
   liveCheckpoints,
-  maxPosition,
   ReplayDeps,
   withCopyLock,
 } from './replay-common';

@@ -1,7 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import type { ProjectionRunner } from '../../../projections/projection-runner';
 import type { Projector } from '../../../projections/projector';
-import { comparePositions, EventStore, Position, START } from '../../event-store/event-store.port';
+import { EventStore, Position, START } from '../../event-store/event-store.port';
 import { tryLockCopy, unlockCopy } from './read-model-copies';
 import { ReplayErrors } from './replay.errors';
 import { checkInterrupted } from './replay-progress';
@@ -44,18 +44,6 @@ export async function liveCheckpoints(
     rows.map((r) => [r.name, { commit: BigInt(r.c), prepare: BigInt(r.p) }]),
   );
   return new Map(names.map((n) => [n, found.get(n) ?? START]));
-}
-
-export function minPosition(positions: Iterable<Position>): Position {
-  let min: Position | null = null;
-  for (const p of positions) if (min === null || comparePositions(p, min) < 0) min = p;
-  return min ?? START;
-}
-
-export function maxPosition(positions: Iterable<Position>): Position {
-  let max: Position = START;
-  for (const p of positions) if (comparePositions(p, max) > 0) max = p;
-  return max;
 }
 
 /** Events the runner's copy has passed: its slowest projector's count (all start at zero). */

@@ -1,5 +1,5 @@
 import type { ProjectionRunner } from '../../../projections/projection-runner';
-import { comparePositions, EventStore, START } from '../../event-store/event-store.port';
+import { EventStore, minPosition } from '../../event-store/event-store.port';
 
 /** Where a rebuild, a verify or a time-travel build is. */
 export type ReplayPhase =
@@ -99,11 +99,9 @@ export class ProgressMeter {
       if (!this.counting && now - this.countedAt >= COUNT_EVERY_MS) {
         this.counting = true;
         this.countedAt = now;
-        const slowest = status
-          .map((s) => s.position)
-          .reduce((min, p) => (comparePositions(p, min) < 0 ? p : min), status[0].position);
+        const slowest = minPosition(status.map((s) => s.position));
         store
-          .countAfter(slowest ?? START, 100_000_000)
+          .countAfter(slowest, 100_000_000)
           .then((n) => {
             this.counted = { remaining: n, applied };
             this.update({ eventsRemaining: n });

@@ -6,7 +6,7 @@ import {
   ProjectionRunner,
   quoteIdent,
 } from '../../../projections/projection-runner';
-import type { Position } from '../../event-store/event-store.port';
+import { minPosition, type Position } from '../../event-store/event-store.port';
 import { selectProjections, tablesOf, upsertedTablesOf } from './projection-set';
 import {
   copiesInUse,
@@ -20,7 +20,6 @@ import {
   catchUpInRounds,
   DEFAULT_LANES,
   liveCheckpoints,
-  minPosition,
   ReplayDeps,
   withCopyLock,
 } from './replay-common';
