@@ -640,13 +640,6 @@ async function main(): Promise<void> {
   }
 }
 
-/**
- * CPU per party while the rebuild runs, sampled every 100 ms from /proc so that processes which
- * end during the run (the rebuild's process and its PostgreSQL backends) are counted up to their
- * last sample: the rebuild's process, PostgreSQL (every child of the postmaster: the rebuild's
- * backends, the server's, the background processes), the server, this process, and what is left
- * of the machine's busy time (other work on the machine).
- */
 /** A process's children (Linux: /proc/<pid>/task/<pid>/children), or none. */
 function childrenOf(pid: number): number[] {
   try {
@@ -659,6 +652,13 @@ function childrenOf(pid: number): number[] {
   }
 }
 
+/**
+ * CPU per party while the rebuild runs, sampled every 100 ms from /proc so that processes which
+ * end during the run (the rebuild's process and its PostgreSQL backends) are counted up to their
+ * last sample: the rebuild's process, PostgreSQL (every child of the postmaster: the rebuild's
+ * backends, the server's, the background processes), the server, this process, and what is left
+ * of the machine's busy time (other work on the machine).
+ */
 class CpuSampler {
   private readonly seen = new Map<number, { first: number; last: number; party: string }>();
   private readonly timer: NodeJS.Timeout;
@@ -729,11 +729,6 @@ class CpuSampler {
   }
 }
 
-/**
- * `node dist/src/admin/admin.cli.js rebuild --json` against the bench database (built by the
- * bench:rebuild script), run as an operator would: `nice -n NICE` (default 10) so that the API
- * keeps its share of the machine, and NODE_OPTIONS passed on.
- */
 /** The node flags of package.json's `admin` script. */
 function adminNodeFlags(): string[] {
   const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { admin: string } };
@@ -741,6 +736,11 @@ function adminNodeFlags(): string[] {
   return command.slice(1, command.indexOf('dist/src/admin/admin.cli.js'));
 }
 
+/**
+ * `node dist/src/admin/admin.cli.js rebuild --json` against the bench database (built by the
+ * bench:rebuild script), run as an operator would: `nice -n NICE` (default 10) so that the API
+ * keeps its share of the machine, and NODE_OPTIONS passed on.
+ */
 function startRebuildCli(databaseUrl: string): {
   pid: number | undefined;
   result: Promise<RebuildResult>;
